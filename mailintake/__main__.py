@@ -1,0 +1,3 @@
+from mailintake.cli import main
+
+main()

@@ -1,0 +1,42 @@
+"""The subject line names a column's format and a unit the sender sends for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mailintake.checks.base import Hit, Piece, Rule
+
+RULES = [
+    Rule(
+        "subject.format", "reject", "主题符合某一栏目的格式",
+        "邮件主题「{subject}」不符合任何栏目的格式。",
+        "请按栏目格式填写主题，例如：{examples}",
+    ),
+    Rule(
+        "subject.unit_unknown", "reject", "主题中的单位是登记过的单位（名称或简称）",
+        "主题中的单位「{unit}」不在登记的单位名单中。",
+        "请使用登记表中的单位全称或简称，例如「{own}」。",
+    ),
+    Rule(
+        "sender.not_unit", "reject", "主题中的单位是发件人所属的单位之一",
+        "您（{address}）登记的单位是「{own}」，不能代「{unit}」报送。",
+        "请在主题中写本单位名称；如需代其他单位报送，请联系办公室登记。",
+    ),
+]
+
+
+def check(piece: Piece) -> Iterator[Hit]:
+    own = "、".join(u.name for u in piece.sender.units) or "（无）"
+    if piece.match is None:
+        examples = "；".join(
+            f"「{c.example}」" for c in piece.config.columns if c.example
+        )
+        yield Hit("subject.format", {"subject": piece.mail.subject, "examples": examples})
+        return
+    unit = piece.match.unit
+    if unit is None:
+        yield Hit("subject.unit_unknown", {"unit": piece.match.unit_text, "own": own})
+    elif unit.id not in {u.id for u in piece.sender.units}:
+        yield Hit("sender.not_unit", {
+            "unit": unit.name, "own": own, "address": piece.mail.from_addr,
+        })

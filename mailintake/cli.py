@@ -1,0 +1,239 @@
+"""The command line: ``mailintake [--config PATH] COMMAND``.
+
+Messages for clerks are Chinese; logs are English and go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailintake import __version__, pipeline
+from mailintake.app import App, Clock, system_clock
+from mailintake.config import Config, ConfigError, default_path, load_config
+from mailintake.database import upgrade
+from mailintake.mailbox.base import MailboxError
+from mailintake.replies import TemplateProblem
+from mailintake.views import message_rows, print_rows, submission_rows
+
+log = logging.getLogger("mailintake")
+
+
+class State:
+    def __init__(self, config_path: Path, now: datetime | None) -> None:
+        self.config_path = config_path
+        self.clock: Clock = (lambda: now) if now else system_clock
+        self._config: Config | None = None
+        self._app: App | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = App.from_config(self.config, self.clock)
+            upgrade(self._app.engine)
+        return self._app
+
+
+def _aware(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise click.BadParameter("请带上时区，例如 2026-11-19T10:00:00+08:00")
+    return moment
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="配置文件（默认取 MAILINTAKE_CONFIG，否则 /etc/mailintake/mailintake.toml）")
+@click.option("--now", default=None, hidden=True, help="Fixed clock, ISO 8601 with offset.")
+@click.option("-v", "--verbose", is_flag=True, help="输出详细日志")
+@click.version_option(__version__, prog_name="mailintake")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose: bool) -> None:
+    """mailintake：教育信息报送邮箱的自动收稿、审核、登记与回复。"""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = State(config_path or default_path(), _aware(now) if now else None)
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a person can fix into a clear message and exit code."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, TemplateProblem) as exc:
+            click.echo(f"错误：{exc}", err=True)
+            sys.exit(2)
+        except MailboxError as exc:
+            click.echo(f"错误：无法访问邮箱：{exc}", err=True)
+            sys.exit(3)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@main.group()
+def db() -> None:
+    """数据库维护。"""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@_guard
+def db_upgrade(state: State) -> None:
+    """把数据库升级到最新结构（可重复执行）。"""
+    state.app  # noqa: B018  (building the app upgrades the database)
+    click.echo("数据库已是最新结构。")
+
+
+@main.group()
+def units() -> None:
+    """单位与信息员。"""
+
+
+@units.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+@_guard
+def units_import(state: State, file: Path) -> None:
+    """导入信息报送人员登记表（CSV 或 XLSX）。"""
+    from mailintake.database import session
+    from mailintake.units import UnitsFileError, import_rows, read_rows
+
+    try:
+        rows = read_rows(file)
+    except UnitsFileError as exc:
+        click.echo(f"登记表有误，未导入任何数据：\n{exc}", err=True)
+        sys.exit(1)
+    with session(state.app.engine) as db_session:
+        summary = import_rows(db_session, rows)
+        db_session.commit()
+    click.echo(
+        f"已导入 {len(summary.unit_names)} 个单位（新增 {summary.units_created}，"
+        f"更新 {summary.units_updated}），信息员 {summary.correspondents} 人。"
+    )
+
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+@units.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_obj
+@_guard
+def units_list(state: State, fmt: str) -> None:
+    """列出单位及其信息员。"""
+    from mailintake.views import unit_rows
+
+    print_rows(unit_rows(state.app), fmt)
+
+
+@main.group()
+def submissions() -> None:
+    """已登记的稿件。"""
+
+
+@submissions.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_obj
+@_guard
+def submissions_list(state: State, fmt: str) -> None:
+    """列出稿件（json 为每行一个对象）。"""
+    print_rows(submission_rows(state.app), fmt)
+
+
+@main.group()
+def messages() -> None:
+    """邮箱收到的每一封邮件。"""
+
+
+@messages.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_obj
+@_guard
+def messages_list(state: State, fmt: str) -> None:
+    """列出收到的全部邮件及其处理结果。"""
+    print_rows(message_rows(state.app), fmt)
+
+
+def _cycle(app: App) -> pipeline.CycleReport:
+    mailbox = app.open_mailbox()
+    try:
+        return pipeline.run_cycle(app, mailbox)
+    finally:
+        mailbox.close()
+
+
+def _summary(report: pipeline.CycleReport) -> str:
+    replies = report.replies
+    sent = replies.sent if replies else 0
+    return (
+        f"本轮收到 {report.seen} 封：登记 {report.filed}，退回 {report.rejected}，"
+        f"待人工 {report.quarantined}，忽略 {report.ignored}；发出回复 {sent} 封。"
+    )
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="只处理一轮后退出")
+@click.pass_obj
+@_guard
+def poll(state: State, once: bool) -> None:
+    """收取并处理新邮件。"""
+    for report in _cycles(state.app, once):
+        click.echo(_summary(report))
+
+
+def _cycles(app: App, once: bool) -> Iterator[pipeline.CycleReport]:
+    interval = app.config.mailbox.poll_interval
+    while True:
+        try:
+            yield _cycle(app)
+        except MailboxError as exc:
+            if once:
+                raise
+            log.warning("mailbox unavailable: %s; next try in %.0f s", exc, interval)
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command()
+@click.pass_obj
+@_guard
+def run(state: State) -> None:
+    """常驻运行（供 systemd 使用）：定时收信、处理、发送回复。"""
+    logging.getLogger().setLevel(logging.INFO)
+    log.info("mailintake %s starting with %s", __version__, state.config_path)
+    for report in _cycles(state.app, once=False):
+        log.info("cycle: %s", json.dumps(report.__dict__, default=lambda o: o.__dict__))
+
+
+@main.command()
+@click.option("--reset/--keep", default=True, help="先清空演示数据（默认清空）")
+@click.option("--now", "demo_now", default="2026-11-19T10:00:00+08:00",
+              help="演示时刻（样例邮件的日期在 2026 年 11 月）")
+@click.pass_obj
+@_guard
+def demo(state: State, reset: bool, demo_now: str) -> None:
+    """用自带的样例邮件演示完整流程（仅限 Maildir + 文件夹发件的配置）。"""
+    from mailintake.demo import run_demo
+
+    run_demo(state, reset, _aware(demo_now))

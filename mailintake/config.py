@@ -1,0 +1,298 @@
+"""The one TOML file that configures mailintake, typed and checked once at start.
+
+Every error names the key at fault (``mailbox.port``), so an administrator
+never has to guess. Relative paths are taken relative to the config file, so
+a config and the folders it names can move together. Passwords are read from
+the environment or a credentials file on demand and never kept in the model's
+printable form.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG_PATH = Path("/etc/mailintake/mailintake.toml")
+CONFIG_ENV = "MAILINTAKE_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the fix."""
+
+
+class _Section(BaseModel):
+    # A misspelt key is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Secret(_Section):
+    """Where a password comes from: an environment variable or a file."""
+
+    password_env: str | None = None
+    password_file: Path | None = None
+
+    def password(self) -> str:
+        """Read the password now; raise ConfigError naming the source if absent."""
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"无法读取密码文件 {self.password_file}：{exc.strerror}") from exc
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"环境变量 {self.password_env} 未设置（用于读取密码）")
+            return value
+        return ""
+
+
+Security = Literal["tls", "starttls", "none"]
+
+
+class MailboxConfig(Secret):
+    kind: Literal["imap", "maildir"] = "imap"
+    path: Path | None = None
+    host: str = ""
+    port: int = Field(default=993, ge=1, le=65535)
+    security: Security = "tls"
+    username: str = ""
+    folder: str = "INBOX"
+    ca_file: Path | None = None
+    connect_timeout: float = Field(default=15.0, gt=0)
+    read_timeout: float = Field(default=120.0, gt=0)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    poll_interval: float = Field(default=60.0, ge=1)
+    idle: bool = True
+
+    @model_validator(mode="after")
+    def _needs(self) -> MailboxConfig:
+        if self.kind == "maildir" and self.path is None:
+            raise ValueError("kind = \"maildir\" 需要同时设置 path")
+        if self.kind == "imap" and not (self.host and self.username):
+            raise ValueError("kind = \"imap\" 需要同时设置 host 和 username")
+        return self
+
+
+class SmtpConfig(Secret):
+    kind: Literal["smtp", "folder"] = "smtp"
+    path: Path | None = None
+    host: str = ""
+    port: int = Field(default=465, ge=1, le=65535)
+    security: Security = "tls"
+    username: str = ""
+    from_: str = Field(alias="from")
+    ca_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _needs(self) -> SmtpConfig:
+        if self.kind == "folder" and self.path is None:
+            raise ValueError("kind = \"folder\" 需要同时设置 path")
+        if self.kind == "smtp" and not self.host:
+            raise ValueError("kind = \"smtp\" 需要同时设置 host")
+        return self
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:////var/lib/mailintake/mailintake.db"
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("只支持 sqlite:/// 或 postgresql+psycopg:// 地址")
+        return value
+
+
+class StorageConfig(_Section):
+    dir: Path = Path("/var/lib/mailintake/files")
+
+
+class OfficeConfig(_Section):
+    name: str = "教育信息报送"
+    timezone: str = "Asia/Shanghai"
+    # Where the weekly digest goes.
+    addresses: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知时区 {value!r}，例如 \"Asia/Shanghai\"") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class LimitsConfig(_Section):
+    max_message_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    max_attachment_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
+    max_attachments: int = Field(default=60, ge=1)
+
+
+Severity = Literal["reject", "warn"]
+
+
+class ColumnConfig(_Section):
+    """A kind of piece (栏目) with its subject format and its limits."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    subject: str
+    example: str = ""
+    require_document: bool = True
+    min_words: int = Field(default=0, ge=0)
+    max_words: int = Field(default=0, ge=0)
+    max_chars: int = Field(default=0, ge=0)
+    min_pictures: int = Field(default=0, ge=0)
+    min_picture_pixels: int = Field(default=0, ge=0)
+    severity: dict[str, Severity] = Field(default_factory=dict)
+
+
+def default_columns() -> list[ColumnConfig]:
+    # The four columns of the notices (seed 003 and seed 000).
+    return [
+        ColumnConfig(
+            key="weekly", name="每周动态", subject="{单位}第{周次}周工作动态信息",
+            example="党政办公室第十二周工作动态信息",
+        ),
+        ColumnConfig(
+            key="website", name="网站信息", subject="{单位}信息（{日期}）{标题}",
+            example="组织部信息（2019.11.17）西安工程大学多措并举扎实全面推进党的建设效果好",
+            min_pictures=1,
+        ),
+        ColumnConfig(
+            key="weibo", name="微博信息", subject="{单位}微博信息（{日期}）{标题}",
+            example="人文学院微博信息（2019.11.17）人机分离，学习更专注",
+            max_chars=140, min_pictures=1, min_picture_pixels=1280 * 720,
+        ),
+        ColumnConfig(
+            key="general", name="教育信息", subject="{单位}（{作者}）{标题}",
+            example="实验小学（李娜）开展秋季趣味运动会", min_words=150, max_words=300,
+        ),
+    ]
+
+
+class SemesterConfig(_Section):
+    name: str
+    week1_monday: date
+    weeks: int = Field(default=20, ge=1, le=30)
+
+    @field_validator("week1_monday")
+    @classmethod
+    def _monday(cls, value: date) -> date:
+        if value.weekday() != 0:
+            raise ValueError(f"{value} 不是星期一")
+        return value
+
+
+class CalendarConfig(_Section):
+    semesters: list[SemesterConfig] = Field(default_factory=list)
+
+
+class Config(_Section):
+    """The whole configuration; ``source`` is the file it came from."""
+
+    office: OfficeConfig = OfficeConfig()
+    mailbox: MailboxConfig
+    smtp: SmtpConfig
+    database: DatabaseConfig = DatabaseConfig()
+    storage: StorageConfig = StorageConfig()
+    limits: LimitsConfig = LimitsConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    columns: Annotated[list[ColumnConfig], Field(min_length=1)] = Field(
+        default_factory=default_columns
+    )
+    templates_dir: Path | None = None
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_keys(cls, value: list[ColumnConfig]) -> list[ColumnConfig]:
+        keys = [c.key for c in value]
+        if len(keys) != len(set(keys)):
+            raise ValueError("栏目 key 重复")
+        return value
+
+
+def default_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_config(path: Path) -> Config:
+    """Read, resolve and validate the config file at ``path``."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"找不到配置文件 {path}") from exc
+    except OSError as exc:
+        raise ConfigError(f"无法读取配置文件 {path}：{exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"配置文件 {path} 不是有效的 TOML：{exc}") from exc
+    _resolve_paths(data, path.parent.resolve())
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from exc
+    return config.model_copy(update={"source": path})
+
+
+_PATH_KEYS = {
+    "mailbox": ("path", "ca_file", "password_file"),
+    "smtp": ("path", "ca_file", "password_file"),
+    "storage": ("dir",),
+}
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make relative paths relative to the config file's folder."""
+    for section, keys in _PATH_KEYS.items():
+        table = data.get(section)
+        if not isinstance(table, dict):
+            continue
+        for key in keys:
+            value = table.get(key)
+            if isinstance(value, str) and not Path(value).is_absolute():
+                table[key] = str(base / value)
+    for key in ("templates_dir",):
+        value = data.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            data[key] = str(base / value)
+    database = data.get("database")
+    if isinstance(database, dict):
+        url = database.get("url")
+        prefix = "sqlite:///"
+        if isinstance(url, str) and url.startswith(prefix) and not url.startswith(prefix + "/"):
+            database["url"] = prefix + str(base / url[len(prefix):])
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = [f"配置文件 {path} 有误："]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(顶层)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "未知的配置项（拼写错误？）"
+        elif error["type"] == "missing":
+            message = "缺少必填项"
+        lines.append(f"  {key}：{message}")
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""The database side of the flow: what is already known, and filing a
+decision together with its reply in one transaction.
+
+A mail is claimed by two unique keys: (mailbox, source_key) for "this
+delivery", and the business key (Message-ID, or sha256 of the raw bytes) for
+"this mail". Both are written in the same transaction as the submission and
+its reply, so a crash anywhere leaves either everything or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from mailintake.checks import Finding
+from mailintake.database import session as open_session
+from mailintake.models import (
+    Attachment,
+    InboundMessage,
+    OutboxMessage,
+    Status,
+    Submission,
+)
+from mailintake.models import (
+    Finding as FindingRow,
+)
+
+
+class AlreadyClaimed(Exception):
+    """Another process filed this delivery or this mail first."""
+
+
+def business_key(message_id: str, raw_sha256: str) -> str:
+    return f"mid:{message_id.lower()}" if message_id else f"sha256:{raw_sha256}"
+
+
+def recorded(engine: Engine, mailbox: str, keys: Iterable[str]) -> dict[str, InboundMessage]:
+    """The rows already recorded for these deliveries, by source_key."""
+    keys = list(keys)
+    found: dict[str, InboundMessage] = {}
+    with open_session(engine) as db:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = db.exec(
+                select(InboundMessage).where(
+                    InboundMessage.mailbox == mailbox,
+                    col(InboundMessage.source_key).in_(chunk),
+                )
+            ).all()
+            found.update({row.source_key: row for row in rows})
+    return found
+
+
+def first_delivery(db: Session, key: str) -> InboundMessage | None:
+    return db.exec(select(InboundMessage).where(InboundMessage.business_key == key)).first()
+
+
+@dataclass
+class StoredFile:
+    filename: str
+    content_type: str
+    kind: str
+    size: int
+    sha256: str
+    stored_path: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class Filing:
+    """Everything one transaction writes for one mail."""
+
+    message: InboundMessage
+    submission: Submission | None = None
+    findings: list[Finding] = field(default_factory=list)
+    files: list[StoredFile] = field(default_factory=list)
+    # (kind, recipient, subject, raw bytes); built once the tracking number is known.
+    reply: OutboxMessage | None = None
+
+
+def tracking_number(submission: Submission, local_day: str) -> str:
+    return f"{local_day}-{submission.id:05d}"
+
+
+def save(db: Session, filing: Filing) -> None:
+    """Add the message and, if any, the submission with its findings and files.
+
+    Flushes so ids exist; the caller queues the reply and commits.
+    """
+    db.add(filing.message)
+    db.flush()
+    submission = filing.submission
+    if submission is None:
+        return
+    submission.message_id = filing.message.id  # type: ignore[assignment]
+    db.add(submission)
+    db.flush()
+    assert submission.id is not None
+    for f in filing.findings:
+        db.add(FindingRow(submission_id=submission.id, code=f.code, severity=f.severity,
+                          message=f.message, hint=f.hint))
+    for stored in filing.files:
+        db.add(Attachment(submission_id=submission.id, **stored.__dict__))
+    db.flush()
+
+
+def commit_or_claimed(db: Session) -> None:
+    """Commit; a unique-key clash means another process got there first."""
+    try:
+        db.commit()
+    except IntegrityError as exc:
+        db.rollback()
+        raise AlreadyClaimed(str(exc.orig)) from exc
+
+
+def mark_moved(engine: Engine, message_id: int, now: datetime) -> None:
+    with open_session(engine) as db:
+        row = db.get(InboundMessage, message_id)
+        if row is not None and row.moved_at is None:
+            row.moved_at = now
+            db.add(row)
+            db.commit()
+
+
+def accepted_count(db: Session, unit_id: int, start: datetime, end: datetime) -> int:
+    """Accepted pieces of a unit received in [start, end)."""
+    return db.exec(
+        select(func.count()).select_from(Submission).where(
+            Submission.unit_id == unit_id,
+            Submission.status == Status.ACCEPTED,
+            Submission.received_at >= start,
+            Submission.received_at < end,
+        )
+    ).one()
+
+
+def queue(db: Session, outbox: OutboxMessage) -> None:
+    db.add(outbox)
+    db.flush()

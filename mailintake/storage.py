@@ -1,0 +1,89 @@
+"""Files on disk: raw mails and attachments, content-addressed, plus a
+readable tree a clerk can browse per unit and month.
+
+Everything is written before the database commit that refers to it, by
+content hash, so a crash leaves at most an unreferenced file and a retry
+writes the same path again. The readable tree (``单位/<单位>/<YYYY-MM>/``)
+holds hard links to the stored files and can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+MAX_NAME = 120
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sanitize_filename(name: str, fallback: str = "附件") -> str:
+    """A file name safe on any disk: no path, no control characters, bounded."""
+    name = unicodedata.normalize("NFC", name).replace("\x00", "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    if not name:
+        return fallback
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 10:
+        stem, ext = name, ""
+    budget = MAX_NAME - len(ext) - 1
+    encoded = stem.encode("utf-8")[: budget * 2]
+    stem = encoded.decode("utf-8", "ignore")[:budget]
+    return f"{stem}.{ext}" if ext else stem
+
+
+class Storage:
+    """The ``[storage] dir`` folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _write(self, relative: Path, data: bytes) -> Path:
+        path = self.root / relative
+        if path.exists():
+            return relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temporary.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+        return relative
+
+    def archive_raw(self, raw: bytes, digest: str | None = None) -> Path:
+        """Keep the mail exactly as it arrived; returns its path under the root."""
+        digest = digest or sha256(raw)
+        return self._write(Path("raw", digest[:2], digest[2:4], f"{digest}.eml"), raw)
+
+    def store_blob(self, data: bytes, filename: str) -> tuple[str, Path]:
+        """Keep one attachment by content; returns (sha256, path under the root)."""
+        digest = sha256(data)
+        ext = Path(sanitize_filename(filename)).suffix.lower()[:10]
+        return digest, self._write(Path("blobs", digest[:2], f"{digest}{ext}"), data)
+
+    def read(self, relative: str | Path) -> bytes:
+        return (self.root / relative).read_bytes()
+
+    def publish(self, stored: Path, unit: str, month: str, folder: str, filename: str) -> Path:
+        """Link a stored file into the readable tree; idempotent."""
+        relative = Path(
+            "单位", sanitize_filename(unit, "未知单位"), month,
+            sanitize_filename(folder, "稿件"), sanitize_filename(filename),
+        )
+        target = self.root / relative
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(self.root / stored, target)
+            except OSError:
+                # Hard links can fail across file systems; a copy will do.
+                self._write(relative, self.read(stored))
+        return relative

@@ -1,0 +1,54 @@
+"""The schema: migrations match the models, and times stay aware."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel, select
+
+from mailintake.database import make_engine, pending_migrations, session, upgrade
+from mailintake.models import Unit
+
+
+def test_migrations_build_exactly_the_models(db_url: str) -> None:
+    """After `db upgrade` the database has every table and column the models declare."""
+    engine = make_engine(db_url)
+    assert pending_migrations(engine)
+    upgrade(engine)
+    upgrade(engine)  # a second run changes nothing
+    assert not pending_migrations(engine)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert diff == []
+    engine.dispose()
+
+
+def test_times_come_back_aware_and_naive_ones_are_refused(db_url: str) -> None:
+    """A stored time reads back as the same instant, and a naive time is never stored."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    beijing = datetime(2026, 11, 19, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+    with session(engine) as db:
+        db.add(Unit(name="实验小学", kind="学校", created_at=beijing))
+        db.commit()
+    with session(engine) as db:
+        unit = db.exec(select(Unit)).one()
+        assert unit.created_at == beijing and unit.created_at.tzinfo is not None
+        assert unit.created_at.utcoffset() == timedelta(0)
+        db.add(Unit(name="一幼", kind="幼儿园", created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+        with pytest.raises(Exception, match="naive datetime"):
+            db.commit()
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    """SQLite connections use WAL and enforce foreign keys."""
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
