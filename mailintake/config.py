@@ -205,8 +205,25 @@ class SemesterConfig(_Section):
         return value
 
 
+class BreakConfig(_Section):
+    """The office's own days off (sports week, exams …), beyond official holidays."""
+
+    name: str
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BreakConfig:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} 早于 start {self.start}")
+        return self
+
+
 class CalendarConfig(_Section):
     semesters: list[SemesterConfig] = Field(default_factory=list)
+    breaks: list[BreakConfig] = Field(default_factory=list)
+    # A week whose working days are at least this share holidays carries no quota.
+    holiday_week_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class Config(_Section):
