@@ -1,0 +1,468 @@
+"""The intake mailbox over IMAP, on top of imapclient.
+
+Why it looks the way it does (see /work/shared/FIELD-NOTES.md): mails are
+addressed by UID and keyed on (folder, UIDVALIDITY, UID), and every fetch and
+move checks UIDVALIDITY first, because a recreated folder reuses UIDs and a
+stale UID must never touch somebody else's mail. Bodies are read with
+BODY.PEEK[] and processed mail is moved, never marked read. IMAP ID is sent
+after LOGIN on every connection (NetEase refuses SELECT without it). Searches
+are ASCII-only. Every network call has a timeout and every failure becomes one
+English ``MailboxError`` line (host, operation, cause; never the password) so
+the daemon can log it and reconnect with backoff.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import ipaddress
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
+from functools import partial
+from importlib import metadata
+from itertools import groupby
+from operator import attrgetter
+from typing import Any, Literal, TypeVar
+
+import tenacity
+from imapclient import IMAPClient, SocketTimeout
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from mailintake.mailbox.base import MailboxError, MailRef
+
+log = logging.getLogger("mailintake.imap")
+
+Security = Literal["tls", "starttls", "none"]
+T = TypeVar("T")
+
+#: Servers drop an IDLE after 30 minutes (RFC 2177: re-issue within 29).
+MAX_IDLE_SECONDS = 25 * 60
+#: Size and date are small, so listing uses bigger batches than bodies do.
+_LIST_BATCH = 500
+
+
+class ImapError(MailboxError):
+    """A MailboxError that also keeps the failed operation and the bare cause."""
+
+    def __init__(self, message: str, *, operation: str, cause: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.cause = cause
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (no DNS lookup: a name could lie)."""
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("mailintake")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _aware(value: object) -> datetime | None:
+    """INTERNALDATE with a plain ``datetime.timezone`` instead of imapclient's FixedOffset."""
+    if not isinstance(value, datetime) or (offset := value.utcoffset()) is None:
+        return None
+    return value.replace(tzinfo=timezone(offset))
+
+
+def _refused(exc: Exception, marker: str = "") -> bool:
+    """A NO/BAD answer mentioning ``marker`` (a broken connection is never one)."""
+    return not isinstance(exc, imaplib.IMAP4.abort) and marker in str(exc).upper()
+
+
+class ImapMailbox:
+    """One IMAP account and intake folder, implementing the ``Mailbox`` protocol.
+
+    The connection opens lazily at the first operation and is dropped after any
+    failure (its state is unknown then); the next operation, or ``reconnect()``,
+    opens a fresh one.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: Security,
+        username: str,
+        password: str,
+        folder: str = "INBOX",
+        ca_file: str | None = None,
+        connect_timeout: float = 15.0,
+        read_timeout: float = 120.0,
+        batch_size: int = 50,
+        client_id: dict[str, str] | None = None,
+        support_email: str = "postmaster@localhost",
+    ) -> None:
+        if security not in ("tls", "starttls", "none"):
+            raise ValueError(f"security must be tls, starttls or none, not {security!r}")
+        if security == "none" and not is_loopback(host):
+            raise MailboxError(
+                f"refusing plain-text IMAP to {host}: the password would cross the network "
+                "unencrypted; use security tls or starttls (plain is for loopback only)"
+            )
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.host, self.port, self.security = host, port, security
+        self.username, self._password, self.folder = username, password, folder
+        self.ca_file = ca_file
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.batch_size = batch_size
+        self.client_id = client_id or {
+            "name": "mailintake",
+            "version": _package_version(),
+            "vendor": "mailintake",
+            "support-email": support_email,
+        }
+        self.name = f"imap://{username}@{host}:{port}/{folder}"
+        self._conn: Any = None  # an IMAPClient; imapclient ships no type hints
+        self._selected: tuple[str, int] | None = None  # (folder, UIDVALIDITY)
+        self._known_folders: set[str] | None = None
+        self._prefix = ""  # personal namespace, e.g. "INBOX." on Courier or Cyrus
+        # (UIDVALIDITY, UIDNEXT) at the last list_new(): higher UIDs are new mail.
+        self._listed: tuple[int, int] | None = None
+
+    def __enter__(self) -> ImapMailbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Open the connection now rather than at the first operation."""
+        if self._conn is None:
+            self._connect()
+
+    def reconnect(self) -> None:
+        """Drop the current connection (without waiting on it) and open a new one."""
+        self._drop()
+        self._connect()
+
+    def close(self) -> None:
+        """Log out quietly; a dead connection is simply discarded."""
+        if self._conn is not None:
+            with suppress(Exception):
+                self._conn.logout()
+        self._drop()
+
+    @property
+    def supports_idle(self) -> bool:
+        """Whether the server offers IDLE (connects if needed)."""
+        with self._guard("capability check"):
+            return bool(self._client().has_capability("IDLE"))
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        # Certificate and host name checks stay on; ca_file trusts a private CA.
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def _connect(self) -> None:
+        with self._guard("connect"):
+            tls = self.security == "tls"
+            self._conn = conn = IMAPClient(
+                self.host,
+                port=self.port,
+                ssl=tls,
+                ssl_context=self._ssl_context() if tls else None,
+                timeout=SocketTimeout(connect=self.connect_timeout, read=self.read_timeout),
+            )
+            if self.security == "starttls":
+                conn.starttls(self._ssl_context())
+                conn.socket().settimeout(self.read_timeout)
+            conn.normalise_times = False  # timezone-aware INTERNALDATE
+            conn.login(self.username, self._password)
+            if conn.has_capability("ID"):
+                try:
+                    conn.id_(self.client_id)
+                except imaplib.IMAP4.error as exc:
+                    if not _refused(exc):
+                        raise
+                    # A server that insists on ID will refuse SELECT next, itself.
+                    log.warning("IMAP server %s rejected the ID command: %s", self.host, exc)
+            if conn.has_capability("NAMESPACE"):
+                personal = conn.namespace().personal
+                self._prefix = str(personal[0][0]) if personal else ""
+            log.info("Connected to IMAP %s:%d as %s", self.host, self.port, self.username)
+
+    def _client(self) -> Any:
+        if self._conn is None:
+            self._connect()
+        return self._conn
+
+    def _drop(self) -> None:
+        """Discard the connection without a LOGOUT round trip (it may be hanging)."""
+        conn, self._conn = self._conn, None
+        self._selected = None
+        self._known_folders = None
+        if conn is not None:
+            with suppress(Exception):
+                conn.shutdown()
+
+    @contextmanager
+    def _guard(self, operation: str) -> Iterator[None]:
+        """Turn library, socket and TLS errors into one-line ImapErrors."""
+        try:
+            yield
+        except MailboxError:
+            raise
+        except (imaplib.IMAP4.error, OSError) as exc:
+            self._drop()
+            cause = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(": ")
+            cause = re.sub(r"\bb'([^']*)'", r"\1", cause)  # imapclient shows bytes reprs
+            if self._password:
+                cause = cause.replace(self._password, "***")
+            message = f"IMAP {operation} on {self.host}:{self.port} failed: {cause}"
+            raise ImapError(message, operation=operation, cause=cause) from exc
+
+    def _select(self, conn: Any, folder: str) -> tuple[int, int]:
+        """SELECT read-write; returns (UIDVALIDITY, UIDNEXT or 0)."""
+        response = conn.select_folder(folder, readonly=False)
+        uidvalidity = int(response[b"UIDVALIDITY"])
+        self._selected = (folder, uidvalidity)
+        return uidvalidity, int(response.get(b"UIDNEXT", 0))
+
+    def _check_refs(self, conn: Any, folder: str, refs: list[MailRef], *, fresh: bool) -> None:
+        """Refuse UIDs from another incarnation of the folder."""
+        if fresh or self._selected is None or self._selected[0] != folder:
+            self._select(conn, folder)
+        assert self._selected is not None
+        uidvalidity = self._selected[1]
+        for ref in refs:
+            if ref.uid is None or ref.uidvalidity is None:
+                raise MailboxError(f"{ref.source_key} is not an IMAP mail reference")
+            if ref.uidvalidity != uidvalidity:
+                raise MailboxError(
+                    f"UIDVALIDITY of {folder} on {self.host} changed from {ref.uidvalidity} "
+                    f"to {uidvalidity}; {ref.source_key} is stale, list the folder again"
+                )
+
+    def _ensure_folder(self, conn: Any, folder: str) -> str:
+        """The server-side name of an outcome folder, created (and subscribed) if missing."""
+        name = folder
+        if self._prefix and folder.upper() != "INBOX" and not folder.startswith(self._prefix):
+            name = self._prefix + folder
+        if self._known_folders is None:
+            self._known_folders = {str(entry[2]) for entry in conn.list_folders()}
+        if name not in self._known_folders:
+            try:
+                conn.create_folder(name)  # imapclient encodes 已处理 as modified UTF-7
+            except imaplib.IMAP4.error as exc:
+                if not _refused(exc, "ALREADYEXISTS"):
+                    raise
+            try:
+                conn.subscribe_folder(name)  # web mail often shows subscribed folders only
+            except imaplib.IMAP4.error as exc:
+                if not _refused(exc):
+                    raise
+                log.warning("Could not subscribe IMAP folder %s: %s", name, exc)
+            log.info("Created IMAP folder %s on %s", name, self.host)
+            self._known_folders.add(name)
+        return name
+
+    def list_new(self) -> list[MailRef]:
+        """Every mail in the intake folder with size and arrival time, lowest UID first."""
+        refs: list[MailRef] = []
+        with self._guard(f"list {self.folder}"):
+            conn = self._client()
+            uidvalidity, uidnext = self._select(conn, self.folder)
+            uids = sorted(int(uid) for uid in conn.search(["ALL"]))
+            for batch in _chunks(uids, max(self.batch_size, _LIST_BATCH)):
+                data = conn.fetch(batch, ["RFC822.SIZE", "INTERNALDATE"])
+                for uid in batch:
+                    item = data.get(uid, {})
+                    if b"RFC822.SIZE" not in item:
+                        continue  # expunged by someone else meanwhile
+                    refs.append(
+                        MailRef(
+                            source_key=f"{self.folder};{uidvalidity};{uid}",
+                            folder=self.folder,
+                            size=int(item[b"RFC822.SIZE"]),
+                            uid=uid,
+                            uidvalidity=uidvalidity,
+                            internaldate=_aware(item.get(b"INTERNALDATE")),
+                        )
+                    )
+            self._listed = (uidvalidity, max([uidnext, *(uid + 1 for uid in uids)]))
+        return refs
+
+    def fetch(self, refs: Iterable[MailRef]) -> Iterator[tuple[MailRef, bytes]]:
+        """Raw bytes of each mail, ``batch_size`` per round trip, never setting \\Seen.
+
+        A mail that vanished from the folder is skipped; a changed UIDVALIDITY
+        raises MailboxError.
+        """
+        for folder, group in groupby(refs, key=attrgetter("folder")):
+            for batch in _chunks(list(group), self.batch_size):
+                with self._guard(f"fetch from {folder}"):
+                    conn = self._client()
+                    self._check_refs(conn, folder, batch, fresh=True)
+                    uids = [ref.uid for ref in batch]
+                    data = _retry_expunged(conn, partial(conn.fetch, uids, ["BODY.PEEK[]"]))
+                for ref in batch:
+                    body = data.get(ref.uid, {}).get(b"BODY[]")
+                    if body is None:
+                        log.info("%s vanished before it was fetched; skipped", ref.source_key)
+                        continue
+                    yield ref, bytes(body)
+
+    def move(self, ref: MailRef, folder: str) -> None:
+        """Move one mail to ``folder`` (created if missing); a vanished mail is fine."""
+        self.move_many([(ref, folder)])
+
+    def move_many(self, pairs: Iterable[tuple[MailRef, str]]) -> None:
+        """Move mails with one MOVE (or COPY + UID EXPUNGE) per target folder and batch."""
+        groups: dict[tuple[str, str], list[MailRef]] = {}
+        for ref, target in pairs:
+            groups.setdefault((ref.folder, target), []).append(ref)
+        for (source, target), refs in groups.items():
+            for batch in _chunks(refs, self.batch_size):
+                with self._guard(f"move from {source} to {target}"):
+                    self._move_batch(self._client(), source, target, batch)
+
+    def _move_batch(self, conn: Any, source: str, target: str, refs: list[MailRef]) -> None:
+        name = self._ensure_folder(conn, target)
+        self._check_refs(conn, source, refs, fresh=False)
+        uids = [ref.uid for ref in refs if ref.uid is not None]
+        try:
+            _retry_expunged(conn, partial(self._transfer, conn, uids, name))
+        except imaplib.IMAP4.error as exc:
+            if not _refused(exc, "TRYCREATE"):
+                raise
+            self._known_folders = None  # a clerk deleted the folder since we listed
+            name = self._ensure_folder(conn, target)
+            _retry_expunged(conn, partial(self._transfer, conn, uids, name))
+        log.debug("Moved UIDs %s from %s to %s", uids, source, name)
+
+    def _transfer(self, conn: Any, uids: list[int], target: str) -> None:
+        if conn.has_capability("MOVE"):
+            conn.move(uids, target)
+            return
+        conn.copy(uids, target)
+        conn.add_flags(uids, [b"\\Deleted"], silent=True)
+        if conn.has_capability("UIDPLUS"):
+            conn.uid_expunge(uids)  # only ours, not what a clerk marked \Deleted
+        else:
+            log.warning("IMAP server %s lacks UIDPLUS; expunging the whole folder", self.host)
+            conn.expunge()
+
+    def wait_for_mail(self, timeout: float) -> bool:
+        """Block until new mail may have arrived in the intake folder, or ``timeout``.
+
+        With IDLE the server pushes EXISTS within a second of delivery; one IDLE
+        lasts at most 25 minutes. Mail that arrived since the last
+        ``list_new()`` returns True at once, so nothing slips between listing
+        and idling. Without IDLE this sleeps and returns True: the caller polls.
+        """
+        if not self.supports_idle:
+            time.sleep(max(0.0, timeout))
+            return True
+        deadline = time.monotonic() + min(max(0.0, timeout), MAX_IDLE_SECONDS)
+        with self._guard(f"IDLE on {self.folder}"):
+            conn = self._client()
+            uidvalidity, uidnext = self._select(conn, self.folder)
+            if self._listed and (self._listed[0] != uidvalidity or uidnext > self._listed[1]):
+                return True
+            conn.idle()
+            arrived = False
+            while not arrived and (remaining := deadline - time.monotonic()) > 0:
+                # idle_check also returns "OK Still here", EXPUNGE, FETCH ...
+                arrived = any(
+                    len(r) >= 2
+                    and isinstance(r[0], int)
+                    and (r[1] == b"EXISTS" or (r[1] == b"RECENT" and r[0] > 0))
+                    for r in conn.idle_check(timeout=remaining)
+                )
+            conn.idle_done()
+        return arrived
+
+
+def _retry_expunged(conn: Any, action: Callable[[], T]) -> T:
+    """Run ``action``; when some UIDs were expunged by another session
+    (EXPUNGEISSUED), let a NOOP update our view and run it once more, so the
+    remaining UIDs are still handled."""
+    try:
+        return action()
+    except imaplib.IMAP4.error as exc:
+        if not _refused(exc, "EXPUNGEISSUED"):
+            raise
+        conn.noop()
+        return action()
+
+
+# ------------------------------------------------------------- reconnecting
+
+
+def default_retry_wait() -> wait_base:
+    """1 s, 2 s, 4 s ... up to 5 minutes, plus jitter so restarts do not stampede."""
+    return tenacity.wait_exponential(multiplier=1, max=300) + tenacity.wait_random(0, 3)
+
+
+def _retrying(
+    mailbox: ImapMailbox, retry_wait: wait_base | None, stop: stop_base | None
+) -> tenacity.Retrying:
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        cause = exc.cause if isinstance(exc, ImapError) else str(exc)
+        delay = state.next_action.sleep if state.next_action else 0.0
+        where = f"{mailbox.host}:{mailbox.port}"
+        log.warning("IMAP connection to %s failed (%s); retrying in %.0f s", where, cause, delay)
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(MailboxError),
+        wait=retry_wait if retry_wait is not None else default_retry_wait(),
+        stop=stop if stop is not None else tenacity.stop_never,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+
+
+def reconnect_with_backoff(
+    mailbox: ImapMailbox, *, retry_wait: wait_base | None = None, stop: stop_base | None = None
+) -> None:
+    """Reconnect until it works, logging one line per failure on ``mailintake.imap``.
+
+    ``stop`` (default: never) ends the attempts by raising the last MailboxError;
+    ``retry_wait`` defaults to ``default_retry_wait()`` (tests pass ``wait_none()``).
+    """
+    for attempt in _retrying(mailbox, retry_wait, stop):
+        with attempt:
+            mailbox.reconnect()
+
+
+def call_with_reconnect(
+    mailbox: ImapMailbox,
+    operation: Callable[[], T],
+    *,
+    retry_wait: wait_base | None = None,
+    stop: stop_base | None = None,
+) -> T:
+    """Run ``operation``; after a MailboxError, reconnect with backoff and run it again.
+
+    For idempotent operations (listing, moving, waiting) only; a generator such
+    as ``fetch`` has to be restarted by the caller instead.
+    """
+    for attempt in _retrying(mailbox, retry_wait, stop):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                mailbox.reconnect()
+            return operation()
+    raise AssertionError("unreachable: tenacity returns or raises")
