@@ -1,32 +1,88 @@
-"""What a piece contains: the Word file's text, its 字数 and its pictures.
+"""What a Word file contains: its text in document order, its 字数, its
+pictures with their pixel sizes and captions.
 
-Everything is read from bytes in memory and checked against limits before a
-library is let loose on it: a .docx is a zip, and a small zip can expand to
-gigabytes.
+Everything is read from bytes in memory and checked against limits before
+python-docx is let loose on it: a .docx is a zip, and a 335 KB zip can expand
+to 300 MB (python-docx then needs twice that). Word never writes a DOCTYPE,
+so an XML part with one (an XXE attempt) is refused outright.
+
+The text is walked from the XML rather than taken from python-docx's
+``paragraph.text``, which skips content controls, tracked insertions and
+text boxes that a reader of the document does see.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+import itertools
+import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 import docx
-from docx.oxml.ns import qn
-from docx.table import Table
-from docx.text.paragraph import Paragraph
-from PIL import Image, UnidentifiedImageError
 from word_count import count_words
 
 from mailintake.parse import MailPart
+from mailintake.pictures import Picture, PictureError, picture_info, read_picture
 
-DOCUMENT_SUFFIXES = (".docx", ".doc", ".wps", ".docm", ".dotx", ".rtf")
-PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".heic", ".heif", ".tif")
+__all__ = [
+    "Document", "DocumentError", "Picture", "is_document", "is_picture", "picture_info",
+    "read_docx", "suffix",
+]
+
+DOCUMENT_SUFFIXES = (".docx", ".doc", ".wps", ".docm", ".dotx", ".rtf", ".wpt", ".dot")
+PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".heic", ".heif", ".tif",
+                    ".tiff")
+_DOCUMENT_TYPES = ("application/msword", "application/vnd.openxmlformats-officedocument.word",
+                   "application/vnd.ms-word", "application/wps-office", "application/rtf",
+                   "application/kswps")
 
 MAX_DOCX_MEMBERS = 2000
-MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
+# python-docx holds every part in memory and parses each XML part into a tree
+# several times its size: bound both before it opens anything.
+MAX_DOCX_UNCOMPRESSED = 100 * 1024 * 1024
+MAX_XML_PART = 10 * 1024 * 1024
+_UNSAFE_XML = (b"<!DOCTYPE", b"<!ENTITY", "<!DOCTYPE".encode("utf-16-le"),
+               "<!DOCTYPE".encode("utf-16-be"))
+_MACRO_TYPE = b"macroEnabled"
+
+_NS = {
+    "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+    "a": "http://schemas.openxmlformats.org/drawingml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "wp": "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing",
+    "v": "urn:schemas-microsoft-com:vml",
+    "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006",
+}
+
+
+def _tag(name: str) -> str:
+    prefix, local = name.split(":")
+    return f"{{{_NS[prefix]}}}{local}"
+
+
+W_P, W_T, W_TBL, W_TR, W_TC = (_tag(f"w:{n}") for n in ("p", "t", "tbl", "tr", "tc"))
+W_PPR, W_PSTYLE, W_VAL = _tag("w:pPr"), _tag("w:pStyle"), _tag("w:val")
+W_R, W_RPR, W_VANISH, W_TXBX = _tag("w:r"), _tag("w:rPr"), _tag("w:vanish"), _tag("w:txbxContent")
+A_BLIP, V_IMAGEDATA, WP_ANCHOR = _tag("a:blip"), _tag("v:imagedata"), _tag("wp:anchor")
+MC_FALLBACK, R_EMBED, R_ID = _tag("mc:Fallback"), _tag("r:embed"), _tag("r:id")
+# Content a reader does not see: old-reader fallbacks, text moved away (tracked).
+_UNSEEN = {MC_FALLBACK, _tag("w:moveFrom"), _tag("w:del")}
+_BREAKS = {_tag("w:tab"): "\t", _tag("w:ptab"): "\t", _tag("w:br"): "\n", _tag("w:cr"): "\n",
+           _tag("w:noBreakHyphen"): "-"}
+# Elements that only wrap blocks: their paragraphs and tables are read as if in place.
+_BLOCK_WRAPPERS = {_tag(f"w:{n}") for n in ("sdt", "sdtContent", "customXml", "ins", "moveTo",
+                                           "smartTag", "body", "tc", "txbxContent")}
+_TITLE_STYLES = {"title", "标题"}
+_CAPTION_STYLES = {"caption", "题注"}
+# Captions typed by hand under a photo: 图为…, 图1 …, 图：…, （图为…）.
+_CAPTION_TEXT = re.compile(
+    r"^[（(【]?\s*(图片|图|圖)\s*(为|為|[:：]|[0-9０-９一二三四五六七八九十]+)")
+_CAPTION_WINDOW = 3  # paragraphs after a picture in which its caption may follow
+_ROW_IDS = itertools.count()
 
 
 class DocumentError(Exception):
@@ -38,19 +94,6 @@ class DocumentError(Exception):
 
 
 @dataclass(frozen=True)
-class Picture:
-    source: str  # "document" or "attachment"
-    format: str
-    width: int
-    height: int
-    caption: str = ""
-
-    @property
-    def pixels(self) -> int:
-        return self.width * self.height
-
-
-@dataclass(frozen=True)
 class Document:
     filename: str
     title: str
@@ -58,6 +101,9 @@ class Document:
     word_count: int
     pictures: list[Picture] = field(default_factory=list)
     captions: list[str] = field(default_factory=list)
+    # (code, detail) for pictures in the document that could not be taken.
+    picture_errors: list[tuple[str, str]] = field(default_factory=list)
+    converted_from: str = ""  # ".doc" / ".wps" when LibreOffice made the .docx
 
 
 def suffix(filename: str) -> str:
@@ -65,29 +111,24 @@ def suffix(filename: str) -> str:
 
 
 def is_document(part: MailPart) -> bool:
-    return suffix(part.filename) in DOCUMENT_SUFFIXES
+    if suffix(part.filename) in DOCUMENT_SUFFIXES:
+        return True
+    return part.content_type.startswith(_DOCUMENT_TYPES) and suffix(part.filename) not in (
+        PICTURE_SUFFIXES)
 
 
 def is_picture(part: MailPart) -> bool:
     return part.content_type.startswith("image/") or suffix(part.filename) in PICTURE_SUFFIXES
 
 
-def picture_info(data: bytes, source: str, caption: str = "") -> Picture | None:
-    """Format and size from the picture's header; None when it is no picture."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                return Picture(source, image.format or "", image.width, image.height, caption)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
-        return None
+# --- the package, before python-docx sees it -------------------------------------------------
 
 
-def _check_zip(data: bytes) -> None:
+def check_package(data: bytes) -> None:
+    """Refuse a .docx that is no zip, too big unpacked, macro-enabled or carries a DTD."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
         raise DocumentError("document.corrupt", "not a zip package") from exc
     with archive:
         members = archive.infolist()
@@ -96,58 +137,219 @@ def _check_zip(data: bytes) -> None:
         if sum(m.file_size for m in members) > MAX_DOCX_UNCOMPRESSED:
             raise DocumentError("document.too_large", "uncompressed size over the limit")
         names = {m.filename for m in members}
+        if "[Content_Types].xml" not in names:
+            raise DocumentError("document.corrupt", "not a Word package")
         if "word/vbaProject.bin" in names:
             raise DocumentError("document.macro", "contains macros")
-        if "EncryptionInfo" in names or "[Content_Types].xml" not in names:
-            raise DocumentError("document.corrupt", "not a Word package")
+        for member in members:
+            if member.filename.endswith((".xml", ".rels")):
+                _check_xml(archive, member)
 
 
-def _paragraph_blocks(document: docx.document.Document) -> list[tuple[str, str]]:
-    """(style, text) for every paragraph, tables included, in document order."""
-    blocks: list[tuple[str, str]] = []
-    for block in document.iter_inner_content():
-        if isinstance(block, Paragraph):
-            blocks.append((block.style.name if block.style else "", block.text))
-        elif isinstance(block, Table):
-            for row in block.rows:
-                for cell in row.cells:
-                    blocks.extend(("", p.text) for p in cell.paragraphs)
-    return blocks
+def _check_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    if member.file_size > MAX_XML_PART:
+        raise DocumentError("document.too_large", f"{member.filename} is {member.file_size} bytes")
+    tail = b""
+    try:
+        with archive.open(member) as stream:
+            # Streamed in chunks: the sizes above are what the zip declares,
+            # and zipfile stops at the declared size (a lie fails the CRC).
+            while chunk := stream.read(1 << 20):
+                window = tail + chunk
+                if any(pattern in window for pattern in _UNSAFE_XML):
+                    raise DocumentError("document.unsafe", f"{member.filename} declares a DTD")
+                if member.filename == "[Content_Types].xml" and _MACRO_TYPE in window:
+                    raise DocumentError("document.macro", "macro-enabled document")
+                tail = window[-32:]
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: an exotic compression.
+        raise DocumentError("document.corrupt", f"{member.filename}: {exc}") from exc
 
 
-def _pictures(document: docx.document.Document, captions: list[str]) -> list[Picture]:
-    pictures: list[Picture] = []
-    related = document.part.related_parts
-    blips = document.element.body.iter(qn("a:blip"))
-    for index, blip in enumerate(blips):
-        rid = blip.get(qn("r:embed"))
-        part = related.get(rid) if rid else None
-        if part is None:
-            continue
-        caption = captions[index] if index < len(captions) else ""
-        info = picture_info(part.blob, "document", caption)
-        if info is not None:
-            pictures.append(info)
-    return pictures
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Paragraph:
+    style: str
+    text: str
+    row: int | None = None  # table rows: the paragraphs of one row share an id
+    cell: int = 0
+    # (relationship id, floating) of each picture in the paragraph, in order.
+    pictures: list[tuple[str, bool]] = field(default_factory=list)
 
 
 def read_docx(filename: str, data: bytes) -> Document:
     """Read a .docx; raise DocumentError with a finding code when it cannot be."""
-    _check_zip(data)
+    check_package(data)
     try:
         document = docx.Document(io.BytesIO(data))
-    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise DocumentError("document.corrupt", str(exc)) from exc
-    blocks = _paragraph_blocks(document)
-    captions = [text.strip() for style, text in blocks if style == "Caption" and text.strip()]
-    lines = [text for _style, text in blocks if text.strip()]
-    title = lines[0].strip() if lines else ""
-    text = "\n".join(lines)
+    except Exception as exc:
+        # python-docx raises ValueError for a .docm or a template, KeyError for
+        # a missing part, lxml's XMLSyntaxError for broken XML, and more for
+        # packages nobody foresaw: all of them mean Word could not open it either.
+        raise DocumentError("document.corrupt", f"{type(exc).__name__}: {exc}"[:300]) from exc
+    paragraphs = list(_walk(document.element.body, _style_names(document)))
+    captions = [p.text.strip() for p in paragraphs if _is_caption(p)]
+    text = _text(paragraphs)
+    pictures, errors = _pictures(document, paragraphs)
     return Document(
         filename=filename,
-        title=title,
+        title=_title(paragraphs),
         text=text,
         word_count=count_words(text),
-        pictures=_pictures(document, captions),
+        pictures=pictures,
         captions=captions,
+        picture_errors=errors,
     )
+
+
+def _style_names(document: Any) -> dict[str, str]:
+    """Paragraph style id -> lower-case style name ("a3" -> "caption" in a Chinese Word)."""
+    names = {}
+    for style in document.styles.element.iterchildren(_tag("w:style")):
+        name = style.find(_tag("w:name"))
+        style_id = style.get(_tag("w:styleId"))
+        if style_id and name is not None:
+            names[style_id] = (name.get(W_VAL) or "").lower()
+    return names
+
+
+def _walk(container: Any, styles: dict[str, str], row: int | None = None,
+          cell: int = 0) -> Iterator[_Paragraph]:
+    """Every paragraph in document order: body, tables, content controls, text boxes."""
+    for child in container.iterchildren():
+        tag = child.tag
+        if tag == W_P:
+            paragraph, boxes = _paragraph(child, styles)
+            paragraph.row, paragraph.cell = row, cell
+            yield paragraph
+            for box in boxes:
+                yield from _walk(box, styles)
+        elif tag == W_TBL:
+            for tr in _rows(child):
+                row_id = next(_ROW_IDS)
+                for index, tc in enumerate(tr.iterchildren(W_TC)):
+                    yield from _walk(tc, styles, row_id, index)
+        elif tag in _BLOCK_WRAPPERS:
+            yield from _walk(child, styles, row, cell)
+
+
+def _rows(table: Any) -> Iterator[Any]:
+    """A table's own rows, also those wrapped in a content control."""
+    for child in table.iterchildren():
+        if child.tag == W_TR:
+            yield child
+        elif child.tag in _BLOCK_WRAPPERS:
+            yield from _rows(child)
+
+
+def _paragraph(p: Any, styles: dict[str, str]) -> tuple[_Paragraph, list[Any]]:
+    """A paragraph's own text and pictures, and the text boxes anchored in it."""
+    style_id = p.find(f"{W_PPR}/{W_PSTYLE}")
+    style = styles.get(style_id.get(W_VAL), "") if style_id is not None else ""
+    parts: list[str] = []
+    pictures: list[tuple[str, bool]] = []
+    boxes: list[Any] = []
+
+    def visit(element: Any, floating: bool) -> None:
+        for child in element.iterchildren():
+            tag = child.tag
+            if tag in _UNSEEN or (tag == W_R and _hidden(child)):
+                continue
+            if tag == W_TXBX:
+                boxes.append(child)
+            elif tag == W_T:
+                parts.append(child.text or "")
+            elif tag in _BREAKS:
+                parts.append(_BREAKS[tag])
+            elif tag == A_BLIP and child.get(R_EMBED):
+                pictures.append((child.get(R_EMBED), floating))
+            elif tag == V_IMAGEDATA and child.get(R_ID):
+                pictures.append((child.get(R_ID), floating))
+            elif tag != W_P:
+                visit(child, floating or tag == WP_ANCHOR)
+
+    visit(p, floating=False)
+    return _Paragraph(style, "".join(parts), pictures=pictures), boxes
+
+
+def _hidden(run: Any) -> bool:
+    """A run formatted as hidden text (w:vanish), which Word does not show."""
+    vanish = run.find(f"{W_RPR}/{W_VANISH}")
+    return vanish is not None and vanish.get(W_VAL, "true") not in ("0", "false", "off")
+
+
+def _text(paragraphs: list[_Paragraph]) -> str:
+    """Non-empty paragraphs one per line; a table row's cells on one line, tab-separated."""
+    lines: list[str] = []
+    index = 0
+    while index < len(paragraphs):
+        paragraph = paragraphs[index]
+        if paragraph.row is None:
+            if paragraph.text.strip():
+                lines.append(paragraph.text.strip())
+            index += 1
+            continue
+        cells: dict[int, list[str]] = {}
+        while index < len(paragraphs) and paragraphs[index].row == paragraph.row:
+            current = paragraphs[index]
+            if current.text.strip():
+                cells.setdefault(current.cell, []).append(current.text.strip())
+            index += 1
+        if cells:
+            lines.append("\t".join(" ".join(cells[c]) for c in sorted(cells)))
+    return "\n".join(lines)
+
+
+def _is_caption(paragraph: _Paragraph) -> bool:
+    text = paragraph.text.strip()
+    if not text:
+        return False
+    return paragraph.style in _CAPTION_STYLES or (
+        len(text) <= 120 and _CAPTION_TEXT.match(text) is not None)
+
+
+def _title(paragraphs: list[_Paragraph]) -> str:
+    for paragraph in paragraphs:
+        if paragraph.style in _TITLE_STYLES and paragraph.text.strip():
+            return paragraph.text.strip()
+    for paragraph in paragraphs:
+        if paragraph.row is None and paragraph.text.strip() and not _is_caption(paragraph):
+            return paragraph.text.strip()
+    return ""
+
+
+def _pictures(document: Any, paragraphs: list[_Paragraph]
+              ) -> tuple[list[Picture], list[tuple[str, str]]]:
+    """Each picture with its size and the caption that follows it."""
+    related = document.part.related_parts
+    used: set[int] = set()
+    pictures: list[Picture] = []
+    errors: list[tuple[str, str]] = []
+    for index, paragraph in enumerate(paragraphs):
+        for rid, floating in paragraph.pictures:
+            part = related.get(rid)
+            if part is None:
+                continue  # a linked picture, not in the file
+            caption = _caption_for(paragraphs, index, used)
+            try:
+                pictures.append(read_picture(part.blob, "document", caption=caption,
+                                             filename=PurePosixPath(part.partname).name,
+                                             floating=floating))
+            except PictureError as exc:
+                errors.append((exc.code, str(exc)))
+    return pictures, errors
+
+
+def _caption_for(paragraphs: list[_Paragraph], index: int, used: set[int]) -> str:
+    """The first unused caption in the picture's own paragraph or just after it."""
+    end = min(len(paragraphs), index + 1 + _CAPTION_WINDOW)
+    for position in range(index, end):
+        candidate = paragraphs[position]
+        if position > index and candidate.pictures:
+            break  # the next picture's territory
+        if position not in used and _is_caption(candidate):
+            used.add(position)
+            return candidate.text.strip()
+    return ""

@@ -1,25 +1,58 @@
 """MIME to plain data: who sent it, the decoded subject, the body, the files.
 
-Chinese mail clients label GBK text as GB2312 and send raw 8-bit headers;
-decoding every member of that family as GB18030 (a superset) keeps
-characters such as 镕, 堃 and 喆 that a strict GB2312 decoder destroys.
+The standard library parses the structure (keeping raw 8-bit headers as
+they came); ``charsets`` decodes every header, name and body without losing
+a character; mail-parser lists the defects. A forwarded mail
+(message/rfc822) is read from inside, Outlook's winmail.dat is unpacked, and
+pictures shown in the body (Content-ID, Apple Mail) are parts like any other.
+Limits are checked on the parsed structure before anything is decoded.
 """
 
 from __future__ import annotations
 
-import email
-import email.header
+import binascii
 import email.utils
+import logging
+import mimetypes
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.feedparser import BytesFeedParser
 from email.message import Message
+from email.policy import Compat32
+from typing import Any
 
-from charset_normalizer import from_bytes
+import mailparser
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
+from tnefparse.tnef import TNEF
 
-# Charset labels whose text is really GBK or wider: decode all as GB18030.
-_GB_FAMILY = {"gb2312", "gbk", "x-gbk", "euc-cn", "cp936", "gb_2312-80", "csgb2312", "hz-gb-2312"}
-_BIG5_FAMILY = {"big5", "big5-hkscs", "cp950", "x-big5"}
+from mailintake.charsets import decode_bytes, decode_header, decode_param
+from mailintake.storage import sanitize_filename
+
+log = logging.getLogger("mailintake.parse")
+
+# RFC 5322 allows 998 characters a line; real headers (References, DKIM)
+# reach a few kilobytes. Anything near this is an attack or a broken client.
+MAX_HEADER_CHARS = 64 * 1024
+MAX_REFUSED_HEADER = 2000  # what is kept of each header of a refused mail
+MAX_DEFECTS = 50
+_FEED_CHUNK = 64 * 1024
+_TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
+# A browser's CSS defaults: no indentation for nested <div>s as web mail writes them.
+_HTML = ParserConfig(css=CSS_PROFILES["strict"])
+
+
+class _RawHeaders(Compat32):
+    """compat32, but header values come back as the raw text (8-bit bytes as
+    surrogate escapes) instead of a Header object that has already guessed."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        return value
+
+
+_POLICY = _RawHeaders()
 
 
 class ParseError(Exception):
@@ -28,13 +61,24 @@ class ParseError(Exception):
 
 @dataclass(frozen=True)
 class MailPart:
-    """A file carried by the mail: an attachment or an inline picture."""
+    """A file carried by the mail: an attachment or a picture shown in the body."""
 
-    filename: str
+    filename: str  # decoded and sanitized: safe to show, never a path
     content_type: str
     payload: bytes
     content_id: str = ""
     inline: bool = False
+    origin: str = ""  # "" for the mail itself, "forwarded" or "winmail.dat"
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A mail carried inside this one (message/rfc822): a piece passed on."""
+
+    subject: str
+    from_addr: str
+    from_name: str
+    message_id: str
 
 
 @dataclass(frozen=True)
@@ -49,54 +93,9 @@ class ParsedMail:
     parts: list[MailPart] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     content_type: str = "text/plain"
-
-
-def charset_codec(label: str | None) -> str | None:
-    """The codec to decode text labelled ``label`` with."""
-    if not label:
-        return None
-    name = label.strip().strip('"').lower()
-    if name in _GB_FAMILY:
-        return "gb18030"
-    if name in _BIG5_FAMILY:
-        return "big5hkscs"
-    return name
-
-
-def decode_bytes(data: bytes, label: str | None = None) -> str:
-    """Text from ``data``: by its label when that decodes cleanly, else detected."""
-    codec = charset_codec(label)
-    if codec:
-        try:
-            return data.decode(codec)
-        except (LookupError, UnicodeDecodeError):
-            pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(data).best()
-    if best is not None:
-        return str(best)
-    return data.decode("gb18030", errors="replace")
-
-
-def decode_header(value: str | email.header.Header | None) -> str:
-    """A header as a person reads it: RFC 2047 words and raw 8-bit bytes decoded."""
-    if value is None:
-        return ""
-    if isinstance(value, email.header.Header):
-        value = str(value)
-    pieces: list[str] = []
-    for chunk, label in email.header.decode_header(value):
-        if isinstance(chunk, str):
-            # Raw 8-bit bytes come back from the parser as surrogate escapes.
-            pieces.append(decode_bytes(chunk.encode("ascii", "surrogateescape")))
-        else:
-            pieces.append(decode_bytes(chunk, label))
-    # RFC 2047: whitespace between two encoded words is not part of the text,
-    # and decode_header already dropped it; folding whitespace remains.
-    return re.sub(r"\s*\n\s*", " ", "".join(pieces)).strip()
+    forwarded: list[Forwarded] = field(default_factory=list)
+    # Why the mail was not read beyond its envelope (a limit's code), or "".
+    refused: str = ""
 
 
 def normalize_message_id(value: str) -> str:
@@ -106,85 +105,275 @@ def normalize_message_id(value: str) -> str:
     return (match.group(1) if match else value).strip()
 
 
-def _filename(part: Message) -> str:
-    raw = part.get_param("filename", header="content-disposition")
-    if raw is None:
-        raw = part.get_param("name")
-    if raw is None:
-        return ""
-    if isinstance(raw, tuple):
-        # RFC 2231: (charset, language, percent-decoded bytes as latin-1 text)
-        charset, _lang, text = raw
-        return decode_bytes(text.encode("latin-1", "surrogateescape"), charset or "utf-8")
-    return decode_header(raw)
+def parse_mail(raw: bytes, max_parts: int = 1000) -> ParsedMail:
+    """Read one raw mail; ParseError when it has no headers at all.
+
+    Only the first ``max_parts`` files are decoded; the rest are listed with
+    an empty payload. A mail with an absurdly long header is not read
+    further: it comes back with ``refused`` set.
+    """
+    message = _parse(raw)
+    if not message.keys():
+        raise ParseError("no headers")
+    defects: list[str] = []
+    overlong = [name for p in message.walk() for name, value in p.items()
+                if len(value) > MAX_HEADER_CHARS]
+    if overlong:
+        defects.append(f"limits.header_size: {overlong[0]}")
+        return _envelope(message, defects, refused="limits.header_size")
+    body = _body(message, defects)
+    parts, tnef_body = _files(message, defects, max_parts)
+    envelope = _envelope(message, defects)
+    return replace(
+        envelope,
+        body=body or tnef_body,
+        parts=parts,
+        # After decoding: the standard library notes bad base64 only when it decodes.
+        defects=(envelope.defects + _mailparser_defects(message))[:MAX_DEFECTS],
+        forwarded=[_forwarded(p) for p in message.walk() if _is_forward(p)],
+    )
 
 
-def _text_of(part: Message) -> str:
+def _parse(raw: bytes) -> Message:
+    """The MIME tree, fed in chunks: given 40 MB at once, the parser holds every
+    line of it at the same time (300 MB for a mail of 40)."""
+    parser = BytesFeedParser(policy=_POLICY)
+    view = memoryview(raw)
+    for start in range(0, len(raw), _FEED_CHUNK):
+        parser.feed(bytes(view[start:start + _FEED_CHUNK]))
+    return parser.close()
+
+
+def _payload(part: Message) -> bytes:
+    """A part's decoded bytes; base64 in one pass, where the standard library
+    first splits the text into lines and joins them again."""
+    if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
+        text = part.get_payload()
+        if isinstance(text, str):
+            try:
+                return binascii.a2b_base64(text)
+            except (binascii.Error, ValueError):
+                pass  # bad padding or 8-bit bytes: the lenient path notes the defect
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _envelope(message: Message, defects: list[str], refused: str = "") -> ParsedMail:
+    """Who sent it, when, and about what; headers cut short when the mail is refused."""
+    def header(value: str | None) -> str | None:
+        return value[:MAX_REFUSED_HEADER] if refused and value else value
+
+    name, addr = _address(header(message.get("From")), defects)
+    return ParsedMail(
+        message_id=normalize_message_id(decode_header(header(message.get("Message-ID")))),
+        from_addr=addr,
+        from_name=name,
+        subject=decode_header(header(message.get("Subject")), defects),
+        sent_at=_date(header(message.get("Date"))),
+        headers={key.lower(): decode_header(header(value), defects)
+                 for key, value in message.items()},
+        body="",
+        defects=list(defects),
+        content_type=message.get_content_type(),
+        refused=refused,
+    )
+
+
+def _address(value: str | None, defects: list[str]) -> tuple[str, str]:
+    """(display name, lower-case address) of the first address in From."""
+    if not value:
+        return "", ""
+    # Split the raw text first: a decoded name may itself contain "<", "," or quotes.
+    name, addr = email.utils.parseaddr(value)
+    if "@" not in addr:
+        name, addr = email.utils.parseaddr(decode_header(value, defects))
+        return name.strip(), addr.strip().lower()
+    return decode_header(name, defects), decode_header(addr).strip().lower()
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        sent_at = email.utils.parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return sent_at if sent_at.tzinfo is not None else None
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+def _disposition(part: Message) -> str:
+    return (part.get_content_disposition() or "").lower()
+
+
+def _is_body_text(part: Message) -> bool:
+    return (
+        part.get_content_type() in ("text/plain", "text/html")
+        and _disposition(part) != "attachment"
+        and not part.get_param("filename", header="content-disposition")
+        and not part.get_param("name")
+    )
+
+
+def _is_forward(part: Message) -> bool:
+    return part.get_content_type() == "message/rfc822" and part.is_multipart()
+
+
+def _body(part: Message, defects: list[str]) -> str:
+    """The text a person reads: plain text preferred, HTML turned to text,
+    Apple Mail's text pieces between pictures joined, forwarded mail included."""
+    ctype = part.get_content_type()
+    if not part.is_multipart():
+        if not _is_body_text(part):
+            return ""
+        text = _text_of(part, defects)
+        return _html_to_text(text) if ctype == "text/html" else text.strip()
+    children = [c for c in part.get_payload() if isinstance(c, Message)]
+    if ctype == "multipart/alternative":
+        texts = [_body(c, defects) for c in children]
+        plain = [t for c, t in zip(children, texts, strict=True)
+                 if c.get_content_type() == "text/plain" and t]
+        return plain[0] if plain else next((t for t in reversed(texts) if t), "")
+    if ctype == "multipart/related" and children:
+        return _body(children[0], defects)  # the rest are the root's pictures
+    texts = [_body(c, defects) for c in children]
+    return "\n\n".join(t for t in texts if t)
+
+
+def _text_of(part: Message, defects: list[str]) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    return decode_bytes(payload, part.get_content_charset())
+    return decode_bytes(payload, part.get_content_charset(), defects).replace("\r\n", "\n")
 
 
 def _html_to_text(html: str) -> str:
-    text = re.sub(r"(?is)<(script|style).*?</\1>", "", html)
-    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = get_text(html, _HTML) if html.strip() else ""
+    lines = [line.rstrip().replace("\xa0", " ") for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _collect(message: Message) -> tuple[str, str, list[MailPart]]:
-    plain, html, parts = "", "", []
+# --- files ----------------------------------------------------------------------------------
+
+
+def _files(message: Message, defects: list[str], max_parts: int) -> tuple[list[MailPart], str]:
+    """Every file in the mail, inside forwarded mails and winmail.dat too.
+
+    Past ``max_parts`` files nothing more is decoded, only listed.
+    """
+    files: list[MailPart] = []
+    tnef_body = ""
+    origin = {id(p): "" for p in message.walk()}
     for part in message.walk():
-        if part.is_multipart():
+        if _is_forward(part):
+            for inner in part.walk():
+                if inner is not part:
+                    origin[id(inner)] = "forwarded"
+        if part.is_multipart() or _is_body_text(part):
             continue
+        data = _payload(part) if len(files) < max_parts else b""
         ctype = part.get_content_type()
-        disposition = (part.get_content_disposition() or "").lower()
-        filename = _filename(part)
-        if ctype == "text/plain" and not filename and disposition != "attachment":
-            plain = plain or _text_of(part)
-        elif ctype == "text/html" and not filename and disposition != "attachment":
-            html = html or _text_of(part)
-        else:
-            payload = part.get_payload(decode=True)
-            parts.append(
-                MailPart(
-                    filename=filename,
-                    content_type=ctype,
-                    payload=payload if isinstance(payload, bytes) else b"",
-                    content_id=normalize_message_id(part.get("Content-ID", "")),
-                    inline=disposition == "inline",
-                )
-            )
-    return plain, html, parts
+        name = _filename(part, defects)
+        if data and (ctype in _TNEF_TYPES or name.lower() == "winmail.dat"):
+            unpacked = _unpack_tnef(data, defects)
+            if unpacked is not None:
+                files.extend(unpacked[0])
+                tnef_body = tnef_body or unpacked[1]
+                continue
+        cid = normalize_message_id(decode_header(part.get("Content-ID")))
+        files.append(MailPart(
+            filename=_safe_name(name, ctype, cid, len(files) + 1),
+            content_type=ctype, payload=data, content_id=cid,
+            inline=_disposition(part) == "inline" or (bool(cid) and _disposition(part) == ""),
+            origin=origin.get(id(part), ""),
+        ))
+    return files, tnef_body
 
 
-def parse_mail(raw: bytes) -> ParsedMail:
-    """Read one raw mail; raise ParseError when it has no headers at all."""
-    message = email.message_from_bytes(raw)
-    if not message.keys():
-        raise ParseError("no headers")
-    name, addr = email.utils.parseaddr(decode_header(message.get("From")))
-    plain, html, parts = _collect(message)
-    sent_at = None
-    if message.get("Date"):
-        try:
-            sent_at = email.utils.parsedate_to_datetime(str(message["Date"]))
-        except (TypeError, ValueError):
-            sent_at = None
-    if sent_at is not None and sent_at.tzinfo is None:
-        sent_at = None
-    headers = {key.lower(): decode_header(value) for key, value in message.items()}
-    defects = [type(d).__name__ for p in message.walk() for d in p.defects]
-    return ParsedMail(
-        message_id=normalize_message_id(decode_header(message.get("Message-ID"))),
-        from_addr=addr.strip().lower(),
-        from_name=name.strip(),
-        subject=decode_header(message.get("Subject")),
-        sent_at=sent_at,
-        headers=headers,
-        body=plain or _html_to_text(html),
-        parts=parts,
-        defects=defects,
-        content_type=message.get_content_type(),
+def _filename(part: Message, defects: list[str]) -> str:
+    """The file name, preferring RFC 2231 ``filename*`` over RFC 2047 words."""
+    candidates: list[Any] = []
+    for header, key in (("content-disposition", "filename"), ("content-type", "name")):
+        for param, value in part.get_params(header=header, unquote=True) or []:
+            if param.lower() == key:
+                candidates.append(value)
+    candidates.sort(key=lambda value: not isinstance(value, tuple))
+    for value in candidates:
+        name = decode_param(value, defects)
+        if name:
+            return name
+    return ""
+
+
+def _safe_name(name: str, ctype: str, cid: str, number: int) -> str:
+    """A name safe to show and store; pictures shown in the body get one from their
+    Content-ID (Outlook's ``image001.png@01DC…``) or their type."""
+    if not name and cid and "." in cid.split("@", 1)[0]:
+        name = cid.split("@", 1)[0]
+    extension = mimetypes.guess_extension(ctype) or ".bin"
+    fallback = f"{'图片' if ctype.startswith('image/') else '附件'}{number}{extension}"
+    return sanitize_filename(name, fallback) if name else fallback
+
+
+def _unpack_tnef(data: bytes, defects: list[str]) -> tuple[list[MailPart], str] | None:
+    """The files and body text inside Outlook's winmail.dat; None if it is unreadable."""
+    try:
+        tnef = TNEF(data, do_checksum=False)
+        attachments = list(tnef.attachments)
+    except Exception:  # a third-party parser on bytes from anyone: any failure is "unreadable"
+        log.warning("unreadable winmail.dat", exc_info=True)
+        defects.append("tnef.unreadable")
+        return None
+    codepage = tnef.codepage or "cp1252"
+    parts = []
+    for number, attachment in enumerate(attachments, 1):
+        name = _tnef_name(attachment, codepage, defects)
+        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        payload = attachment.data if isinstance(attachment.data, bytes) else b""
+        parts.append(MailPart(
+            filename=_safe_name(name, ctype, "", number), content_type=ctype,
+            payload=payload, origin="winmail.dat",
+        ))
+    body = tnef.body
+    if isinstance(body, bytes):
+        body = decode_bytes(body.rstrip(b"\x00"), codepage, defects)
+    return parts, (body or "").strip()
+
+
+def _tnef_name(attachment: Any, codepage: str, defects: list[str]) -> str:
+    """The long file name (Unicode in MAPI), else the 8.3 title in the sender's code page."""
+    for prop in attachment.mapi_attrs:
+        if prop.name == 0x3707:  # PR_ATTACH_LONG_FILENAME
+            value = prop.data
+            return value if isinstance(value, str) else decode_bytes(value, codepage, defects)
+    # tnefparse decodes the title as UTF-8 and fails on GBK; take its raw bytes.
+    raw = attachment._name
+    if isinstance(raw, bytes):
+        return decode_bytes(raw.rstrip(b"\x00"), codepage, defects)
+    return str(raw).rstrip("\x00")
+
+
+def _forwarded(part: Message) -> Forwarded:
+    inner = part.get_payload(0)
+    assert isinstance(inner, Message)  # _is_forward: a parsed message/rfc822
+    name, addr = _address(inner.get("From"), [])
+    return Forwarded(
+        subject=decode_header(inner.get("Subject")), from_addr=addr, from_name=name,
+        message_id=normalize_message_id(decode_header(inner.get("Message-ID"))),
     )
+
+
+def _mailparser_defects(message: Message) -> list[str]:
+    """mail-parser's defects (MIME, address, date, charset), one line each."""
+    try:
+        parsed = mailparser.MailParser(message)
+    except Exception:  # its extra checks must never cost us the mail
+        log.warning("mail-parser failed on this mail", exc_info=True)
+        return ["mailparser.failed"]
+    lines: list[str] = []
+    for entry in parsed.defects:
+        for where, found in entry.items():
+            lines.extend(f"{where}: {text}"[:300] for text in found)
+    return lines

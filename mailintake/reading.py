@@ -2,27 +2,30 @@
 
 This stage is pure and CPU-bound, so the pipeline may run it for several
 mails at once in other processes; what it returns is plain data.
+
+Limits come first: the message size, the number of attachments and the
+header sizes are checked on the parsed structure before any part is decoded
+(``parse``), each attachment's size before it is read, a Word file's
+unpacked size before python-docx opens it (``extract``), and a picture's
+pixel count from its header (``pictures``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mailintake.config import LimitsConfig
-from mailintake.extract import (
-    Document,
-    DocumentError,
-    Picture,
-    is_document,
-    is_picture,
-    picture_info,
-    read_docx,
-    suffix,
-)
+from mailintake.convert import OLE_MAGIC, ConvertError, ole_kind, soffice, to_docx
+from mailintake.extract import Document, DocumentError, is_document, is_picture, read_docx, suffix
 from mailintake.parse import MailPart, ParsedMail, parse_mail
+from mailintake.pictures import Picture, PictureError, read_picture
 
-_LEGACY = {".doc": "document.legacy", ".wps": "document.legacy", ".rtf": "document.legacy",
-           ".docm": "document.macro"}
+log = logging.getLogger("mailintake.reading")
+
+_CONVERTED = (".doc", ".wps", ".rtf", ".dot", ".wpt")
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass
@@ -31,43 +34,112 @@ class Reading:
 
     mail: ParsedMail
     documents: list[Document] = field(default_factory=list)
+    # (file name, rule code, detail) for Word files that could not be read.
     document_errors: list[tuple[str, str, str]] = field(default_factory=list)
+    # Pictures attached or shown in the mail body (those in a document are on it).
     pictures: list[Picture] = field(default_factory=list)
+    # (file name, rule code, detail) for pictures that could not be taken.
+    file_errors: list[tuple[str, str, str]] = field(default_factory=list)
     # Parts kept as files: (part, kind) with kind document / picture / other.
     files: list[tuple[MailPart, str]] = field(default_factory=list)
+    # For a picture in ``files``: its index there -> what was read of it.
+    file_pictures: dict[int, Picture] = field(default_factory=dict)
+    # (sha256, stored path) of each of ``files``, once a reader stored them.
+    kept: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Why the mail is set aside unread (a limit's code), "" when it was read.
+    refused: str = ""
+
+    @property
+    def all_pictures(self) -> list[Picture]:
+        return [p for d in self.documents for p in d.pictures] + self.pictures
+
+    def picture_rows(self) -> list[dict[str, Any]]:
+        """Every picture, as stored with the submission (JSON)."""
+        return [
+            {"source": p.source, "filename": p.filename, "format": p.format, "width": p.width,
+             "height": p.height, "caption": p.caption, "floating": p.floating}
+            for p in self.all_pictures
+        ]
 
 
 def read_mail(raw: bytes, limits: LimitsConfig) -> Reading:
-    """Parse ``raw`` and read every document and picture it carries."""
-    reading = Reading(mail=parse_mail(raw))
-    parts = reading.mail.parts
+    """Parse ``raw`` and read every document and picture it carries.
+
+    A mail over a limit that makes it unreadable comes back with ``refused``
+    set and nothing read; ``ParseError`` when it has no headers at all.
+    """
+    if len(raw) > limits.max_message_bytes:
+        # The pipeline refuses these before download; this guards other callers.
+        return Reading(mail=parse_mail(raw[:64 * 1024], 0), refused="limits.message_size")
+    mail = parse_mail(raw, max_parts=limits.max_attachments)
+    reading = Reading(mail=mail, refused=mail.refused)
+    if mail.refused:
+        return reading
+    parts = mail.parts
     if len(parts) > limits.max_attachments:
         reading.problems.append("limits.attachments")
         parts = parts[: limits.max_attachments]
     for part in parts:
         if len(part.payload) > limits.max_attachment_bytes:
-            reading.problems.append("limits.attachment_size")
+            reading.problems.append("limits.attachment_size")  # never opened; see checks.limits
             continue
         if is_document(part):
             _read_document(reading, part)
         elif is_picture(part):
-            info = picture_info(part.payload, "attachment")
-            if info is not None:
-                reading.pictures.append(info)
-            reading.files.append((part, "picture"))
+            _read_picture(reading, part)
         elif part.filename:
             reading.files.append((part, "other"))
     return reading
 
 
+def _read_picture(reading: Reading, part: MailPart) -> None:
+    source = "inline" if part.inline else "attachment"
+    try:
+        picture = read_picture(part.payload, source, filename=part.filename)
+    except PictureError as exc:
+        reading.file_errors.append((part.filename, exc.code, str(exc)))
+    else:
+        reading.pictures.append(picture)
+        reading.file_pictures[len(reading.files)] = picture
+    reading.files.append((part, "picture"))
+
+
 def _read_document(reading: Reading, part: MailPart) -> None:
     reading.files.append((part, "document"))
-    legacy = _LEGACY.get(suffix(part.filename))
-    if legacy is not None:
-        reading.document_errors.append((part.filename, legacy, suffix(part.filename)))
-        return
     try:
-        reading.documents.append(read_docx(part.filename, part.payload))
-    except DocumentError as exc:
+        document = _document(part)
+    except (DocumentError, ConvertError) as exc:
         reading.document_errors.append((part.filename, exc.code, str(exc)))
+        return
+    except Exception as exc:  # a file nobody foresaw must not cost the whole mail
+        log.exception("cannot read %s", part.filename)
+        reading.document_errors.append((part.filename, "document.corrupt", repr(exc)))
+        return
+    reading.documents.append(document)
+    for code, detail in document.picture_errors:
+        reading.file_errors.append((f"{part.filename} 中的图片", code, detail))
+
+
+def _document(part: MailPart) -> Document:
+    """Read a Word file by what its bytes are, whatever its name says."""
+    data, ending = part.payload, suffix(part.filename)
+    if ending == ".docm":
+        raise DocumentError("document.macro", "macro-enabled file name")
+    if data.startswith(_ZIP_MAGIC):
+        return read_docx(part.filename, data)
+    if data.startswith(OLE_MAGIC):
+        kind = ole_kind(data)
+        if kind == "encrypted":
+            raise DocumentError("document.encrypted", "password protected")
+        if kind == "corrupt" or (kind == "other" and ending not in _CONVERTED):
+            raise DocumentError("document.corrupt", f"OLE file ({kind})")
+    legacy = data.startswith(OLE_MAGIC) or data.lstrip()[:5] == b"{\\rtf"
+    if soffice() is None and (legacy or ending in _CONVERTED):
+        raise DocumentError("document.legacy", "LibreOffice is not installed")  # ask for .docx
+    if not legacy:
+        # LibreOffice would read anything else as plain text and make a
+        # "document" of its bytes; WPS 2000's own format it cannot read at all.
+        raise DocumentError("document.corrupt", "neither a .docx nor a legacy Word file")
+    converted = read_docx(part.filename, to_docx(data, ending))
+    return replace(converted, converted_from=ending)

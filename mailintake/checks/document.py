@@ -1,4 +1,5 @@
-"""The column's Word file is attached, readable, and only one piece per mail."""
+"""The column's Word file is attached, readable, and only one piece per mail;
+every picture can be opened without becoming a decompression bomb."""
 
 from __future__ import annotations
 
@@ -47,12 +48,34 @@ RULES = [
         "附件「{name}」结构异常（部件过多），无法处理。",
         "请将内容复制到新的 Word 文档中，另存为 .docx 后重新发送。",
     ),
+    Rule(
+        "document.unsafe", "reject", "文档不含 Word 从不写入的 XML 声明（DTD、实体）",
+        "附件「{name}」含有不安全的内容（XML 实体声明），出于安全原因不予处理。",
+        "请在 Word 或 WPS 中新建文档，复制正文和图片，另存为 .docx 后重新发送。",
+    ),
+    Rule(
+        "document.unconvertible", "reject", "旧版 .doc / WPS 文件能转换为 .docx",
+        "附件「{name}」是旧版 Word 或 WPS 格式，转换为 .docx 时失败。",
+        "请在 Word 或 WPS 中打开，“另存为” .docx 格式后重新发送。",
+    ),
+    Rule(
+        "picture.bomb", "reject", "图片的像素数在限制之内（防止“解压炸弹”）",
+        "图片「{name}」的尺寸过大（{detail}），无法处理。",
+        "请发送相机或手机拍摄的普通照片；如用软件处理过，请缩小到 8000×8000 像素以内再发送。",
+    ),
+    Rule(
+        "picture.unreadable", "warn", "图片能正常打开",
+        "图片「{name}」无法打开，可能已损坏或不是图片格式。",
+        "请确认图片能在电脑上正常打开，以 JPG 或 PNG 格式重新发送。",
+    ),
 ]
 
 
 def check(piece: Piece) -> Iterator[Hit]:
     for name, code, _detail in piece.document_errors:
         yield Hit(code, {"name": name})
+    for name, code, detail in piece.file_errors:
+        yield Hit(code, {"name": name, "detail": detail or "像素过多"})
     count = len(piece.documents) + len(piece.document_errors)
     column = piece.column
     if count == 0 and (column is None or column.require_document):

@@ -1,0 +1,97 @@
+"""Legacy Word (.doc), Kingsoft WPS (.wps) and RTF to .docx, with headless LibreOffice.
+
+Each conversion runs in a temporary folder with a LibreOffice profile of its
+own (two conversions sharing a profile block each other), under a fixed
+file name (the mail's name is never a path), with a timeout after which the
+whole process group is killed. Without LibreOffice the caller gets
+``document.legacy``, whose finding asks the correspondent for a .docx.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import olefile
+
+TIMEOUT_SECONDS = 60
+MAX_OUTPUT_BYTES = 100 * 1024 * 1024
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Word's FIB flag "fEncrypted" (offset 0x0A, bit 8) in the WordDocument stream.
+_FIB_FLAGS, _F_ENCRYPTED = 0x0A, 0x0100
+
+
+class ConvertError(Exception):
+    """No .docx came out; ``code`` names the finding."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+def soffice() -> str | None:
+    """The LibreOffice program, if installed."""
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def ole_kind(data: bytes) -> str:
+    """What an OLE compound file holds: "encrypted", "word", "other" or "corrupt".
+
+    An encrypted .docx is not a zip but an OLE file with EncryptionInfo; an
+    encrypted .doc sets a flag in its WordDocument stream.
+    """
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
+                return "encrypted"
+            if ole.exists("WordDocument"):
+                with ole.openstream("WordDocument") as stream:
+                    fib = stream.read(_FIB_FLAGS + 2)
+                flags = int.from_bytes(fib[_FIB_FLAGS:_FIB_FLAGS + 2], "little")
+                return "encrypted" if flags & _F_ENCRYPTED else "word"
+            return "other"
+    except Exception:  # olefile on bytes from anyone: any failure means unreadable
+        return "corrupt"
+
+
+def to_docx(data: bytes, suffix: str, timeout: float = TIMEOUT_SECONDS) -> bytes:
+    """The .docx LibreOffice makes of ``data`` (a file ending in ``suffix``)."""
+    program = soffice()
+    if program is None:
+        raise ConvertError("document.legacy", "LibreOffice is not installed")
+    with tempfile.TemporaryDirectory(prefix="mailintake-convert-") as folder:
+        root = Path(folder)
+        source = root / f"document{suffix if suffix in ('.doc', '.wps', '.rtf') else '.doc'}"
+        source.write_bytes(data)
+        command = [
+            program, f"-env:UserInstallation={(root / 'profile').as_uri()}",
+            "--headless", "--norestore", "--nologo", "--nolockcheck", "--nodefault",
+            "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(root / "out"), str(source),
+        ]
+        _run(command, timeout, env={**os.environ, "HOME": folder})
+        result = root / "out" / "document.docx"
+        if not result.is_file():
+            raise ConvertError("document.unconvertible", "LibreOffice wrote no .docx")
+        if result.stat().st_size > MAX_OUTPUT_BYTES:
+            raise ConvertError("document.too_large", "converted document over the limit")
+        return result.read_bytes()
+
+
+def _run(command: list[str], timeout: float, env: dict[str, str]) -> None:
+    # A session of its own, so a timeout kills soffice.bin too, not just the
+    # shell script that started it.
+    process = subprocess.Popen(  # noqa: S603 - a fixed program and our own paths
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    )
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired as exc:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise ConvertError("document.unconvertible", f"LibreOffice took over {timeout}s") from exc
