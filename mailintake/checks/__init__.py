@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from mailintake.checks import document, subject
+from mailintake.checks import (
+    content,
+    document,
+    duplicates,
+    length,
+    limits,
+    pictures,
+    subject,
+    timeliness,
+)
 from mailintake.checks.base import Finding, Hit, Piece, Rule
 
-MODULES: list[ModuleType] = [subject, document]
+# The order findings are listed in a reply: the subject first, as the
+# correspondent reads it, then the file, its length and pictures, then copies.
+MODULES: list[ModuleType] = [
+    subject, timeliness, document, limits, length, pictures, content, duplicates,
+]
 
 CATALOGUE: dict[str, Rule] = {rule.code: rule for m in MODULES for rule in m.RULES}
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from mailintake.columns import SubjectMatch
 from mailintake.config import ColumnConfig, Config
 from mailintake.extract import Document, Picture
+from mailintake.history import History
 from mailintake.parse import MailPart, ParsedMail
 from mailintake.units import Sender
 
@@ -62,10 +63,24 @@ class Piece:
     other_parts: list[MailPart]
     now: datetime
     config: Config
+    # Earlier pieces this one may duplicate or correct (looked up by the pipeline).
+    history: History = field(default_factory=History)
+    # (file name, rule code, detail) for pictures that could not be taken (a bomb).
+    file_errors: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def column(self) -> ColumnConfig | None:
         return self.match.column if self.match else None
+
+    @property
+    def today(self) -> date:
+        """The day the piece arrived, in the office's time zone."""
+        return self.now.astimezone(self.config.office.tz).date()
+
+    @property
+    def document(self) -> Document | None:
+        """The Word file read; a mail with several is rejected anyway."""
+        return self.documents[0] if self.documents else None
 
     @property
     def pictures(self) -> list[Picture]:

@@ -1,4 +1,5 @@
-"""The subject line names a column's format and a unit the sender sends for."""
+"""The subject line follows a column's format, names a unit the sender sends
+for, and keeps its title within the column's length."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ RULES = [
         "您（{address}）登记的单位是「{own}」，不能代「{unit}」报送。",
         "请在主题中写本单位名称；如需代其他单位报送，请联系办公室登记。",
     ),
+    Rule(
+        "subject.title_too_long", "reject", "主题中的标题不超过栏目规定的字数",
+        "标题「{title}」有 {count} 个字，超过{column}栏目 {limit} 个字的上限。",
+        "请把标题精简到 {limit} 个字以内（标点和空格也计入），详细内容写在正文中。",
+    ),
 ]
 
 
@@ -39,4 +45,10 @@ def check(piece: Piece) -> Iterator[Hit]:
     elif unit.id not in {u.id for u in piece.sender.units}:
         yield Hit("sender.not_unit", {
             "unit": unit.name, "own": own, "address": piece.mail.from_addr,
+        })
+    column, title = piece.match.column, piece.match.title
+    if column.max_title_chars and len(title) > column.max_title_chars:
+        yield Hit("subject.title_too_long", {
+            "title": title, "count": len(title), "column": column.name,
+            "limit": column.max_title_chars,
         })
