@@ -1,18 +1,35 @@
-"""The reply to one filed piece: a receipt (回执) or a rejection (退回)."""
+"""The reply to one mail: a receipt (回执), a rejection (退回), an oversize
+notice (超限), or a note to an unregistered sender (未登记).
+
+Each ``*_context`` function builds exactly what its template sees; the same
+functions fill the sample contexts every template is rendered with at
+start-up (``mailintake.reply_samples``), so a variable a clerk misspells is
+reported then. Each ``*_reply`` function renders and returns the outbox row,
+which the caller queues in the transaction that decided the mail.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from mailintake import auth, filing
 from mailintake.app import App
+from mailintake.bounces import flush_or_claimed
 from mailintake.checks import Finding
+from mailintake.classify import no_reply_reason
 from mailintake.config import ColumnConfig
 from mailintake.filing import accepted_count
 from mailintake.models import InboundMessage, OutboxMessage, Status, Submission, Unit
-from mailintake.parse import ParsedMail
+from mailintake.parse import ParsedMail, ParseError, parse_mail
 from mailintake.replies import Original
+from mailintake.units import find_sender
+
+# An unregistered sender hears how to register at most this often.
+NOTE_EVERY = timedelta(days=7)
 
 
 def month_bounds(app: App, moment: datetime) -> tuple[datetime, datetime]:
@@ -21,6 +38,64 @@ def month_bounds(app: App, moment: datetime) -> tuple[datetime, datetime]:
     start = datetime.combine(local.date().replace(day=1), time(), tzinfo=local.tzinfo)
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
+
+
+def _common(mail: ParsedMail, received_local: str, office_name: str) -> dict[str, Any]:
+    return {
+        "mail": mail,
+        "sender_name": mail.from_name or mail.from_addr,
+        "sender_address": mail.from_addr,
+        "received_local": received_local,
+        "office_name": office_name,
+    }
+
+
+def piece_context(
+    *,
+    mail: ParsedMail,
+    submission: Submission,
+    findings: Sequence[Finding],
+    unit_name: str,
+    column: ColumnConfig | None,
+    columns: Sequence[ColumnConfig],
+    tally_count: int,
+    received_local: str,
+    office_name: str,
+) -> dict[str, Any]:
+    """What the receipt and the rejection templates see."""
+    # The subject matched no column: show every column's correct form, unless
+    # the subject finding's hint already lists them.
+    shown = [column] if column is not None else [c for c in columns if c.example]
+    if any(f.code == "subject.format" for f in findings):
+        shown = []
+    return {
+        **_common(mail, received_local, office_name),
+        "submission": submission,
+        "unit_name": unit_name,
+        "column_name": column.name if column else "",
+        "column_example": column.example if column else "",
+        "column_examples": [{"name": c.name, "example": c.example} for c in shown if c.example],
+        "rejections": [f for f in findings if f.severity == "reject"],
+        "warnings": [f for f in findings if f.severity == "warn"],
+        "tally": {"period": "本月", "count": tally_count},
+    }
+
+
+def oversize_context(
+    *, mail: ParsedMail, size: int, limit: int, received_local: str, office_name: str
+) -> dict[str, Any]:
+    """What the oversize template sees: sizes in MB as a person reads them."""
+    return {
+        **_common(mail, received_local, office_name),
+        "size_mb": f"{size / 1024 / 1024:.1f}",
+        "limit_mb": f"{limit / 1024 / 1024:.0f}",
+    }
+
+
+def unregistered_context(*, mail: ParsedMail, received_local: str, office_name: str
+                         ) -> dict[str, Any]:
+    """What the note to an unregistered sender sees."""
+    return _common(mail, received_local, office_name)
 
 
 def reply_for(
@@ -34,35 +109,103 @@ def reply_for(
     unit: Unit | None,
     column: ColumnConfig | None,
 ) -> OutboxMessage:
-    """Render and queue-ready the reply for ``submission`` (not yet added)."""
-    accepted = submission.status == Status.ACCEPTED
-    tally = {"period": "本月", "count": 0}
+    """Render the receipt or rejection for ``submission`` (not yet queued)."""
+    count = 0
     if unit is not None and unit.id is not None:
         start, end = month_bounds(app, submission.received_at)
-        tally["count"] = accepted_count(db, unit.id, start, end)
-    context = {
-        "mail": mail,
-        "submission": submission,
-        "sender_name": mail.from_name or mail.from_addr,
-        "unit_name": unit.name if unit else "",
-        "column_name": column.name if column else "",
-        "column_example": column.example if column else "",
-        "received_local": f"{app.local(submission.received_at):%Y-%m-%d %H:%M}",
-        "rejections": [f for f in findings if f.severity == "reject"],
-        "warnings": [f for f in findings if f.severity == "warn"],
-        "tally": tally,
-        "office_name": app.config.office.name,
-    }
-    kind = "receipt" if accepted else "rejection"
+        count = accepted_count(db, unit.id, start, end)
+    context = piece_context(
+        mail=mail, submission=submission, findings=findings,
+        unit_name=unit.name if unit else "", column=column, columns=app.config.columns,
+        tally_count=count, received_local=_local(app, submission.received_at),
+        office_name=app.config.office.name,
+    )
+    kind = "receipt" if submission.status == Status.ACCEPTED else "rejection"
+    return _reply(app, kind, context, message, mail, now=submission.received_at)
+
+
+def oversize_reply(
+    app: App, *, message: InboundMessage, mail: ParsedMail, now: datetime
+) -> OutboxMessage:
+    """The polite refusal of a mail over ``[limits] max_message_bytes``."""
+    context = oversize_context(
+        mail=mail, size=message.size, limit=app.config.limits.max_message_bytes,
+        received_local=_local(app, now), office_name=app.config.office.name,
+    )
+    return _reply(app, "oversize", context, message, mail, now=now)
+
+
+def unregistered_reply(
+    app: App, *, message: InboundMessage, mail: ParsedMail, now: datetime
+) -> OutboxMessage:
+    """How to register with the office, for a sender who is who they say."""
+    context = unregistered_context(
+        mail=mail, received_local=_local(app, now), office_name=app.config.office.name
+    )
+    return _reply(app, "unregistered", context, message, mail, now=now)
+
+
+def queue_unregistered_note(
+    app: App, db: Session, message: InboundMessage, mail: ParsedMail, now: datetime
+) -> None:
+    """Tell an authenticated but unregistered sender how to register, once a week at most."""
+    recent = db.exec(
+        select(OutboxMessage.id).where(
+            OutboxMessage.recipient == mail.from_addr,
+            OutboxMessage.kind == "unregistered",
+            OutboxMessage.created_at > now - NOTE_EVERY,
+        )
+    ).first()
+    if recent is not None:
+        return
+    db.add(message)
+    flush_or_claimed(db)
+    filing.queue(db, unregistered_reply(app, message=message, mail=mail, now=now))
+
+
+def queue_oversize_notice(
+    app: App, db: Session, message: InboundMessage, head: bytes, now: datetime
+) -> None:
+    """Describe an oversize mail from its headers and, if its sender may hear from us, queue
+    the refusal naming the limit. Robots, spoofed and unregistered senders get nothing."""
+    try:
+        mail = parse_mail(head)
+    except ParseError:
+        return
+    message.message_id = mail.message_id[:1000]
+    message.from_addr, message.from_name = mail.from_addr[:320], mail.from_name[:200]
+    message.subject, message.sent_at = mail.subject, mail.sent_at
+    if mail.message_id:
+        key = filing.business_key(mail.message_id, "")
+        first = filing.first_delivery(db, key)
+        if first is not None:  # delivered again: it was answered the first time
+            message.duplicate_of_id = first.id
+            return
+        message.business_key = key
+    if (no_reply_reason(mail, app.replies.address) is not None
+            or auth.verdict(head, mail.from_addr, app.config.auth.trusted_authserv_ids).failed
+            or find_sender(db, mail.from_addr) is None):
+        return
+    db.add(message)
+    flush_or_claimed(db)
+    filing.queue(db, oversize_reply(app, message=message, mail=mail, now=now))
+
+
+def _local(app: App, moment: datetime) -> str:
+    return f"{app.local(moment):%Y-%m-%d %H:%M}"
+
+
+def _reply(
+    app: App, kind: str, context: dict[str, Any], message: InboundMessage, mail: ParsedMail,
+    *, now: datetime,
+) -> OutboxMessage:
     subject, body = app.replies.render(kind, context)
     original = Original(
         message_id=message.message_id,
         references=mail.headers.get("references", ""),
     )
-    built = app.replies.build(
-        to=mail.from_addr, subject=subject, body=body, now=submission.received_at,
-        original=original,
-    )
+    built = app.replies.build(to=mail.from_addr, subject=subject, body=body, now=now,
+                              original=original)
     return OutboxMessage(
         dedup_key=f"reply:{message.id}",
         kind=kind,
@@ -70,6 +213,6 @@ def reply_for(
         subject=subject,
         raw=bytes(built),
         inbound_id=message.id,
-        created_at=submission.received_at,
-        next_attempt_at=submission.received_at,
+        created_at=now,
+        next_attempt_at=now,
     )

@@ -1,8 +1,22 @@
 """Delivering the outbox: every reply was queued in the transaction that
-decided it; here it goes out, and is marked sent only after it went.
+decided it; here it goes out, and is marked sent only after the server took it.
 
-A crash between "sent" and "marked sent" sends that one reply again on the
-next flush; nothing is ever lost.
+A crash between "sent" and "marked sent" sends that one reply again on a
+later flush; nothing is ever lost. Before sending, a flush claims each reply
+for a few minutes, so two processes sharing the database never both send it.
+
+Three kinds of trouble are told apart:
+
+- the server cannot be reached, or will not take mail from us at all (down,
+  wrong password): no reply's fault, so no attempt is counted; the flush stops
+  and the next one tries again, however long the outage lasts;
+- the server defers one reply (4xx): it is retried with a growing pause, and
+  given up (``failed``) after MAX_ATTEMPTS;
+- the server refuses one reply for good (5xx): ``failed`` at once; when the
+  mailbox does not exist, the address is marked bouncing as well.
+
+Replies to a bouncing address are ``held``, and replies over the per-address
+rate limit wait for their window; both are reported in the digest.
 """
 
 from __future__ import annotations
@@ -13,23 +27,40 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from mailintake import bounces, ratelimit
+from mailintake.config import RepliesConfig
 from mailintake.database import session as open_session
 from mailintake.models import OutboxMessage, OutboxStatus
 
 log = logging.getLogger("mailintake.outbox")
 
 MAX_ATTEMPTS = 12
+# How long a flush owns the reply it is sending; a crash frees it after this.
+LEASE = timedelta(minutes=10)
 
 
 class DeliveryError(Exception):
-    """Delivery failed; ``permanent`` when retrying cannot help."""
+    """Delivery failed.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    ``server``: the server was unreachable or refused us as a client, not
+    this reply. ``permanent``: retrying this reply cannot help.
+    ``address_gone``: the recipient's mailbox does not exist (``status`` is
+    the enhanced status code, when the server gave one).
+    """
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, server: bool = False,
+        address_gone: bool = False, status: str = "",
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.server = server
+        self.address_gone = address_gone
+        self.status = status
 
 
 class Sender(Protocol):
@@ -52,7 +83,7 @@ class FolderSender:
             temporary.write_bytes(item.raw)
             temporary.replace(target)
         except OSError as exc:
-            raise DeliveryError(f"cannot write {target}: {exc.strerror}") from exc
+            raise DeliveryError(f"cannot write {target}: {exc.strerror}", server=True) from exc
 
     def close(self) -> None:
         return None
@@ -63,6 +94,10 @@ class FlushReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    # Not sent because the address bounces.
+    held: int = 0
+    # Left for later: over the rate limit, or the server was unavailable.
+    deferred: int = 0
 
 
 def backoff(attempts: int) -> timedelta:
@@ -70,8 +105,12 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-def flush(engine: Engine, sender: Sender, now: datetime, limit: int = 500) -> FlushReport:
-    """Send what is due; one failure never stops the others."""
+def flush(
+    engine: Engine, sender: Sender, now: datetime, *, rules: RepliesConfig | None = None,
+    limit: int = 500,
+) -> FlushReport:
+    """Send what is due; one reply's failure never stops the others."""
+    rules = rules or RepliesConfig()
     report = FlushReport()
     with open_session(engine) as db:
         due = db.exec(
@@ -81,24 +120,105 @@ def flush(engine: Engine, sender: Sender, now: datetime, limit: int = 500) -> Fl
             .order_by(col(OutboxMessage.id))
             .limit(limit)
         ).all()
-        for item in due:
-            item.attempts += 1
+        for index, item in enumerate(due):
+            if not _ready(db, item, now, rules, report) or not _claim(db, item, now):
+                continue
             try:
                 sender.send(item)
             except DeliveryError as exc:
-                item.last_error = str(exc)[:500]
-                if exc.permanent or item.attempts >= MAX_ATTEMPTS:
-                    item.status = OutboxStatus.FAILED
-                    report.failed += 1
-                    log.error("reply %s to %s failed for good: %s", item.id, item.recipient, exc)
-                else:
-                    item.next_attempt_at = now + backoff(item.attempts)
-                    report.retrying += 1
-                    log.warning("reply %s to %s not sent yet: %s", item.id, item.recipient, exc)
+                if exc.server:
+                    _unavailable(item, exc, now)
+                    db.add(item)
+                    db.commit()
+                    report.deferred += len(due) - index
+                    break
+                _failed(db, item, exc, now=now, rules=rules, report=report)
             else:
                 item.status, item.sent_at, item.last_error = OutboxStatus.SENT, now, ""
+                item.attempts += 1
                 report.sent += 1
                 log.info("reply %s (%s) sent to %s", item.id, item.kind, item.recipient)
             db.add(item)
             db.commit()
     return report
+
+
+def _ready(
+    db: Session, item: OutboxMessage, now: datetime, rules: RepliesConfig, report: FlushReport
+) -> bool:
+    """Whether ``item`` may go now; a held or deferred one is recorded as such."""
+    bounce = bounces.bouncing(db, item.recipient, now)
+    if bounce is not None:
+        item.status = OutboxStatus.HELD
+        item.last_error = f"address bounced ({bounce.status}); held until {bounce.until:%Y-%m-%d}"
+        report.held += 1
+        log.warning("reply %s to %s held: the address bounces", item.id, item.recipient)
+    else:
+        allowed = ratelimit.next_allowed(db, item.recipient, now, rules.rate_limits)
+        if allowed is None:
+            return True
+        item.next_attempt_at = allowed
+        report.deferred += 1
+        log.warning("reply %s to %s deferred to %s: rate limit", item.id, item.recipient,
+                    allowed.isoformat())
+    db.add(item)
+    db.commit()
+    return False
+
+
+def _claim(db: Session, item: OutboxMessage, now: datetime) -> bool:
+    """Own ``item`` for LEASE; False when another process claimed it first."""
+    claimed = db.exec(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == item.id,
+               col(OutboxMessage.status) == OutboxStatus.PENDING,
+               col(OutboxMessage.next_attempt_at) == item.next_attempt_at)
+        .values(next_attempt_at=now + LEASE)
+    )
+    db.commit()
+    if claimed.rowcount != 1:
+        db.expunge(item)
+        return False
+    item.next_attempt_at = now + LEASE
+    return True
+
+
+def _unavailable(item: OutboxMessage, exc: DeliveryError, now: datetime) -> None:
+    # Due again at once: the next flush retries, and nothing counts against the reply.
+    item.next_attempt_at = now
+    item.last_error = str(exc)[:500]
+    log.warning("mail server unavailable, replies wait: %s", exc)
+
+
+def _failed(
+    db: Session, item: OutboxMessage, exc: DeliveryError, *, now: datetime,
+    rules: RepliesConfig, report: FlushReport,
+) -> None:
+    item.attempts += 1
+    item.last_error = str(exc)[:500]
+    if exc.permanent or item.attempts >= MAX_ATTEMPTS:
+        item.status = OutboxStatus.FAILED
+        report.failed += 1
+        log.error("reply %s to %s failed for good: %s", item.id, item.recipient, exc)
+        if exc.permanent and exc.address_gone and rules.bounce_hold_days > 0:
+            bounces.mark(db, item.recipient, exc.status, str(exc), now=now,
+                         hold_days=rules.bounce_hold_days, outbox_id=item.id)
+    else:
+        item.next_attempt_at = now + backoff(item.attempts)
+        report.retrying += 1
+        log.warning("reply %s to %s not sent yet: %s", item.id, item.recipient, exc)
+
+
+def failed_replies(engine: Engine, since: datetime) -> list[OutboxMessage]:
+    """Replies queued since ``since`` that will not go out: failed or held (for the digest).
+
+    Each row carries ``recipient``, ``kind``, ``subject``, ``status``,
+    ``attempts`` and ``last_error``.
+    """
+    with open_session(engine) as db:
+        return list(db.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.status).in_([OutboxStatus.FAILED, OutboxStatus.HELD]),
+                   OutboxMessage.created_at >= since)
+            .order_by(col(OutboxMessage.id))
+        ).all())

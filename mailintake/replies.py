@@ -1,8 +1,11 @@
 """Replies rendered from the Jinja2 templates in ``templates/``.
 
 A template starts with a ``Subject:`` line and a blank line; the rest is the
-plain-text body. Every template is loaded when mailintake starts, so a typo a
-clerk made in one is reported then, not when the first reply is due.
+plain-text body. Every template is loaded and rendered once with a sample
+context (``mailintake.reply_samples``) when mailintake starts, so a typo a
+clerk made in one (bad syntax, or an unknown variable) is reported then, not
+when the first reply is due. ``templates_dir`` need only hold the templates
+the office changed; the others come from the shipped ``templates/``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 
 import jinja2
 
-TEMPLATE_NAMES = ("receipt", "rejection")
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOOP_HEADER = "X-Mailintake-Loop"
 
@@ -41,15 +43,28 @@ class Replies:
         self.dir = templates_dir or DEFAULT_TEMPLATES
         self.sender = sender
         self.address = email.utils.parseaddr(sender)[1].lower()
+        folders = [self.dir] if self.dir == DEFAULT_TEMPLATES else [self.dir, DEFAULT_TEMPLATES]
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(self.dir),
+            loader=jinja2.FileSystemLoader(folders),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
             autoescape=False,  # noqa: S701  (plain-text mail, never HTML)
         )
-        self._templates = {name: self._load(name) for name in TEMPLATE_NAMES}
+        from mailintake.reply_samples import SAMPLES  # its contexts use models and checks
+
+        # Every template on disk is compiled now (syntax); those with samples are rendered too.
+        found = {path.name.removesuffix(".txt.j2")
+                 for folder in folders for path in folder.glob("*.txt.j2")}
+        self._templates = {name: self._load(name) for name in sorted(found | set(SAMPLES))}
+        for name, samples in SAMPLES.items():
+            for sample in samples():
+                self.render(name, sample)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._templates)
 
     def _load(self, name: str) -> jinja2.Template:
         filename = f"{name}.txt.j2"
@@ -59,15 +74,20 @@ class Replies:
             raise TemplateProblem(f"缺少回复模板 {self.dir / filename}") from exc
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateProblem(
-                f"回复模板 {self.dir / filename} 第 {exc.lineno} 行有误：{exc.message}"
+                f"回复模板 {exc.filename or filename} 第 {exc.lineno} 行有误：{exc.message}"
             ) from exc
 
     def render(self, name: str, context: dict[str, Any]) -> tuple[str, str]:
         """(subject, body) of a template filled with ``context``."""
+        template = self._templates.get(name) or self._load(name)
         try:
-            text = self._templates[name].render(**context)
-        except jinja2.TemplateError as exc:
-            raise TemplateProblem(f"回复模板 {name}.txt.j2 无法生成：{exc}") from exc
+            text = template.render(**context)
+        except jinja2.UndefinedError as exc:
+            raise TemplateProblem(
+                f"回复模板 {template.filename} 用了不存在的变量：{exc.message}"
+            ) from exc
+        except Exception as exc:  # a template may call anything: 1/0, a bad filter argument
+            raise TemplateProblem(f"回复模板 {template.filename} 无法生成：{exc}") from exc
         head, _, body = text.partition("\n\n")
         subject = head.removeprefix("Subject:").strip() if head.startswith("Subject:") else ""
         if not subject:
