@@ -1,0 +1,136 @@
+"""The office's half of the config: quotas, reminders, the digest and points.
+
+Kept apart from ``config.py`` so the rules of the notices read in one place.
+Defaults are the notices' own: seed 000 (a school one piece a week, a
+department one a month), seed 001 (every two weeks; points for meeting the
+quota) and seed 003 (points per adoption channel).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PeriodKind = Literal["week", "two_weeks", "month", "quarter", "half_year", "year", "school_year"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class QuotaRule(_Section):
+    """At least ``count`` accepted pieces per ``period``."""
+
+    count: int = Field(default=1, ge=0)
+    period: PeriodKind = "week"
+
+
+def default_kinds() -> dict[str, QuotaRule]:
+    return {
+        # Seed 000: every school (and kindergarten, "schools (parks)") weekly.
+        "学校": QuotaRule(count=1, period="week"),
+        "幼儿园": QuotaRule(count=1, period="week"),
+        # Seed 000: each bureau department at least one a month.
+        "部门": QuotaRule(count=1, period="month"),
+        # Seed 003: every college sends its weekly digest (每周动态).
+        "学院": QuotaRule(count=1, period="week"),
+        # Seed 001: every community at least one a week.
+        "社区": QuotaRule(count=1, period="week"),
+    }
+
+
+class QuotasConfig(_Section):
+    # The month a school year (学年) starts in, for period = "school_year".
+    school_year_starts: int = Field(default=9, ge=1, le=12)
+    # Per unit kind (单位类别); kinds not written keep their default.
+    kinds: dict[str, QuotaRule] = Field(default_factory=default_kinds)
+
+    @field_validator("kinds")
+    @classmethod
+    def _merge_defaults(cls, value: dict[str, QuotaRule]) -> dict[str, QuotaRule]:
+        return {**default_kinds(), **value}
+
+
+class RemindersConfig(_Section):
+    """When units behind their quota are reminded (催报)."""
+
+    enabled: bool = True
+    # 1 = Monday … 7 = Sunday. Within the last seven days of each quota period.
+    weekday: int = Field(default=4, ge=1, le=7)
+    hour: int = Field(default=9, ge=0, le=23)
+
+
+class DigestConfig(_Section):
+    """The weekly digest (周报) to [office] addresses, about the week before."""
+
+    enabled: bool = True
+    weekday: int = Field(default=1, ge=1, le=7)
+    hour: int = Field(default=8, ge=0, le=23)
+    # Rows of the month's ranking shown in the mail (the attachment has all).
+    top: int = Field(default=20, ge=1)
+    # A font file for the chart; default: the first CJK font installed.
+    font: str = ""
+
+
+class ChannelConfig(_Section):
+    """Where an adopted piece was published (采用渠道) and what it earns."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    points: float
+    # Points when only a brief (简讯) was used; default: the same as a full piece.
+    brief_points: float | None = None
+
+    def earned(self, brief: bool) -> float:
+        if brief and self.brief_points is not None:
+            return self.brief_points
+        return self.points
+
+
+def default_channels() -> list[ChannelConfig]:
+    # Seed 003's table.
+    return [
+        ChannelConfig(key="weekly", name="学校每周动态", points=1),
+        ChannelConfig(key="college", name="教育厅网站高等学校栏目", points=15),
+        ChannelConfig(key="video", name="教育厅视频新闻", points=15),
+        ChannelConfig(key="hot", name="教育厅热点聚焦", points=20),
+        ChannelConfig(key="weibo", name="教育厅微博", points=10),
+        ChannelConfig(key="news", name="教育厅教育要闻", points=20),
+        ChannelConfig(key="headline", name="教育厅头条", points=30),
+    ]
+
+
+class PointsConfig(_Section):
+    """How points (积分) are earned; each point is kept with its reason."""
+
+    # Each accepted piece (seed 003: 投稿每条计 1 分).
+    per_submission: float = 1
+    # Seed 001's monthly scheme: base points for meeting the quota, and per
+    # piece missing or extra, reckoned once per scoring period.
+    scoring_period: PeriodKind = "month"
+    base: float = 0
+    per_missing: float = 0
+    per_extra: float = 0
+    # Whether the base needs the quota met (seed 001: 完成基本任务将获基础分).
+    base_only_when_met: bool = True
+    channels: list[ChannelConfig] = Field(default_factory=default_channels)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PointsConfig:
+        keys = [c.key for c in self.channels]
+        names = [c.name for c in self.channels]
+        if len(set(keys)) != len(keys) or len(set(names)) != len(names):
+            raise ValueError("采用渠道的 key 或 name 重复")
+        return self
+
+    @property
+    def quota_points(self) -> bool:
+        return bool(self.base or self.per_missing or self.per_extra)
+
+    def channel(self, word: str) -> ChannelConfig | None:
+        """The channel a clerk named, by key or Chinese name."""
+        for channel in self.channels:
+            if word in (channel.key, channel.name):
+                return channel
+        return None

@@ -1,0 +1,91 @@
+"""Filed pieces for the quota, report and digest tests, written straight to
+the database as the pipeline would leave them (the mail flow itself is
+tested in test_pipeline)."""
+
+from __future__ import annotations
+
+import email
+import itertools
+from collections.abc import Callable
+from datetime import datetime
+from email.message import Message
+from pathlib import Path
+
+from conftest import FIXTURES, write_config
+from sqlmodel import col, select
+
+from mailintake.app import App
+from mailintake.config import load_config
+from mailintake.database import session, upgrade
+from mailintake.models import (
+    CorrespondentUnit,
+    Finding,
+    InboundMessage,
+    OutboxMessage,
+    Outcome,
+    Status,
+    Submission,
+    Unit,
+)
+from mailintake.units import import_rows, read_rows
+
+_serial = itertools.count(1)
+
+
+def make_app(folder: Path, db_url: str, extra: str, clock: Callable[[], datetime]) -> App:
+    """An app on ``db_url`` with the fixture units and ``extra`` config appended."""
+    folder.mkdir(parents=True, exist_ok=True)
+    app = App.from_config(load_config(write_config(folder, db_url, extra)), clock)
+    upgrade(app.engine)
+    with session(app.engine) as db:
+        import_rows(db, read_rows(FIXTURES / "units.csv"))
+        db.commit()
+    return app
+
+
+def unit_id(app: App, name: str) -> int:
+    with session(app.engine) as db:
+        unit = db.exec(select(Unit).where(Unit.name == name)).one()
+        assert unit.id is not None
+        return unit.id
+
+
+def file_piece(
+    app: App, unit: str, when: datetime, *, title: str = "开展秋季趣味运动会",
+    status: Status = Status.ACCEPTED, column: str = "general", warn: bool = False,
+) -> str:
+    """File one piece for ``unit`` received at ``when``; returns its tracking number."""
+    n = next(_serial)
+    uid = unit_id(app, unit)
+    with session(app.engine) as db:
+        link = db.exec(select(CorrespondentUnit).where(CorrespondentUnit.unit_id == uid)).first()
+        message = InboundMessage(
+            mailbox="test", source_key=f"k{n}", folder="INBOX", raw_sha256=f"{n:064x}",
+            size=1000, received_at=when, outcome=Outcome.FILED, target_folder="已处理",
+            message_id=f"m{n}@example.test", business_key=f"mid:m{n}@example.test",
+        )
+        db.add(message)
+        db.flush()
+        tracking = f"{app.local(when):%Y%m%d}-{n:05d}"
+        piece = Submission(
+            tracking_no=tracking, message_id=message.id or 0, unit_id=uid,
+            correspondent_id=link.correspondent_id if link else None, column=column,
+            title=title, status=status, word_count=200, picture_count=1, received_at=when,
+        )
+        db.add(piece)
+        db.flush()
+        if warn:
+            db.add(Finding(submission_id=piece.id or 0, code="picture.caption", severity="warn",
+                           message="图片没有图注"))
+        db.commit()
+    return tracking
+
+
+def outbox(app: App, kind: str) -> list[OutboxMessage]:
+    with session(app.engine) as db:
+        return list(db.exec(select(OutboxMessage).where(OutboxMessage.kind == kind)
+                            .order_by(col(OutboxMessage.id))).all())
+
+
+def parsed(item: OutboxMessage) -> Message:
+    return email.message_from_bytes(item.raw, policy=email.policy.default)

@@ -1,0 +1,139 @@
+"""Periods, quotas and reminders (催报), as the notices ask: a school one
+piece a week, a department one a month, nothing in holiday weeks, and one
+reminder per unit and period whatever the daemon went through."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pytest
+from conftest import SHANGHAI
+from office_pieces import file_piece, make_app, outbox, parsed, unit_id
+
+from mailintake.app import App
+from mailintake.calendar import TeachingCalendar
+from mailintake.config import CalendarConfig, SemesterConfig
+from mailintake.periods import PeriodError, parse_period, period_of
+from mailintake.quotas import Quotas, UnitInfo
+from mailintake.reminders import send_reminders
+
+CALENDAR = TeachingCalendar(CalendarConfig(
+    semesters=[SemesterConfig(name="2026秋", week1_monday=date(2026, 9, 7), weeks=20)]))
+
+
+def at(day: date, hour: int = 9) -> datetime:
+    return datetime.combine(day, time(hour), tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "label"),
+    [
+        ("2026-11", date(2026, 11, 1), date(2026, 12, 1), "2026年11月"),
+        ("2026年11月", date(2026, 11, 1), date(2026, 12, 1), "2026年11月"),
+        ("2026-Q4", date(2026, 10, 1), date(2027, 1, 1), "2026年第四季度"),
+        ("2026-H2", date(2026, 7, 1), date(2027, 1, 1), "2026年下半年"),
+        ("2026", date(2026, 1, 1), date(2027, 1, 1), "2026年"),
+        ("2026-W48", date(2026, 11, 23), date(2026, 11, 30),
+         "第12教学周（2026年11月23日—11月29日）"),
+        ("2026-2027", date(2026, 9, 1), date(2027, 9, 1), "2026—2027学年"),
+    ],
+)
+def test_report_periods_are_read_as_clerks_write_them(
+    text: str, start: date, end: date, label: str
+) -> None:
+    """2026-11, 2026-Q4, 2026-H2, 2026, 2026-W48 and a school year name their days."""
+    period = parse_period(text, CALENDAR)
+    assert (period.start, period.end, period.label) == (start, end, label)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-Q5", "十一月", "2026-2028"])
+def test_a_period_that_does_not_exist_is_explained(text: str) -> None:
+    """A wrong period names the forms that work."""
+    with pytest.raises(PeriodError, match="例如 2026-11"):
+        parse_period(text)
+
+
+def test_two_week_periods_pair_the_teaching_weeks() -> None:
+    """Seed 001's every two weeks: teaching weeks 11–12 are one period, 13–14 the next."""
+    period = period_of("two_weeks", date(2026, 11, 25), CALENDAR)
+    assert (period.start, period.end) == (date(2026, 11, 16), date(2026, 11, 30))
+    assert period.label.startswith("第11—12教学周")
+    assert period_of("two_weeks", date(2026, 11, 30), CALENDAR).start == date(2026, 11, 30)
+
+
+def test_quota_follows_kind_and_unit_override(app: App) -> None:
+    """A school owes one piece a week, a department one a month, and a unit's own quota wins."""
+    quotas = Quotas(app.config)
+    school = quotas.rule_for(UnitInfo(id=1, name="实验小学", kind="学校"))
+    department = quotas.rule_for(UnitInfo(id=2, name="组织部", kind="部门"))
+    special = quotas.rule_for(UnitInfo(id=3, name="城关镇中心校", kind="学校", quota=2))
+    assert school is not None and (school.count, school.period) == (1, "week")
+    assert department is not None and (department.count, department.period) == (1, "month")
+    assert special is not None and (special.count, special.period) == (2, "week")
+    national_day = quotas.period_of("week", date(2026, 10, 7))
+    assert quotas.required(school, national_day) == 0
+    assert quotas.required(school, quotas.period_of("week", date(2026, 11, 25))) == 1
+
+
+def test_every_two_weeks_is_expressible(tmp_path: Path, db_url: str) -> None:
+    """An office can ask departments for a piece every two weeks (seed 001)."""
+    extra = '[quotas.kinds."部门"]\ncount = 1\nperiod = "two_weeks"\n'
+    app = make_app(tmp_path, db_url, extra, lambda: at(date(2026, 11, 26)))
+    rule = Quotas(app.config).rule_for(UnitInfo(id=1, name="组织部", kind="部门"))
+    assert rule is not None and rule.period == "two_weeks"
+    assert Quotas(app.config).rule_for(UnitInfo(id=1, name="实验小学", kind="学校")) is not None
+    app.engine.dispose()
+
+
+def _reminded(app: App) -> dict[str, list[str]]:
+    """Reminder mails by unit name in the subject, with their recipients."""
+    found: dict[str, list[str]] = {}
+    for item in outbox(app, "reminder"):
+        unit = item.subject.removeprefix("【催报】").split("第")[0].split("2026年")[0]
+        found.setdefault(unit, []).append(item.recipient)
+    return found
+
+
+def test_school_with_nothing_in_week_12_is_reminded_once(app: App) -> None:
+    """A school that sent nothing in teaching week 12 gets one reminder Thursday, none Friday."""
+    file_piece(app, "城关镇中心校", at(date(2026, 11, 24), 15))
+    assert send_reminders(app, at(date(2026, 11, 26), 8)) == 0  # Thursday, before 9:00
+    assert send_reminders(app, at(date(2026, 11, 26))) > 0
+    reminded = _reminded(app)
+    assert reminded["实验小学"] == ["lina@foxmail.com"]
+    assert "城关镇中心校" not in reminded
+    assert send_reminders(app, at(date(2026, 11, 27))) == 0  # Friday: nothing twice
+    assert _reminded(app) == reminded
+    mail = parsed(next(i for i in outbox(app, "reminder") if i.recipient == "lina@foxmail.com"))
+    assert mail["Subject"] == "【催报】实验小学第12教学周（2026年11月23日—11月29日）尚缺 1 篇信息"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    body = mail.get_body().get_content()
+    assert "已登记 0 篇，尚缺 1 篇" in body and "11月29日（星期日）" in body
+
+
+def test_departments_are_reminded_in_the_last_week_of_the_month(app: App) -> None:
+    """A department that sent nothing this month hears so in the month's last week only."""
+    send_reminders(app, at(date(2026, 11, 19)))  # Thursday of week 11: not the last week
+    assert "组织部" not in _reminded(app)
+    send_reminders(app, at(date(2026, 11, 26)))
+    assert sorted(_reminded(app)["组织部"]) == ["liuxy@163.com", "zzb_xx@126.com"]
+
+
+def test_no_reminders_in_a_holiday_week(app: App) -> None:
+    """National Day week asks for nothing, so nobody is reminded."""
+    assert send_reminders(app, at(date(2026, 10, 8))) == 0
+    assert send_reminders(app, at(date(2026, 10, 9), 17)) == 0
+    assert outbox(app, "reminder") == []
+
+
+def test_a_reminder_missed_during_downtime_goes_out_once_on_restart(app: App) -> None:
+    """Down from Wednesday to Saturday: the reminders go out at restart, and only once."""
+    assert send_reminders(app, at(date(2026, 11, 28), 11)) > 0
+    first = len(outbox(app, "reminder"))
+    assert send_reminders(app, at(date(2026, 11, 28), 12)) == 0
+    assert len(outbox(app, "reminder")) == first
+    # Next Monday a new week starts and is not yet due.
+    assert send_reminders(app, at(date(2026, 11, 30))) == 0
+    assert unit_id(app, "实验小学") in {int(i.dedup_key.split(":")[1])
+                                      for i in outbox(app, "reminder")}
