@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -126,6 +127,21 @@ def mark_moved(engine: Engine, message_id: int, now: datetime) -> None:
             row.moved_at = now
             db.add(row)
             db.commit()
+
+
+def mark_moved_many(engine: Engine, message_ids: list[int], now: datetime) -> None:
+    """Note that these mails reached their outcome folders, in one transaction."""
+    if not message_ids:
+        return
+    with open_session(engine) as db:
+        for start in range(0, len(message_ids), 500):
+            db.execute(
+                update(InboundMessage)
+                .where(col(InboundMessage.id).in_(message_ids[start:start + 500]),
+                       col(InboundMessage.moved_at).is_(None))
+                .values(moved_at=now)
+            )
+        db.commit()
 
 
 def accepted_count(db: Session, unit_id: int, start: datetime, end: datetime) -> int:

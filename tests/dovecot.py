@@ -262,6 +262,11 @@ class Dovecot:
         text = response.decode() if isinstance(response, bytes) else str(response)
         return int(text.split("]", 1)[0].split()[-1])
 
+    def append_many(self, raws: Iterable[bytes], folder: str = "INBOX") -> None:
+        """Deliver many mails in one MULTIAPPEND (one APPEND each waits ~40 ms on ACKs)."""
+        with self.client() as c:
+            c.multiappend(folder, list(raws))
+
     def folder_uids(self, folder: str) -> list[int]:
         """The UIDs currently in ``folder`` (an empty list if it does not exist)."""
         with self.client() as c:

@@ -16,6 +16,7 @@ from dovecot import Dovecot
 
 from mailintake.mailbox.base import FOLDER_FILED, FOLDER_REJECTED, MailboxError
 from mailintake.mailbox.imap import (
+    PIECE_BYTES,
     ImapMailbox,
     call_with_reconnect,
     reconnect_with_backoff,
@@ -122,6 +123,20 @@ def test_fetch_returns_exact_bytes_in_batches_without_setting_seen(
         assert ref.uid is not None
         assert raw == raws[ref.uid]
         assert b"\\Seen" not in dovecot.flags(ref.uid)
+
+
+def test_a_big_mail_is_fetched_in_pieces_byte_for_byte(
+    dovecot: Dovecot, mailbox: ImapMailbox
+) -> None:
+    """A mail over PIECE_BYTES comes in several partial FETCHes, reassembled exactly,
+    between two small mails that keep their order."""
+    big = make_mail(2, body="大" * (PIECE_BYTES // 3 * 2 + 12345))  # 3 bytes each in UTF-8
+    for raw in (make_mail(1), big, make_mail(3)):
+        dovecot.append(raw)
+    refs = mailbox.list_new()
+    assert refs[1].size > 2 * PIECE_BYTES
+    assert [raw for _ref, raw in mailbox.fetch(refs)] == [make_mail(1), big, make_mail(3)]
+    assert b"\\Seen" not in dovecot.flags(refs[1].uid or 0)
 
 
 def test_fetch_skips_a_mail_deleted_meanwhile(dovecot: Dovecot, mailbox: ImapMailbox) -> None:

@@ -65,6 +65,10 @@ class Mailbox(Protocol):
         """
         ...
 
+    def move_many(self, pairs: Iterable[tuple[MailRef, str]]) -> None:
+        """Move several mails, each to its folder, in as few round trips as the protocol allows."""
+        ...
+
     def close(self) -> None:
         """Release the connection or lock, if any."""
         ...

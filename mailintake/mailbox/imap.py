@@ -17,6 +17,8 @@ import imaplib
 import ipaddress
 import logging
 import re
+import select
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -42,6 +44,12 @@ T = TypeVar("T")
 
 #: Servers drop an IDLE after 30 minutes (RFC 2177: re-issue within 29).
 MAX_IDLE_SECONDS = 25 * 60
+#: A mail bigger than this is fetched in pieces of this size.
+PIECE_BYTES = 4 * 1024 * 1024
+#: The most of an oversized mail ever downloaded: its header section, cut here.
+HEADER_BYTES = 256 * 1024
+#: How long one idle_check may block when the caller may interrupt the wait.
+_IDLE_SLICE = 1.0
 #: Size and date are small, so listing uses bigger batches than bodies do.
 _LIST_BATCH = 500
 
@@ -76,6 +84,24 @@ def _package_version() -> str:
 def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
+
+
+def _batches(refs: list[MailRef], size: int) -> Iterator[list[MailRef]]:
+    """Up to ``size`` mails per FETCH, in order; a mail over PIECE_BYTES on its own."""
+    batch: list[MailRef] = []
+    for ref in refs:
+        if ref.size > PIECE_BYTES:
+            if batch:
+                yield batch
+                batch = []
+            yield [ref]
+            continue
+        batch.append(ref)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _aware(value: object) -> datetime | None:
@@ -189,6 +215,7 @@ class ImapMailbox:
                 conn.starttls(self._ssl_context())
                 conn.socket().settimeout(self.read_timeout)
             conn.normalise_times = False  # timezone-aware INTERNALDATE
+            _keep_alive(conn.socket())
             conn.login(self.username, self._password)
             if conn.has_capability("ID"):
                 try:
@@ -311,7 +338,12 @@ class ImapMailbox:
         raises MailboxError.
         """
         for folder, group in groupby(refs, key=attrgetter("folder")):
-            for batch in _chunks(list(group), self.batch_size):
+            for batch in _batches(list(group), self.batch_size):
+                if batch[0].size > PIECE_BYTES:
+                    body = self._fetch_in_pieces(folder, batch[0])
+                    if body is not None:
+                        yield batch[0], body
+                    continue
                 with self._guard(f"fetch from {folder}"):
                     conn = self._client()
                     self._check_refs(conn, folder, batch, fresh=True)
@@ -323,6 +355,40 @@ class ImapMailbox:
                         log.info("%s vanished before it was fetched; skipped", ref.source_key)
                         continue
                     yield ref, bytes(body)
+
+    def _fetch_in_pieces(self, folder: str, ref: MailRef) -> bytes | None:
+        """One big mail, PIECE_BYTES per round trip: imapclient holds a few copies of
+        each literal it parses, which for a whole 40 MB mail is 150 MB at once."""
+        pieces: list[bytes] = []
+        while True:
+            offset = sum(map(len, pieces))
+            with self._guard(f"fetch from {folder}"):
+                conn = self._client()
+                self._check_refs(conn, folder, [ref], fresh=not pieces)
+                item = f"BODY.PEEK[]<{offset}.{PIECE_BYTES}>"
+                data = _retry_expunged(conn, partial(conn.fetch, [ref.uid], [item]))
+            piece = data.get(ref.uid, {}).get(f"BODY[]<{offset}>".encode())
+            if piece is None:
+                log.info("%s vanished before it was fetched; skipped", ref.source_key)
+                return None
+            pieces.append(bytes(piece))
+            del data, piece
+            if len(pieces[-1]) < PIECE_BYTES:
+                return b"".join(pieces)
+
+    def fetch_headers(self, ref: MailRef) -> bytes:
+        """The header section of one mail, at most HEADER_BYTES of it, never setting \\Seen.
+
+        An oversized mail is recorded and answered from this alone: its body is
+        never downloaded. A mail that vanished meanwhile gives b"".
+        """
+        with self._guard(f"fetch headers from {ref.folder}"):
+            conn = self._client()
+            self._check_refs(conn, ref.folder, [ref], fresh=False)
+            item = f"BODY.PEEK[HEADER]<0.{HEADER_BYTES}>"
+            data = _retry_expunged(conn, partial(conn.fetch, [ref.uid], [item]))
+        head = data.get(ref.uid, {}).get(b"BODY[HEADER]<0>")
+        return bytes(head) if head is not None else b""
 
     def move(self, ref: MailRef, folder: str) -> None:
         """Move one mail to ``folder`` (created if missing); a vanished mail is fine."""
@@ -364,18 +430,23 @@ class ImapMailbox:
             log.warning("IMAP server %s lacks UIDPLUS; expunging the whole folder", self.host)
             conn.expunge()
 
-    def wait_for_mail(self, timeout: float) -> bool:
+    def wait_for_mail(
+        self, timeout: float, interrupted: Callable[[], bool] | None = None
+    ) -> bool:
         """Block until new mail may have arrived in the intake folder, or ``timeout``.
 
         With IDLE the server pushes EXISTS within a second of delivery; one IDLE
         lasts at most 25 minutes. Mail that arrived since the last
         ``list_new()`` returns True at once, so nothing slips between listing
         and idling. Without IDLE this sleeps and returns True: the caller polls.
+        ``interrupted`` is asked every second or so; when it says so the wait
+        ends early and returns False.
         """
         if not self.supports_idle:
             time.sleep(max(0.0, timeout))
             return True
         deadline = time.monotonic() + min(max(0.0, timeout), MAX_IDLE_SECONDS)
+        slice_ = _IDLE_SLICE if interrupted is not None else MAX_IDLE_SECONDS
         with self._guard(f"IDLE on {self.folder}"):
             conn = self._client()
             uidvalidity, uidnext = self._select(conn, self.folder)
@@ -384,15 +455,44 @@ class ImapMailbox:
             conn.idle()
             arrived = False
             while not arrived and (remaining := deadline - time.monotonic()) > 0:
+                if interrupted is not None and interrupted():
+                    break
+                responses = conn.idle_check(timeout=min(remaining, slice_))
+                # imapclient reports a closed connection as "nothing new", and a
+                # server shutting down says BYE: both must end in a reconnect.
+                if any(r and r[0] == b"BYE" for r in responses) or (
+                    not responses and _peer_closed(conn.socket())
+                ):
+                    raise imaplib.IMAP4.abort("the server closed the connection during IDLE")
                 # idle_check also returns "OK Still here", EXPUNGE, FETCH ...
                 arrived = any(
                     len(r) >= 2
                     and isinstance(r[0], int)
                     and (r[1] == b"EXISTS" or (r[1] == b"RECENT" and r[0] > 0))
-                    for r in conn.idle_check(timeout=remaining)
+                    for r in responses
                 )
             conn.idle_done()
         return arrived
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """Whether the server closed the TCP connection (peeking below any TLS layer)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return False
+    try:  # readable, so this returns at once: b"" is the end of the stream
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+
+
+def _keep_alive(sock: socket.socket) -> None:
+    """TCP keepalive, so a server or NAT gateway that silently vanished is noticed in
+    about two minutes, not when a 25-minute IDLE ends."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 15), ("TCP_KEEPCNT", 4)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _retry_expunged(conn: Any, action: Callable[[], T]) -> T:

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from mailintake.mailbox.base import MailboxError, MailRef
 
+#: The most of an oversized mail ever read: its header section, cut here.
+HEADER_BYTES = 256 * 1024
+
 
 class MaildirMailbox:
     def __init__(self, path: Path) -> None:
@@ -54,6 +57,17 @@ class MaildirMailbox:
             except KeyError:
                 continue
 
+    def fetch_headers(self, ref: MailRef) -> bytes:
+        """The header section (up to the first blank line, at most HEADER_BYTES)."""
+        try:
+            with self._box.get_file(ref.source_key) as handle:
+                head = handle.read(HEADER_BYTES)
+        except KeyError:
+            return b""
+        end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0),
+                  default=len(head))
+        return head[:end] + b"\n\n"
+
     def move(self, ref: MailRef, folder: str) -> None:
         try:
             # Bytes, not a Message: the stored mail must stay byte-for-byte.
@@ -66,6 +80,10 @@ class MaildirMailbox:
             target = self._box.add_folder(folder)
         target.add(message)
         self._box.discard(ref.source_key)
+
+    def move_many(self, pairs: Iterable[tuple[MailRef, str]]) -> None:
+        for ref, folder in pairs:
+            self.move(ref, folder)
 
     def close(self) -> None:
         self._box.close()
