@@ -5,11 +5,11 @@ Messages for clerks are Chinese; logs are English and go to stderr.
 
 from __future__ import annotations
 
-import json
 import logging
+import signal
 import sys
-import time
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,11 @@ class State:
             upgrade(self._app.engine)
         return self._app
 
+    def close(self) -> None:
+        # Pooled PostgreSQL connections are closed, not left to the garbage collector.
+        if self._app is not None:
+            self._app.engine.dispose()
+
 
 def _aware(value: str) -> datetime:
     moment = datetime.fromisoformat(value)
@@ -70,6 +75,7 @@ def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose:
         stream=sys.stderr,
     )
     ctx.obj = State(config_path or default_path(), _aware(now) if now else None)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -174,14 +180,6 @@ def messages_list(state: State, fmt: str) -> None:
     print_rows(message_rows(state.app), fmt)
 
 
-def _cycle(app: App) -> pipeline.CycleReport:
-    mailbox = app.open_mailbox()
-    try:
-        return pipeline.run_cycle(app, mailbox)
-    finally:
-        mailbox.close()
-
-
 def _summary(report: pipeline.CycleReport) -> str:
     replies = report.replies
     sent = replies.sent if replies else 0
@@ -191,39 +189,73 @@ def _summary(report: pipeline.CycleReport) -> str:
     )
 
 
+def _start_readers() -> None:
+    """Start the reading workers while the database and the mailbox are opened."""
+    from mailintake import readers
+
+    threading.Thread(target=readers.warm_up, name="start-readers").start()
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (systemd) or SIGINT (Ctrl-C): finish the mail in hand, then stop."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("%s received: finishing the mail in hand, then stopping",
+                 signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="只处理一轮后退出")
 @click.pass_obj
 @_guard
 def poll(state: State, once: bool) -> None:
-    """收取并处理新邮件。"""
-    for report in _cycles(state.app, once):
-        click.echo(_summary(report))
+    """收取并处理新邮件（不用 IDLE，按 poll_interval 定时收取）。"""
+    from mailintake.intake import Intake
 
-
-def _cycles(app: App, once: bool) -> Iterator[pipeline.CycleReport]:
-    interval = app.config.mailbox.poll_interval
-    while True:
-        try:
-            yield _cycle(app)
-        except MailboxError as exc:
-            if once:
-                raise
-            log.warning("mailbox unavailable: %s; next try in %.0f s", exc, interval)
+    _start_readers()
+    intake = Intake(state.app)
+    try:
         if once:
+            click.echo(_summary(intake.cycle()))
             return
-        time.sleep(interval)
+        stop = _stop_on_signals()
+        interval = state.app.config.mailbox.poll_interval
+        while not stop.is_set():
+            try:
+                click.echo(_summary(intake.cycle(stop.is_set)))
+            except MailboxError as exc:
+                log.warning("%s; next try in %.0f s", exc, interval)
+            stop.wait(interval)
+    finally:
+        intake.close()
 
 
 @main.command()
 @click.pass_obj
 @_guard
 def run(state: State) -> None:
-    """常驻运行（供 systemd 使用）：定时收信、处理、发送回复。"""
+    """常驻运行（供 systemd 使用）：新邮件一到即处理（IDLE），断线自动重连。"""
+    from mailintake.intake import Intake
+
     logging.getLogger().setLevel(logging.INFO)
     log.info("mailintake %s starting with %s", __version__, state.config_path)
-    for report in _cycles(state.app, once=False):
-        log.info("cycle: %s", json.dumps(report.__dict__, default=lambda o: o.__dict__))
+    from mailintake.notify import Notifier
+
+    _start_readers()
+    stop = _stop_on_signals()
+    notifier = Notifier()
+    intake = Intake(state.app, heartbeat=lambda: notifier.heartbeat(intake.last_report))
+    notifier.ready()
+    try:
+        intake.run_forever(stop)
+    finally:
+        notifier.stopping()
 
 
 @main.command()
@@ -237,3 +269,68 @@ def demo(state: State, reset: bool, demo_now: str) -> None:
     from mailintake.demo import run_demo
 
     run_demo(state, reset, _aware(demo_now))
+
+
+@main.command()
+@click.argument("tracking_no")
+@click.option("--channel", required=True, help="采用渠道：名称或 key（配置 [[points.channels]]）")
+@click.option("--brief", is_flag=True, help="以简讯采用（按 brief_points 计分）")
+@click.option("--split", default="", help="合稿分配积分，例如 单位A=0.6,单位B=0.4")
+@click.option("--date", "day", default=None, help="采用日期 YYYY-MM-DD（默认今天）")
+@click.pass_obj
+@_guard
+def adopt(state: State, *, tracking_no: str, channel: str, brief: bool, split: str,
+          day: str | None) -> None:
+    """记录稿件被采用，并计入积分。"""
+    from mailintake.clerk import adopt_command
+
+    adopt_command(state.app, tracking_no, channel, brief=brief, split=split, day=day)
+
+
+@main.command()
+@click.argument("tracking_no")
+@click.option("--channel", required=True, help="采用渠道：名称或 key")
+@click.pass_obj
+@_guard
+def unadopt(state: State, tracking_no: str, channel: str) -> None:
+    """撤销一条采用记录（积分冲回）。"""
+    from mailintake.clerk import unadopt_command
+
+    unadopt_command(state.app, tracking_no, channel)
+
+
+@main.command()
+@click.option("--period", "period_text", required=True,
+              help="统计期：2026-11、2026-Q4、2026-H2、2026、2026-W47、2026-2027（学年）")
+@click.option("--by", type=click.Choice(["unit", "correspondent"]), default="unit",
+              help="按单位或按信息员")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="同时保存为 Excel 文件")
+@click.pass_obj
+@_guard
+def report(state: State, period_text: str, by: str, fmt: str, xlsx: Path | None) -> None:
+    """报送、采用、积分统计与排名。"""
+    from mailintake.clerk import report_command
+
+    report_command(state.app, period_text, "unit" if by == "unit" else "correspondent", fmt, xlsx)
+
+
+@main.command()
+@click.pass_obj
+@_guard
+def remind(state: State) -> None:
+    """立即给落后于报送任务的单位发催报（每期每单位只发一次）。"""
+    from mailintake.clerk import remind_command
+
+    remind_command(state.app)
+
+
+@main.command()
+@click.pass_obj
+@_guard
+def digest(state: State) -> None:
+    """立即发送应发的周报（每周只发一次）。"""
+    from mailintake.clerk import digest_command
+
+    digest_command(state.app)

@@ -9,6 +9,7 @@ printable form.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from datetime import date
@@ -24,6 +25,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from mailintake.office_config import DigestConfig, PointsConfig, QuotasConfig, RemindersConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailintake/mailintake.toml")
 CONFIG_ENV = "MAILINTAKE_CONFIG"
@@ -105,7 +108,46 @@ class SmtpConfig(Secret):
             raise ValueError("kind = \"folder\" 需要同时设置 path")
         if self.kind == "smtp" and not self.host:
             raise ValueError("kind = \"smtp\" 需要同时设置 host")
+        # A password sent in clear text is only acceptable to a server on this machine.
+        if self.kind == "smtp" and self.security == "none" and not is_loopback(self.host):
+            raise ValueError(
+                f"security = \"none\" 只能用于本机（127.0.0.1），"
+                f"{self.host} 请用 \"tls\" 或 \"starttls\""
+            )
         return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (localhost or a loopback address)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class AuthConfig(_Section):
+    """Whose ``Authentication-Results`` headers to believe (SPF, DKIM, DMARC)."""
+
+    # The authserv-id is the first word of the header the office's provider adds.
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+
+
+class RateLimit(_Section):
+    """At most ``max`` replies to one address within any ``minutes`` window."""
+
+    minutes: int = Field(ge=1)
+    max: int = Field(ge=1)
+
+
+class RepliesConfig(_Section):
+    # Zammad's limits: a robot answering each reply is throttled long before a storm.
+    rate_limits: list[RateLimit] = Field(
+        default_factory=lambda: [RateLimit(minutes=10, max=30), RateLimit(minutes=60, max=120)]
+    )
+    # Days no reply goes to an address whose mailbox does not exist (bounce 5.1.1).
+    bounce_hold_days: int = Field(default=60, ge=0)
 
 
 class DatabaseConfig(_Section):
@@ -165,6 +207,14 @@ class ColumnConfig(_Section):
     max_chars: int = Field(default=0, ge=0)
     min_pictures: int = Field(default=0, ge=0)
     min_picture_pixels: int = Field(default=0, ge=0)
+    # Longest title (characters) the subject may carry; 0 = no limit.
+    max_title_chars: int = Field(default=0, ge=0)
+    # Pictures in the Word file should each have a caption (seed 003).
+    expect_captions: bool = False
+    # The piece should list items one by one, each with its time (weekly digests).
+    itemized: bool = False
+    # Days after the event the piece should arrive (seed 000: 3); 0 = no check.
+    max_days_late: int = Field(default=3, ge=0)
     severity: dict[str, Severity] = Field(default_factory=dict)
 
 
@@ -173,21 +223,25 @@ def default_columns() -> list[ColumnConfig]:
     return [
         ColumnConfig(
             key="weekly", name="每周动态", subject="{单位}第{周次}周工作动态信息",
-            example="党政办公室第十二周工作动态信息",
+            example="党政办公室第十二周工作动态信息", itemized=True,
         ),
         ColumnConfig(
             key="website", name="网站信息", subject="{单位}信息（{日期}）{标题}",
             example="组织部信息（2019.11.17）西安工程大学多措并举扎实全面推进党的建设效果好",
-            min_pictures=1,
+            min_pictures=1, max_title_chars=40, expect_captions=True,
         ),
         ColumnConfig(
             key="weibo", name="微博信息", subject="{单位}微博信息（{日期}）{标题}",
             example="人文学院微博信息（2019.11.17）人机分离，学习更专注",
-            max_chars=140, min_pictures=1, min_picture_pixels=1280 * 720,
+            max_chars=140, min_pictures=1, min_picture_pixels=1280 * 720, max_title_chars=30,
         ),
         ColumnConfig(
             key="general", name="教育信息", subject="{单位}（{作者}）{标题}",
             example="实验小学（李娜）开展秋季趣味运动会", min_words=150, max_words=300,
+            max_title_chars=40,
+            # Seed 000: activities "must be accompanied by pictures"; not every
+            # piece is an activity, so a missing picture is only a warning here.
+            min_pictures=1, severity={"pictures.too_few": "warn"},
         ),
     ]
 
@@ -226,6 +280,25 @@ class CalendarConfig(_Section):
     holiday_week_share: float = Field(default=0.5, gt=0, le=1)
 
 
+class DuplicatesConfig(_Section):
+    """When a piece counts as one already filed (by any unit)."""
+
+    # Share of 4-character shingles two texts have in common (Jaccard) from
+    # which they are "nearly the same"; below 0.6 the stored LSH bands miss pairs.
+    threshold: float = Field(default=0.8, ge=0.6, le=1)
+    # Compare with pieces filed in this many days before; 0 = all time.
+    window_days: int = Field(default=365, ge=0)
+    # Texts shorter than this (letters and digits, punctuation not counted) are not compared.
+    min_chars: int = Field(default=30, ge=1)
+
+
+class CorrectionsConfig(_Section):
+    """A piece re-sent with the same subject replaces the earlier version."""
+
+    # Days after the earlier version in which a re-sent piece replaces it; 0 = never.
+    window_days: int = Field(default=7, ge=0)
+
+
 class Config(_Section):
     """The whole configuration; ``source`` is the file it came from."""
 
@@ -236,6 +309,14 @@ class Config(_Section):
     storage: StorageConfig = StorageConfig()
     limits: LimitsConfig = LimitsConfig()
     calendar: CalendarConfig = CalendarConfig()
+    quotas: QuotasConfig = QuotasConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    digest: DigestConfig = DigestConfig()
+    points: PointsConfig = PointsConfig()
+    duplicates: DuplicatesConfig = DuplicatesConfig()
+    corrections: CorrectionsConfig = CorrectionsConfig()
+    auth: AuthConfig = AuthConfig()
+    replies: RepliesConfig = RepliesConfig()
     columns: Annotated[list[ColumnConfig], Field(min_length=1)] = Field(
         default_factory=default_columns
     )

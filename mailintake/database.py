@@ -56,7 +56,7 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration."""
-    command.upgrade(_alembic_config(engine), "heads")
+    command.upgrade(_alembic_config(engine), "head")
 
 
 def pending_migrations(engine: Engine) -> bool:

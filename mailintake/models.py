@@ -57,12 +57,16 @@ class Status(enum.StrEnum):
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    # Replaced by a corrected version re-sent with the same subject; counts no more.
+    SUPERSEDED = "superseded"
 
 
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    # Not sent because the address bounced; the digest lists it with the failed ones.
+    HELD = "held"
 
 
 class Unit(SQLModel, table=True):
@@ -151,7 +155,34 @@ class Submission(SQLModel, table=True):
     word_count: int = 0
     picture_count: int = 0
     text: str = Field(default="", sa_type=sa.Text)
+    # Every picture read (in the Word file, attached, shown in the body), each
+    # {source, filename, format, width, height (as displayed), caption, floating}.
+    pictures: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     received_at: datetime = _when(index=True)
+    # sha256 of the normalized text ("" when too short to compare): the same
+    # document whatever file it came in (mailintake/history.py).
+    text_hash: str = Field(default="", max_length=64, index=True)
+    # The subject as compared for corrections (columns.subject_key).
+    subject_key: str = Field(default="", max_length=300, index=True)
+    # Corrections: version 2 replaces version 1, which becomes superseded.
+    version: int = 1
+    replaces_id: int | None = Field(default=None, foreign_key="submission.id")
+
+
+class TextBand(SQLModel, table=True):
+    """One LSH band of a filed piece's MinHash signature.
+
+    A new piece is compared only with the pieces sharing a band with it, so
+    finding nearly the same text does not mean reading every piece ever filed.
+    """
+
+    __tablename__ = "text_band"
+
+    # The band's number and its rows, hashed to 64 bits.
+    band: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    submission_id: int = Field(foreign_key="submission.id", primary_key=True)
 
 
 class Attachment(SQLModel, table=True):
@@ -186,7 +217,8 @@ class OutboxMessage(SQLModel, table=True):
     # One reply per reason: "reply:<inbound id>", "reminder:<unit>:<period>".
     dedup_key: str = Field(unique=True, max_length=200)
     kind: str = Field(max_length=20)
-    recipient: str = Field(max_length=320)
+    # Indexed: the rate limit and the bounce check look up replies per address.
+    recipient: str = Field(max_length=320, index=True)
     subject: str
     raw: bytes = Field(sa_type=sa.LargeBinary)
     status: OutboxStatus = Field(default=OutboxStatus.PENDING, sa_type=sa.String(20), index=True)
@@ -196,3 +228,73 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+
+
+class ReplyBounce(SQLModel, table=True):
+    """A delivery report saying one of our replies found no mailbox.
+
+    While ``until`` lies ahead, replies to ``address`` are held, not sent: a
+    robot that keeps bouncing must not get a reply to every bounce, and the
+    office learns of the dead address from the digest.
+    """
+
+    __tablename__ = "reply_bounce"
+
+    id: int | None = Field(default=None, primary_key=True)
+    address: str = Field(max_length=320, index=True)
+    # The enhanced status code (RFC 3463), e.g. "5.1.1", and the server's words.
+    status: str = Field(max_length=20)
+    diagnostic: str = Field(default="", max_length=1000)
+    bounced_at: datetime = _when()
+    until: datetime = _when(index=True)
+    # The report that said so (absent when the SMTP server refused at once).
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+
+
+class Adoption(SQLModel, table=True):
+    """A piece the office published (采用) in one channel; a revoked one is kept."""
+
+    __table_args__ = (sa.UniqueConstraint("submission_id", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id")
+    channel: str = Field(max_length=40)
+    brief: bool = False
+    # Unit id (as text: JSON keys) -> its share of a joint piece (合稿); shares sum to 1.
+    shares: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    adopted_at: datetime = _when(index=True)
+    revoked_at: datetime | None = _when(default=None)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class PointEntry(SQLModel, table=True):
+    """One line of the points ledger (积分台账): who earned what, when, and why.
+
+    A period's score is the sum of its lines; a correction is a new line
+    (a revoked adoption adds the same points negated), never an edit.
+    """
+
+    __tablename__ = "point"
+    __table_args__ = (
+        sa.Index("ix_point_earned_unit", "earned_at", "unit_id"),
+        sa.Index("ix_point_kind_submission", "kind", "submission_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    correspondent_id: int | None = Field(default=None, foreign_key="correspondent.id", index=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id")
+    adoption_id: int | None = Field(default=None, foreign_key="adoption.id", index=True)
+    kind: str = Field(max_length=20)  # submission, adoption, quota
+    channel: str = Field(default="", max_length=40)
+    # Pieces this line is about: 1 per piece or adoption (−1 when revoked), pieces missing.
+    quantity: int = 0
+    points: float = Field(sa_type=sa.Numeric(10, 2, asdecimal=False))
+    reason: str = Field(max_length=500)
+    # The scoring period of a quota line (2026-11).
+    period: str = Field(default="", max_length=40)
+    earned_at: datetime = _when()
+    # Lines written by settlement carry a key, so settling twice writes nothing twice.
+    entry_key: str | None = Field(default=None, unique=True, max_length=120)
+    created_at: datetime = _when(default_factory=utcnow)

@@ -2,8 +2,9 @@
 
     list the intake folder
       -> repair: mails already recorded are only moved (a crash after commit)
-      -> fetch raw bytes -> archive them -> read (MIME, Word, pictures)
-      -> duplicate? robot? unregistered sender? -> record, no reply
+      -> fetch raw bytes -> archive them -> read (MIME, Word, pictures),
+         in worker processes a few mails ahead of the one being filed
+      -> duplicate? robot? spoofed (DMARC/SPF)? unregistered sender? -> record, no reply
       -> match the subject to a column -> run every check
       -> file the submission and queue its reply in ONE transaction
       -> only then move the mail to 已处理 / 已退回 / 待人工
@@ -11,19 +12,23 @@
 
 Every mail that arrives ends recorded with an outcome and its reasons; one
 that breaks something is set aside for a person (待人工), never retried in a
-tight loop and never lost.
+tight loop and never lost. Moves go in batches, each mail's only after its
+own commit.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from sqlmodel import Session
 
-from mailintake import answers, filing
+from mailintake import answers, auth, bounces, filing, history, readers
 from mailintake.app import App
 from mailintake.checks import Piece, run_checks
 from mailintake.classify import no_reply_reason
@@ -39,11 +44,15 @@ from mailintake.mailbox.base import (
 )
 from mailintake.models import InboundMessage, Outcome, Status, Submission, Unit
 from mailintake.outbox import FlushReport
-from mailintake.reading import Reading, read_mail
-from mailintake.storage import sha256
+from mailintake.readers import Prepared
+from mailintake.reading import Reading
 from mailintake.units import active_units, find_sender, unit_names
 
 log = logging.getLogger("mailintake.pipeline")
+
+#: Mails moved per round trip, and bytes fetched per group at most.
+MOVE_BATCH = 50
+FETCH_BYTES = 16 * 1024 * 1024
 
 FOLDER_OF = {
     Outcome.FILED: FOLDER_FILED,
@@ -68,24 +77,52 @@ class CycleReport:
         setattr(self, name, getattr(self, name) + 1)
 
 
-def run_cycle(app: App, mailbox: Mailbox) -> CycleReport:
-    """Take in everything waiting in the mailbox, then deliver the outbox."""
+def _never() -> bool:
+    return False
+
+
+def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> CycleReport:
+    """Take in everything waiting in the mailbox, then deliver the outbox.
+
+    ``stop`` is asked after each mail: once it says so, the mails filed so far
+    are moved and the rest is left for the next cycle (none of it committed).
+    """
     refs = mailbox.list_new()
     report = CycleReport(seen=len(refs))
     known = filing.recorded(app.engine, mailbox.name, (r.source_key for r in refs))
+    moves = _Moves(app, mailbox)
     for ref in refs:
         if ref.source_key in known:
-            _move(app, mailbox, ref, known[ref.source_key])
+            moves.add(ref, known[ref.source_key])
             report.repaired += 1
+    moves.flush()
     fresh = [r for r in refs if r.source_key not in known]
+    limit = app.config.limits.max_message_bytes
     for ref in fresh:
-        if ref.size > app.config.limits.max_message_bytes:
-            _finish(app, mailbox, ref, _oversize(app, mailbox, ref), report)
-    small = [r for r in fresh if r.size <= app.config.limits.max_message_bytes]
-    for ref, raw in mailbox.fetch(small):
-        _finish(app, mailbox, ref, process(app, mailbox.name, ref, raw), report)
-    report.replies = deliver(app)
+        if ref.size > limit:
+            _finish(moves, ref, _oversize(app, mailbox, ref), report)
+    fetched = _fetch(mailbox, [r for r in fresh if r.size <= limit])
+    with closing(readers.read_ahead(fetched, app.config.limits, app.storage.root)) as ready:
+        for ref, prepared in ready:
+            _finish(moves, ref, process_prepared(app, mailbox.name, ref, prepared), report)
+            if stop():
+                break
+    moves.flush()
+    if not stop():
+        report.replies = deliver(app)
     return report
+
+
+def _fetch(mailbox: Mailbox, refs: list[MailRef]) -> Iterator[tuple[MailRef, bytes]]:
+    """Fetch in groups of at most FETCH_BYTES, so a few big mails never sit in memory at once."""
+    group: list[MailRef] = []
+    for ref in refs:
+        if group and sum(r.size for r in group) + ref.size > FETCH_BYTES:
+            yield from mailbox.fetch(group)
+            group = []
+        group.append(ref)
+    if group:
+        yield from mailbox.fetch(group)
 
 
 def deliver(app: App) -> FlushReport:
@@ -93,34 +130,43 @@ def deliver(app: App) -> FlushReport:
     from mailintake.outbox import FolderSender, flush
 
     smtp = app.config.smtp
+    rules = app.config.replies
     if smtp.kind == "folder":
         assert smtp.path is not None
-        return flush(app.engine, FolderSender(smtp.path), app.clock())
+        return flush(app.engine, FolderSender(smtp.path), app.clock(), rules=rules)
     from mailintake.smtp import SmtpSender
 
     sender = SmtpSender.from_config(smtp)
     try:
-        return flush(app.engine, sender, app.clock())
+        return flush(app.engine, sender, app.clock(), rules=rules)
     finally:
         sender.close()
 
 
 def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes) -> InboundMessage | None:
     """Decide and record one mail; None when another process claimed it first."""
+    prepared = readers.prepare(raw, app.config.limits, app.storage.root)
+    return process_prepared(app, mailbox_name, ref, prepared)
+
+
+def process_prepared(
+    app: App, mailbox_name: str, ref: MailRef, prepared: Prepared
+) -> InboundMessage | None:
+    """Decide and record one mail already archived and read (see ``readers``)."""
     now = app.clock()
-    digest = sha256(raw)
-    app.storage.archive_raw(raw, digest)
     message = InboundMessage(
         mailbox=mailbox_name, source_key=ref.source_key, folder=ref.folder,
-        uidvalidity=ref.uidvalidity, uid=ref.uid, raw_sha256=digest, size=len(raw),
-        received_at=now, outcome=Outcome.QUARANTINED, target_folder=FOLDER_REVIEW,
+        uidvalidity=ref.uidvalidity, uid=ref.uid, raw_sha256=prepared.raw_sha256,
+        size=prepared.size, received_at=now, outcome=Outcome.QUARANTINED,
+        target_folder=FOLDER_REVIEW,
     )
-    try:
-        reading = read_mail(raw, app.config.limits)
-    except Exception as exc:  # any mail may be broken in a way nobody foresaw
-        log.exception("cannot read mail %s", ref.source_key)
-        return _record(app, message, Outcome.QUARANTINED, ["parse.error"], error=repr(exc))
+    reading = prepared.reading
+    if reading is None:
+        log.error("cannot read mail %s: %s\n%s", ref.source_key, prepared.error, prepared.trace)
+        return _record(app, message, Outcome.QUARANTINED, ["parse.error"], error=prepared.error)
     _describe(message, reading)
+    if reading.refused:  # over a limit that kept it from being read (a 1 MB header)
+        return _record(app, message, Outcome.QUARANTINED, [reading.refused])
     try:
         with open_session(app.engine) as db:
             return _decide(app, db, message, reading, now)
@@ -143,23 +189,40 @@ def _decide(
         message.duplicate_of_id = first.id
         return _settle(db, message, Outcome.IGNORED, ["duplicate.message"])
     message.business_key = key
+    archived = app.storage.root / app.storage.raw_path(message.raw_sha256)
     robot = no_reply_reason(mail, app.replies.address)
     if robot is not None:
+        if mail.content_type == "multipart/report":  # about one of our replies? mark it bouncing
+            bounces.record_report(db, archived.read_bytes(), message, now=now,
+                                  hold_days=app.config.replies.bounce_hold_days)
         return _settle(db, message, Outcome.IGNORED, [robot])
+    # Spoofed (DMARC/SPF failed): never the unit's piece, and no reply to the forged address.
+    verdict = auth.verdict(auth.head_of(archived), mail.from_addr,
+                           app.config.auth.trusted_authserv_ids)
+    if verdict.failed:
+        log.warning("mail %s from %s failed authentication: %s", message.message_id,
+                    mail.from_addr, ", ".join(verdict.failures))
+        return _settle(db, message, Outcome.QUARANTINED, ["sender.auth_failed"])
     sender = find_sender(db, mail.from_addr)
     if sender is None:
+        if verdict.passed:  # a real person, so telling them how to register is no backscatter
+            answers.queue_unregistered_note(app, db, message, mail, now)
         return _settle(db, message, Outcome.QUARANTINED, ["sender.unregistered"])
-    match = SubjectMatcher(app.config.columns, unit_names(active_units(db))).match(mail.subject)
+    matcher = SubjectMatcher(app.config.columns, unit_names(active_units(db)))
+    match = matcher.match(mail.subject, app.local(now).date())
+    unit = _unit_of(match.unit if match else None, sender.units)
+    document = reading.documents[0] if reading.documents else None
+    # Earlier pieces this one may duplicate or correct, for the checks to judge.
+    past = history.recall(db, app.config, unit_id=unit.id if unit else None,
+                          subject=mail.subject, text=document.text if document else "", now=now)
     piece = Piece(
         mail=mail, sender=sender, match=match, documents=reading.documents,
         document_errors=reading.document_errors, attached_pictures=reading.pictures,
         other_parts=[p for p, kind in reading.files if kind == "other"],
-        now=now, config=app.config,
+        now=now, config=app.config, history=past, file_errors=reading.file_errors,
     )
     findings = run_checks(piece)
     rejected = any(f.severity == "reject" for f in findings)
-    unit = _unit_of(match.unit if match else None, sender.units)
-    document = reading.documents[0] if reading.documents else None
     submission = Submission(
         message_id=0, unit_id=unit.id if unit else None,
         correspondent_id=sender.correspondent.id,
@@ -170,13 +233,14 @@ def _decide(
         status=Status.REJECTED if rejected else Status.ACCEPTED,
         word_count=document.word_count if document else 0,
         picture_count=len(piece.pictures), text=document.text if document else mail.body,
-        received_at=now,
+        pictures=reading.picture_rows(), received_at=now,
     )
     outcome = Outcome.REJECTED if rejected else Outcome.FILED
     message.outcome, message.target_folder = outcome, FOLDER_OF[outcome]
     message.reasons = [f.code for f in findings]
     files = _store_files(app, reading)
     filing.save(db, Filing(message, submission, findings, files))
+    history.remember(db, submission, past)  # a correction supersedes the earlier version
     submission.tracking_no = filing.tracking_number(submission, f"{app.local(now):%Y%m%d}")
     db.add(submission)
     filing.queue(db, answers.reply_for(
@@ -222,23 +286,48 @@ def _describe(message: InboundMessage, reading: Reading) -> None:
     message.defects = [*mail.defects, *reading.problems]
 
 
+@runtime_checkable
+class HeaderPeek(Protocol):
+    """A mailbox that can hand over a mail's headers without its body."""
+
+    def fetch_headers(self, ref: MailRef) -> bytes: ...
+
+
 def _oversize(app: App, mailbox: Mailbox, ref: MailRef) -> InboundMessage | None:
-    """A mail over the size limit is recorded without ever being downloaded."""
+    """A mail over the size limit is recorded without ever being downloaded.
+
+    Where the mailbox can read the headers alone, a registered sender gets a
+    polite refusal naming the limit.
+    """
+    now = app.clock()
     message = InboundMessage(
         mailbox=mailbox.name, source_key=ref.source_key, folder=ref.folder,
         uidvalidity=ref.uidvalidity, uid=ref.uid, raw_sha256="", size=ref.size,
-        received_at=app.clock(), outcome=Outcome.QUARANTINED, target_folder=FOLDER_REVIEW,
+        received_at=now, outcome=Outcome.QUARANTINED, target_folder=FOLDER_REVIEW,
     )
-    return _record(app, message, Outcome.QUARANTINED, ["limits.message_size"])
+    head = mailbox.fetch_headers(ref) if isinstance(mailbox, HeaderPeek) else b""
+    try:
+        with open_session(app.engine) as db:
+            if head:
+                answers.queue_oversize_notice(app, db, message, head, now)
+            return _settle(db, message, Outcome.QUARANTINED, ["limits.message_size"])
+    except AlreadyClaimed:
+        return None
 
 
 def _store_files(app: App, reading: Reading) -> list[StoredFile]:
     stored = []
-    for part, kind in reading.files:
-        digest, path = app.storage.store_blob(part.payload, part.filename)
+    for index, (part, kind) in enumerate(reading.files):
+        if index < len(reading.kept):
+            digest, path = reading.kept[index]  # already on disk, stored by the reader
+        else:
+            digest, blob = app.storage.store_blob(part.payload, part.filename)
+            path = str(blob)
+        picture = reading.file_pictures.get(index)  # its size as displayed, when a picture
         stored.append(StoredFile(
             filename=part.filename[:255] or "附件", content_type=part.content_type[:100],
             kind=kind, size=len(part.payload), sha256=digest, stored_path=str(path),
+            width=picture.width if picture else None, height=picture.height if picture else None,
         ))
     return stored
 
@@ -258,15 +347,36 @@ def _publish(app: App, submission: Submission, unit: str, files: list[StoredFile
 
 
 def _finish(
-    app: App, mailbox: Mailbox, ref: MailRef, message: InboundMessage | None, report: CycleReport
+    moves: _Moves, ref: MailRef, message: InboundMessage | None, report: CycleReport
 ) -> None:
     if message is None:
         return  # another process owns it and will move it
     report.count(message.outcome)
-    _move(app, mailbox, ref, message)
+    moves.add(ref, message)
 
 
-def _move(app: App, mailbox: Mailbox, ref: MailRef, message: InboundMessage) -> None:
-    mailbox.move(ref, message.target_folder)
-    assert message.id is not None
-    filing.mark_moved(app.engine, message.id, app.clock())
+class _Moves:
+    """Mails recorded (committed) and waiting to be moved, sent off in batches.
+
+    Only a committed mail is ever added, so a batch never moves a mail ahead
+    of its own commit. The move is noted before it is made: a crash in between
+    leaves the mail recorded and still listed, and the next cycle's repair
+    moves it; noted after, a crash would leave it moved but never noted.
+    """
+
+    def __init__(self, app: App, mailbox: Mailbox) -> None:
+        self.app, self.mailbox = app, mailbox
+        self.pending: list[tuple[MailRef, InboundMessage]] = []
+
+    def add(self, ref: MailRef, message: InboundMessage) -> None:
+        self.pending.append((ref, message))
+        if len(self.pending) >= MOVE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        ids = [m.id for _ref, m in self.pending if m.id is not None]
+        filing.mark_moved_many(self.app.engine, ids, self.app.clock())
+        self.mailbox.move_many([(ref, m.target_folder) for ref, m in self.pending])
+        self.pending = []

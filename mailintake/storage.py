@@ -61,7 +61,12 @@ class Storage:
     def archive_raw(self, raw: bytes, digest: str | None = None) -> Path:
         """Keep the mail exactly as it arrived; returns its path under the root."""
         digest = digest or sha256(raw)
-        return self._write(Path("raw", digest[:2], digest[2:4], f"{digest}.eml"), raw)
+        return self._write(self.raw_path(digest), raw)
+
+    @staticmethod
+    def raw_path(digest: str) -> Path:
+        """Where ``archive_raw`` keeps the mail with this sha256, under the root."""
+        return Path("raw", digest[:2], digest[2:4], f"{digest}.eml")
 
     def store_blob(self, data: bytes, filename: str) -> tuple[str, Path]:
         """Keep one attachment by content; returns (sha256, path under the root)."""

@@ -30,7 +30,7 @@ from mailintake.models import (
 
 Row = dict[str, Any]
 
-STATUS_CN = {"accepted": "已登记", "rejected": "已退回"}
+STATUS_CN = {"accepted": "已登记", "rejected": "已退回", "superseded": "已被更正稿替换"}
 OUTCOME_CN = {"filed": "已登记", "rejected": "已退回", "quarantined": "待人工", "ignored": "已忽略"}
 
 

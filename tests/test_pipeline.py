@@ -24,7 +24,10 @@ EXPECTED = {
     "03_web126_utf8_weibo.eml": ("filed", [], "人文学院", "weibo"),
     "04_general_piece.eml": ("filed", [], "实验小学", "general"),
     "05_central_school_for_village.eml": ("filed", [], "城关镇东街小学", "website"),
-    "06_reject_no_attachment.eml": ("rejected", ["document.missing"], "党政办公室", "website"),
+    # The website column asks for a picture too, and one reply names every problem.
+    "06_reject_no_attachment.eml": (
+        "rejected", ["document.missing", "pictures.too_few"], "党政办公室", "website",
+    ),
     "07_reject_bad_subject.eml": ("rejected", ["subject.format"], "组织部", ""),
     "08_unknown_sender.eml": ("quarantined", ["sender.unregistered"], None, None),
     "09_auto_reply.eml": ("ignored", ["auto.submitted"], None, None),
