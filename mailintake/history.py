@@ -23,15 +23,23 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections import OrderedDict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from datasketch import MinHash
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from mailintake.columns import subject_key
 from mailintake.config import Config
 from mailintake.models import Status, Submission, TextBand, Unit
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 SHINGLE = 4  # characters; Chinese words are one to four characters long
 PERMUTATIONS = 64
@@ -60,29 +68,98 @@ def shingles(normalized: str) -> set[str]:
     return {normalized[i:i + SHINGLE] for i in range(len(normalized) - SHINGLE + 1)}
 
 
-def similarity(a: set[str], b: set[str]) -> float:
+def similarity(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     """Jaccard similarity of two shingle sets."""
     if not a or not b:
         return 0.0
-    return len(a & b) / len(a | b)
+    common = len(a & b)
+    return common / (len(a) + len(b) - common)
 
 
-def bands(grams: set[str]) -> list[int]:
+def shingles_of(text_hash: str, text: str) -> frozenset[str]:
+    """The shingles of a filed text, known by the hash of its normalized form.
+
+    Each new piece is compared with up to MAX_CANDIDATES earlier ones, mostly
+    the same recent pieces again and again: normalizing each of them anew for
+    every mail cost more than everything else in the check. Equal hashes mean
+    equal normalized texts, so the shingles are kept by hash, for a bounded
+    number of texts (a few MB).
+    """
+    found = _SHINGLES.get(text_hash) if text_hash else None
+    if found is not None:
+        _SHINGLES.move_to_end(text_hash)
+        return found
+    grams = frozenset(shingles(normalize_text(text)))
+    if text_hash:
+        _keep(text_hash, grams)
+    return grams
+
+
+def _keep(text_hash: str, grams: frozenset[str]) -> None:
+    _SHINGLES[text_hash] = grams
+    if len(_SHINGLES) > SHINGLE_CACHE:
+        _SHINGLES.popitem(last=False)
+
+
+SHINGLE_CACHE = 256
+_SHINGLES: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+
+def bands(grams: AbstractSet[str]) -> list[int]:
     """The LSH band keys of a shingle set's MinHash signature, as signed 64-bit
     integers (half the size of text keys in a table of millions of rows).
 
     The seed and the permutation scheme are fixed: the keys are stored, and
-    must come out the same for the same text in every later version.
+    must come out the same for the same text in every later version. The
+    signature is datasketch's ``MinHash(num_perm=64, seed=1, scheme="affine32")``
+    (the first version used it; ``tests/test_history.py`` checks they agree),
+    computed here with numpy alone: importing datasketch imports scipy too,
+    0.5 s and some 85 MB in every process for three lines of arithmetic.
     """
-    signature = MinHash(num_perm=PERMUTATIONS, seed=1, scheme="affine32")
-    signature.update_batch([g.encode("utf-8") for g in sorted(grams)])
-    values = signature.hashvalues.astype("<u4")
+    import numpy as np  # only where texts are compared, not in every CLI command
+
+    a, b = _permutations()
+    hashed = np.fromiter((_sha1_32(g) for g in grams), dtype=np.uint32, count=len(grams))
+    values = np.full(PERMUTATIONS, 0xFFFFFFFF, dtype=np.uint32)
+    if hashed.size:
+        mixed = _fmix32(hashed).reshape(-1, 1)
+        # a * h + b in uint32: the wraparound is the modulo 2**32 of the scheme.
+        values = np.minimum(values, (mixed * a + b).min(axis=0))
+    raw = values.astype("<u4")
     keys = []
     for band in range(PERMUTATIONS // ROWS_PER_BAND):
-        rows = values[band * ROWS_PER_BAND:(band + 1) * ROWS_PER_BAND].tobytes()
+        rows = raw[band * ROWS_PER_BAND:(band + 1) * ROWS_PER_BAND].tobytes()
         digest = hashlib.blake2b(bytes([band]) + rows, digest_size=8).digest()
         keys.append(int.from_bytes(digest, "big", signed=True))
     return keys
+
+
+def _sha1_32(gram: str) -> int:
+    """datasketch's ``sha1_hash32``: the first four bytes of SHA-1, little-endian."""
+    digest = hashlib.sha1(gram.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+@cache
+def _permutations() -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
+    """The affine permutations h -> a*h + b (a odd) of datasketch's affine32 scheme, seed 1."""
+    import numpy as np
+
+    gen = np.random.RandomState(1)  # the legacy generator: its stream never changes
+    a = gen.randint(0, 1 << 31, PERMUTATIONS, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, PERMUTATIONS, dtype=np.uint32)
+    return a, b
+
+
+def _fmix32(h: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    """MurmurHash3's 32-bit finalizer, which the affine32 scheme applies first."""
+    import numpy as np
+
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
 @dataclass(frozen=True)
@@ -100,7 +177,9 @@ class Fingerprint:
         if len(normalized) < min_chars:
             return None
         digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-        return cls(normalized, digest, tuple(bands(shingles(normalized))))
+        grams = frozenset(shingles(normalized))
+        _keep(digest, grams)  # the duplicate check and later pieces compare with these
+        return cls(normalized, digest, tuple(bands(grams)))
 
 
 @dataclass(frozen=True)
@@ -169,16 +248,18 @@ def remember(db: Session, submission: Submission, history: History) -> None:
             row.status = Status.SUPERSEDED
             db.add(row)
         submission.version, submission.replaces_id = earlier.version + 1, earlier.id
-    if accepted and fingerprint is not None:
-        db.add_all(TextBand(band=band, submission_id=submission.id) for band in fingerprint.bands)
     db.add(submission)
     db.flush()
+    if accepted and fingerprint is not None:
+        # One executemany, not sixteen ORM objects to build and flush.
+        db.execute(insert(TextBand), [
+            {"band": band, "submission_id": submission.id} for band in fingerprint.bands
+        ])
 
 
 def _current_version(db: Session, unit_id: int, key: str, since: datetime) -> Earlier | None:
     rows = db.exec(
-        select(Submission, Unit.name)
-        .outerjoin(Unit, col(Submission.unit_id) == col(Unit.id))
+        _earlier_rows()
         .where(
             Submission.unit_id == unit_id,
             Submission.subject_key == key,
@@ -188,7 +269,7 @@ def _current_version(db: Session, unit_id: int, key: str, since: datetime) -> Ea
         .order_by(col(Submission.received_at).desc(), col(Submission.id).desc())
         .limit(1)
     ).all()
-    return next((_earlier(s, name) for s, name in rows), None)
+    return next((Earlier(*row) for row in rows), None)
 
 
 def _candidates(db: Session, fingerprint: Fingerprint, since: datetime | None) -> list[Earlier]:
@@ -213,28 +294,23 @@ def _candidates(db: Session, fingerprint: Fingerprint, since: datetime | None) -
     ids = {*same, *banded}
     if not ids:
         return []
-    query = (
-        select(Submission, Unit.name)
-        .outerjoin(Unit, col(Submission.unit_id) == col(Unit.id))
-        .where(col(Submission.id).in_(ids), col(Submission.status).in_(FILED))
+    query = _earlier_rows().where(
+        col(Submission.id).in_(ids), col(Submission.status).in_(FILED)
     )
     if since is not None:
         query = query.where(Submission.received_at >= since)
-    found = [_earlier(s, name) for s, name in db.exec(query).all()]
+    found = [Earlier(*row) for row in db.exec(query).all()]
     return sorted(found, key=lambda e: (e.received_at, e.id))
 
 
-def _earlier(submission: Submission, unit: str | None) -> Earlier:
-    assert submission.id is not None
-    return Earlier(
-        id=submission.id,
-        tracking_no=submission.tracking_no or "",
-        unit_id=submission.unit_id,
-        unit=unit or "",
-        title=submission.title,
-        received_at=submission.received_at,
-        version=submission.version,
-        subject_key=submission.subject_key,
-        text_hash=submission.text_hash,
-        text=submission.text,
-    )
+def _earlier_rows() -> Any:
+    """The columns an ``Earlier`` is made of, in its order.
+
+    Columns, not Submission objects: building up to MAX_CANDIDATES whole
+    rows (pictures JSON and all) for every mail cost about 10 ms per mail.
+    """
+    return select(  # type: ignore[call-overload]
+        Submission.id, func.coalesce(Submission.tracking_no, ""), Submission.unit_id,
+        func.coalesce(Unit.name, ""), Submission.title, Submission.received_at,
+        Submission.version, Submission.subject_key, Submission.text_hash, Submission.text,
+    ).outerjoin(Unit, col(Submission.unit_id) == col(Unit.id))

@@ -28,12 +28,13 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -48,6 +49,10 @@ log = logging.getLogger("mailintake.readers")
 AHEAD = 8
 #: Raw bytes read ahead at most, so a run of 40 MB mails stays within memory.
 AHEAD_BYTES = 48 * 1024 * 1024
+#: A mail this big goes to its worker through the raw archive on disk, not a
+#: pipe: the main process writes it once and lets go of it, rather than hold it
+#: and a pickled copy until the worker is done (a 40 MB mail took 80 MB there).
+VIA_DISK = 4 * 1024 * 1024
 #: Seconds the workers may take to start (imports included).
 START_TIMEOUT = 60.0
 
@@ -75,7 +80,8 @@ def prepare(raw: bytes, limits: LimitsConfig, storage_root: Path) -> Prepared:
         return Prepared(digest, len(raw), None, repr(exc), traceback.format_exc())
     for part, _kind in reading.files:
         blob_digest, path = storage.store_blob(part.payload, part.filename)
-        reading.kept.append((blob_digest, str(path)))
+        reading.kept.append((blob_digest, str(path), len(part.payload)))
+    reading.drop_kept_payloads()
     return Prepared(digest, len(raw), reading)
 
 
@@ -215,6 +221,22 @@ def warm_up() -> None:
 
 # The pool a mail went to (None: read inline) and its future result.
 Submitted = tuple[ProcessPoolExecutor | None, "Future[Prepared]"]
+# What a worker is given: ``prepare`` and the raw mail, or ``prepare_archived``
+# and the sha256 of a mail already archived (see VIA_DISK).
+Job = tuple[Callable[[Any, LimitsConfig, Path], Prepared], bytes | str]
+
+
+def prepare_archived(digest: str, limits: LimitsConfig, storage_root: Path) -> Prepared:
+    """``prepare`` for a mail the main process archived already (see VIA_DISK)."""
+    return prepare(Storage(storage_root).read(Storage.raw_path(digest)), limits, storage_root)
+
+
+def _job(raw: bytes, storage_root: Path) -> Job:
+    if len(raw) < VIA_DISK:
+        return prepare, raw
+    digest = sha256(raw)
+    Storage(storage_root).archive_raw(raw, digest)  # what the worker would do first anyway
+    return prepare_archived, digest
 
 
 def read_ahead(
@@ -230,7 +252,7 @@ def read_ahead(
         for ref, raw in fetched:
             yield ref, prepare(raw, limits, storage_root)
         return
-    window: deque[tuple[MailRef, bytes, Submitted]] = deque()
+    window: deque[tuple[MailRef, Job, int, Submitted]] = deque()
     in_flight = 0
     source = iter(fetched)
     try:
@@ -240,35 +262,40 @@ def read_ahead(
                 if item is None:
                     break
                 ref, raw = item
-                window.append((ref, raw, _submit(raw, limits, storage_root)))
-                in_flight += len(raw)
+                size, job = len(raw), _job(raw, storage_root)
+                del item, raw  # a big mail is on disk now: only the worker reads it
+                window.append((ref, job, size, _submit(job, limits, storage_root)))
+                in_flight += size
             if not window:
                 return
-            ref, raw, submitted = window.popleft()
-            in_flight -= len(raw)
-            prepared = _result(submitted, raw, limits, storage_root)
-            del raw, submitted  # a 40 MB mail is not kept while the next is read
+            ref, job, size, submitted = window.popleft()
+            in_flight -= size
+            prepared = _result(submitted, job, size, limits, storage_root)
+            del job, submitted  # a 40 MB mail is not kept while the next is read
             yield ref, prepared
     finally:
-        for _ref, _raw, (_executor, future) in window:
+        for _ref, _queued, _size, (_executor, future) in window:
             future.cancel()
 
 
-def _submit(raw: bytes, limits: LimitsConfig, storage_root: Path) -> Submitted:
+def _submit(job: Job, limits: LimitsConfig, storage_root: Path) -> Submitted:
+    read, source = job
     for _attempt in range(3):
         executor = pool()
         if executor is None:
             break
         try:
-            return executor, executor.submit(prepare, raw, limits, storage_root)
+            return executor, executor.submit(read, source, limits, storage_root)
         except (BrokenProcessPool, RuntimeError):  # broken, or shut down meanwhile
             _reset_pool(executor)
     done: Future[Prepared] = Future()
-    done.set_result(prepare(raw, limits, storage_root))
+    done.set_result(read(source, limits, storage_root))
     return None, done
 
 
-def _result(submitted: Submitted, raw: bytes, limits: LimitsConfig, storage_root: Path) -> Prepared:
+def _result(
+    submitted: Submitted, job: Job, size: int, limits: LimitsConfig, storage_root: Path
+) -> Prepared:
     executor, future = submitted
     try:
         return future.result()
@@ -277,9 +304,11 @@ def _result(submitted: Submitted, raw: bytes, limits: LimitsConfig, storage_root
     # The pool broke while this mail was in flight, maybe because of this very
     # mail: read it again alone in a fresh pool, and give up if that breaks too.
     log.warning("a reading worker died; reading that mail again on its own")
-    executor, future = _submit(raw, limits, storage_root)
+    executor, future = _submit(job, limits, storage_root)
     try:
         return future.result()
     except BrokenProcessPool:
         _reset_pool(executor)
-    return Prepared(sha256(raw), len(raw), None, "BrokenProcessPool('reading worker died')")
+    source = job[1]
+    digest = source if isinstance(source, str) else sha256(source)
+    return Prepared(digest, size, None, "BrokenProcessPool('reading worker died')")

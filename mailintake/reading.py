@@ -44,11 +44,26 @@ class Reading:
     files: list[tuple[MailPart, str]] = field(default_factory=list)
     # For a picture in ``files``: its index there -> what was read of it.
     file_pictures: dict[int, Picture] = field(default_factory=dict)
-    # (sha256, stored path) of each of ``files``, once a reader stored them.
-    kept: list[tuple[str, str]] = field(default_factory=list)
+    # (sha256, stored path, size in bytes) of each of ``files``, once a reader
+    # stored them; see ``drop_kept_payloads``.
+    kept: list[tuple[str, str, int]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     # Why the mail is set aside unread (a limit's code), "" when it was read.
     refused: str = ""
+
+    def drop_kept_payloads(self) -> None:
+        """Forget the bytes of every file already stored (``kept``).
+
+        A reading worker stores the files itself, so the main process needs
+        their names, kinds and sizes, not their bytes: sending a 40 MB video
+        back to it (and holding it there while the mail is filed) would
+        double its memory. Parts never stored (over a limit) keep their
+        bytes, so the checks still measure them.
+        """
+        stored = self.files[:len(self.kept)]
+        emptied = {id(part): replace(part, payload=b"") for part, _kind in stored}
+        self.files = [(emptied.get(id(part), part), kind) for part, kind in self.files]
+        self.mail.parts[:] = [emptied.get(id(part), part) for part in self.mail.parts]
 
     @property
     def all_pictures(self) -> list[Picture]:

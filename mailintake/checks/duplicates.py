@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailintake.checks.base import Hit, Piece, Rule
-from mailintake.history import Earlier, normalize_text, shingles, similarity
+from mailintake.history import Earlier, shingles_of, similarity
 
 RULES = [
     Rule(
@@ -51,8 +51,8 @@ def check(piece: Piece) -> Iterator[Hit]:
     if same is not None:
         yield Hit("duplicate.document", _values(piece, same))
         return
-    mine = shingles(fingerprint.normalized)
-    scored = [(similarity(mine, shingles(normalize_text(e.text))), e) for e in candidates]
+    mine = shingles_of(fingerprint.hash, fingerprint.normalized)
+    scored = [(similarity(mine, shingles_of(e.text_hash, e.text)), e) for e in candidates]
     threshold = piece.config.duplicates.threshold
     close = [(score, e) for score, e in scored if score >= threshold]
     if close:
