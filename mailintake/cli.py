@@ -33,6 +33,7 @@ class State:
         self.clock: Clock = (lambda: now) if now else system_clock
         self._config: Config | None = None
         self._app: App | None = None
+        self.verbose = False
 
     @property
     def config(self) -> Config:
@@ -75,6 +76,7 @@ def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose:
         stream=sys.stderr,
     )
     ctx.obj = State(config_path or default_path(), _aware(now) if now else None)
+    ctx.obj.verbose = verbose
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -240,22 +242,14 @@ def poll(state: State, once: bool) -> None:
 @click.pass_obj
 @_guard
 def run(state: State) -> None:
-    """常驻运行（供 systemd 使用）：新邮件一到即处理（IDLE），断线自动重连。"""
-    from mailintake.intake import Intake
+    """常驻运行（供 systemd 使用）：新邮件一到即处理（IDLE），断线自动重连；
+    定时发送回复、催报、周报并结算积分。修改配置后需重启服务。"""
+    from mailintake import daemon, logs
 
-    logging.getLogger().setLevel(logging.INFO)
-    log.info("mailintake %s starting with %s", __version__, state.config_path)
-    from mailintake.notify import Notifier
-
+    logs.setup(logging.DEBUG if state.verbose else logging.INFO)
+    log.info("config %s", state.config_path)
     _start_readers()
-    stop = _stop_on_signals()
-    notifier = Notifier()
-    intake = Intake(state.app, heartbeat=lambda: notifier.heartbeat(intake.last_report))
-    notifier.ready()
-    try:
-        intake.run_forever(stop)
-    finally:
-        notifier.stopping()
+    daemon.run(state.app)
 
 
 @main.command()
@@ -334,3 +328,48 @@ def digest(state: State) -> None:
     from mailintake.clerk import digest_command
 
     digest_command(state.app)
+
+
+@main.command()
+@click.option("--send-test", "send_to", default=None, metavar="ADDRESS",
+              help="同时给这个地址发一封测试邮件")
+@click.pass_obj
+def doctor(state: State, send_to: str | None) -> None:
+    """逐项检查配置、数据库、存储目录、收发邮件、LibreOffice 与中文字体。"""
+    from mailintake.doctor import run as run_doctor
+
+    sys.exit(run_doctor(state.config_path, send_to, echo=click.echo))
+
+
+@main.command()
+@click.pass_obj
+@_guard
+def status(state: State) -> None:
+    """运行概况：上次收取、待人工邮件、待发与失败回复、最近催报与周报。"""
+    from mailintake.status import quarantined, quarantined_table, status_lines
+
+    for line in status_lines(state.app):
+        click.echo(line)
+    if quarantined(state.app):
+        click.echo("\n待人工的邮件（处理后可用 mailintake messages retry 编号 重新处理）：")
+        click.echo(quarantined_table(state.app))
+
+
+@messages.command("retry")
+@click.argument("message_id", type=int)
+@click.pass_obj
+@_guard
+def messages_retry(state: State, message_id: int) -> None:
+    """按存档重新处理一封待人工的邮件（例如补登信息员之后）。"""
+    from mailintake.status import RetryError, retry
+
+    try:
+        done = retry(state.app, message_id)
+    except RetryError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    outcome = {"filed": "已登记", "rejected": "已退回", "quarantined": "仍待人工",
+               "ignored": "已忽略"}.get(done.new.outcome.value, done.new.outcome.value)
+    where = (f"服务器上的邮件已移到“{done.new.target_folder}”。" if done.moved
+             else "在服务器的“待人工”文件夹中没有找到这封邮件，如需要请手工移动。")
+    click.echo(f"邮件 {message_id} 已重新处理（新编号 {done.new.id}）：{outcome}。{where}")

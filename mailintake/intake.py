@@ -24,7 +24,7 @@ import tenacity
 from sqlalchemy.exc import OperationalError
 from tenacity.wait import wait_base
 
-from mailintake import pipeline, readers
+from mailintake import pipeline, readers, status
 from mailintake.app import App
 from mailintake.mailbox.base import Mailbox, MailboxError
 from mailintake.mailbox.imap import MAX_IDLE_SECONDS, ImapMailbox, default_retry_wait
@@ -70,7 +70,9 @@ class Intake:
         with self._lock:
             self._wanted.clear()
             try:
-                report = pipeline.run_cycle(self.app, self._open(), stop)
+                mailbox = self._open()
+                report = pipeline.run_cycle(self.app, mailbox, stop)
+                status.record_cycle(self.app, mailbox.name, report, self.app.clock())
             except TRANSIENT:
                 self._drop()  # its state is unknown now; the next cycle reconnects
                 raise

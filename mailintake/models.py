@@ -298,3 +298,17 @@ class PointEntry(SQLModel, table=True):
     # Lines written by settlement carry a key, so settling twice writes nothing twice.
     entry_key: str | None = Field(default=None, unique=True, max_length=120)
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class Runtime(SQLModel, table=True):
+    """The daemon's last successful cycle per mailbox, for ``mailintake status``."""
+
+    mailbox: str = Field(primary_key=True, max_length=300)
+    # host:pid of the process that ran it (several instances may share a database).
+    instance: str = Field(default="", max_length=300)
+    last_cycle_at: datetime = _when()
+    seen: int = 0
+    filed: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    replies_sent: int = 0

@@ -402,7 +402,7 @@ def test_run_with_idle_files_a_new_mail_within_seconds_and_stops_on_sigterm(
         assert time.monotonic() - appended < 5  # poll_interval is 600 s: IDLE woke it
         assert folder_counts(dovecot) == {"已处理": 2}
         proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=15)
+        err = "".join(proc.communicate(timeout=15))  # logs go to stdout
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -428,7 +428,7 @@ def test_run_resumes_by_itself_after_dovecot_restarts(tmp_path: Path, sqlite_url
             d.append(with_message_id(fixture_mail("02_outlook_rfc2231_website.eml"), "after@x"))
             wait_until(lambda: filed_count(db_file, "after") == 1, 30, "filed after the restart")
             proc.send_signal(signal.SIGTERM)
-            _out, err = proc.communicate(timeout=15)
+            err = "".join(proc.communicate(timeout=15))  # logs go to stdout
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -28,7 +28,7 @@ def _messages(sock: socket.socket, until: str, timeout: float) -> list[str]:
 
 
 def test_run_reports_ready_status_watchdog_and_stopping(tmp_path: Path) -> None:
-    """systemd hears READY, the cycle's figures in STATUS, watchdog pings, then STOPPING on SIGTERM."""
+    """systemd hears READY, the cycle figures in STATUS, watchdog pings, then STOPPING."""
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}",
                           extra="").read_text(encoding="utf-8")
     path = tmp_path / "mailintake.toml"

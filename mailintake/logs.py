@@ -1,0 +1,54 @@
+"""Log lines for journald: one ``key=value`` line per event (logfmt).
+
+journald stamps each line with the time and the unit, so a line carries the
+level, the logger and the message, plus any ``extra={...}`` fields a caller
+adds. Nothing here ever formats a password or a mail body: callers log
+Message-IDs, tracking numbers and counts only (see tests/test_daemon.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+# The attributes every LogRecord has; anything else came in through ``extra``.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def _value(value: object) -> str:
+    text = " ".join(str(value).split())  # one event, one line
+    if text and all(c not in text for c in ' "=\\'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class LogfmtFormatter(logging.Formatter):
+    """``level=info logger=mailintake.pipeline msg="mail <a@b> filed as …"``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, object] = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        fields.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        if record.exc_info:
+            # The exception type and text only: a traceback spans many lines and
+            # journald would split it into unrelated entries.
+            exc = record.exc_info[1]
+            fields["error"] = f"{type(exc).__name__}: {exc}"
+        return " ".join(f"{key}={_value(value)}" for key, value in fields.items())
+
+
+def setup(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Send every log line, logfmt-formatted, to ``stream`` (stdout for journald)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(LogfmtFormatter())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Library chatter (APScheduler's every job run) is noise for the administrator.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
