@@ -31,8 +31,13 @@ _WEAK_LABELS = {
 # Shorter than this, charset-normalizer cannot tell GBK from Big5; GBK is far likelier here.
 _MIN_DETECT_BYTES = 8
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# The charset may be empty (=??B?...?=): decoded by guessing, never left as text the
+# mail library would decode again, into surrogates, when a reply quotes it.
+_ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([bBqQ])\?([^?\s]*)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
+# Control characters in a decoded header: a form feed or U+2028 ends a line for the
+# mail library, so a subject carrying one could not be quoted in the reply.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def charset_codec(label: str | None) -> str | None:
@@ -138,7 +143,9 @@ def decode_header(value: object, defects: list[str] | None = None) -> str:
     if position < len(text):
         chunks.append((_raw(text[position:]), None))
     decoded = "".join(decode_bytes(data, charset, defects) for data, charset in chunks)
-    return re.sub(r"[\t\r\n]+", " ", decoded).strip()
+    # Lone surrogates (bytes no codec took) become U+FFFD: they cannot be encoded again.
+    decoded = decoded.encode("utf-8", "replace").decode("utf-8", "replace")
+    return _CONTROLS.sub(" ", decoded).strip()
 
 
 def _raw(text: str) -> bytes:

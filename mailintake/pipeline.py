@@ -26,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
 from mailintake import answers, auth, bounces, filing, history, readers
@@ -173,9 +175,16 @@ def process_prepared(
     except AlreadyClaimed:
         log.info("mail %s was claimed by another process", ref.source_key)
         return None
+    except OperationalError:
+        # The database, not the mail (connection lost, locked): nothing of this mail was
+        # committed, so the cycle stops and the next one reads it again.
+        raise
     except Exception as exc:
         log.exception("cannot file mail %s", ref.source_key)
-        message.business_key = None
+        # The failed transaction may have flushed the row (it has an id) and
+        # then rolled it back: record it afresh, or the UPDATE finds no row.
+        make_transient(message)
+        message.id, message.business_key, message.duplicate_of_id = None, None, None
         return _record(app, message, Outcome.QUARANTINED, ["internal.error"], error=repr(exc))
 
 
@@ -319,14 +328,15 @@ def _store_files(app: App, reading: Reading) -> list[StoredFile]:
     stored = []
     for index, (part, kind) in enumerate(reading.files):
         if index < len(reading.kept):
-            digest, path = reading.kept[index]  # already on disk, stored by the reader
+            # Already on disk, stored by the reader (which kept only its size here).
+            digest, path, size = reading.kept[index]
         else:
             digest, blob = app.storage.store_blob(part.payload, part.filename)
-            path = str(blob)
+            path, size = str(blob), len(part.payload)
         picture = reading.file_pictures.get(index)  # its size as displayed, when a picture
         stored.append(StoredFile(
             filename=part.filename[:255] or "附件", content_type=part.content_type[:100],
-            kind=kind, size=len(part.payload), sha256=digest, stored_path=str(path),
+            kind=kind, size=size, sha256=digest, stored_path=str(path),
             width=picture.width if picture else None, height=picture.height if picture else None,
         ))
     return stored
