@@ -45,8 +45,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def write_config(folder: Path, db: str, extra: str = "") -> Path:
-    """A config for a local Maildir and a reply folder under ``folder``."""
+MAILDIR = """
+kind = "maildir"
+path = "Maildir"
+"""
+
+
+def write_config(folder: Path, db: str, extra: str = "", *, mailbox: str = MAILDIR) -> Path:
+    """A config for a mailbox (a local Maildir by default) and a reply folder under ``folder``."""
     path = folder / "mailintake.toml"
     path.write_text(
         f"""
@@ -55,8 +61,7 @@ name = "测试教育局办公室"
 addresses = ["office@example.test"]
 
 [mailbox]
-kind = "maildir"
-path = "Maildir"
+{mailbox}
 
 [smtp]
 kind = "folder"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, NOW, fixture_mail
+from conftest import FIXTURES, NOW, fixture_mail, write_config
 from dovecot import Dovecot
 from sqlmodel import col, func, select
 
@@ -42,14 +42,7 @@ def write_imap_config(
     folder: Path, d: Dovecot, db: str, *, mailbox: str = "", extra: str = ""
 ) -> Path:
     """A config for the test Dovecot's account, a reply folder and a database."""
-    path = folder / "mailintake.toml"
-    path.write_text(
-        f"""
-[office]
-name = "测试教育局办公室"
-addresses = ["office@example.test"]
-
-[mailbox]
+    account = f"""
 kind = "imap"
 host = "{d.host}"
 port = {d.port}
@@ -59,26 +52,8 @@ password_env = "{PASSWORD_ENV}"
 connect_timeout = 5.0
 read_timeout = 30.0
 {mailbox}
-
-[smtp]
-kind = "folder"
-path = "outbox"
-from = "教育信息报送 <xxbs@126.com>"
-
-[database]
-url = "{db}"
-
-[storage]
-dir = "files"
-
-[[calendar.semesters]]
-name = "2026秋"
-week1_monday = 2026-09-07
-{extra}
-""",
-        encoding="utf-8",
-    )
-    return path
+"""
+    return write_config(folder, db, extra, mailbox=account)
 
 
 def make_app(config_path: Path) -> App:
