@@ -5,35 +5,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dovecot import Dovecot
 from smtp_server import Smtpd, free_port
-from test_daemon import SMTP_PASSWORD, SMTP_PASSWORD_ENV, SMTP_USER, smtp_config
+
+# The same servers and passwords as the daemon tests (pytest finds imported fixtures).
+from test_daemon import (  # noqa: F401
+    SMTP_PASSWORD,
+    SMTP_USER,
+    dovecot,
+    passwords,
+    smtp_config,
+    smtpd,
+)
 from test_imap_intake import PASSWORD_ENV, make_app, write_imap_config
 
 from mailintake import doctor
-
-
-@pytest.fixture(autouse=True)
-def passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both passwords come from the environment, which the CLI child inherits."""
-    monkeypatch.setenv(PASSWORD_ENV, Dovecot.password)
-    monkeypatch.setenv(SMTP_PASSWORD_ENV, SMTP_PASSWORD)
-
-
-@pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    with Dovecot() as d:
-        yield d
-
-
-@pytest.fixture
-def smtpd() -> Iterator[Smtpd]:
-    with Smtpd(users={SMTP_USER: SMTP_PASSWORD}) as server:
-        yield server
 
 
 def lines(config: Path, send_to: str | None = None) -> tuple[int, list[str]]:
