@@ -18,11 +18,10 @@ from sqlmodel import Session, select
 
 from mailintake import auth, filing
 from mailintake.app import App
-from mailintake.bounces import flush_or_claimed
 from mailintake.checks import Finding
 from mailintake.classify import no_reply_reason
 from mailintake.config import ColumnConfig
-from mailintake.filing import accepted_count
+from mailintake.filing import accepted_count, flush_or_claimed
 from mailintake.models import InboundMessage, OutboxMessage, Status, Submission, Unit
 from mailintake.parse import ParsedMail, ParseError, parse_mail
 from mailintake.replies import Original

@@ -25,11 +25,10 @@ from datetime import datetime, timedelta
 from email.message import Message
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from mailintake.database import session as open_session
-from mailintake.filing import AlreadyClaimed
+from mailintake.filing import flush_or_claimed
 from mailintake.models import InboundMessage, OutboxMessage, ReplyBounce
 from mailintake.parse import normalize_message_id
 
@@ -148,15 +147,6 @@ def record_report(
         marked.append(mark(db, failure.address, failure.status, failure.diagnostic, now=now,
                            hold_days=hold_days, inbound_id=inbound_id, outbox_id=ours.id))
     return marked
-
-
-def flush_or_claimed(db: Session) -> None:
-    """Flush; a unique-key clash means another process recorded this mail first."""
-    try:
-        db.flush()
-    except IntegrityError as exc:
-        db.rollback()
-        raise AlreadyClaimed(str(exc.orig)) from exc
 
 
 def _our_reply(db: Session, address: str, original: str) -> OutboxMessage | None:

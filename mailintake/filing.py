@@ -9,7 +9,7 @@ its reply, so a crash anywhere leaves either everything or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -113,8 +113,17 @@ def save(db: Session, filing: Filing) -> None:
 
 def commit_or_claimed(db: Session) -> None:
     """Commit; a unique-key clash means another process got there first."""
+    _or_claimed(db, db.commit)
+
+
+def flush_or_claimed(db: Session) -> None:
+    """Flush; a unique-key clash means another process recorded this first."""
+    _or_claimed(db, db.flush)
+
+
+def _or_claimed(db: Session, write: Callable[[], None]) -> None:
     try:
-        db.commit()
+        write()
     except IntegrityError as exc:
         db.rollback()
         raise AlreadyClaimed(str(exc.orig)) from exc
