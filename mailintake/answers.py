@@ -178,7 +178,7 @@ def queue_oversize_notice(
         key = filing.business_key(mail.message_id, "")
         first = filing.first_delivery(db, key)
         if first is not None:  # delivered again: it was answered the first time
-            message.duplicate_of_id = first.id
+            message.duplicate_of_id = first
             return
         message.business_key = key
     if (no_reply_reason(mail, app.replies.address) is not None
@@ -203,14 +203,14 @@ def _reply(
         message_id=message.message_id,
         references=mail.headers.get("references", ""),
     )
-    built = app.replies.build(to=mail.from_addr, subject=subject, body=body, now=now,
-                              original=original)
+    raw = app.replies.plain(to=mail.from_addr, subject=subject, body=body, now=now,
+                            original=original)
     return OutboxMessage(
         dedup_key=f"reply:{message.id}",
         kind=kind,
         recipient=mail.from_addr,
         subject=subject,
-        raw=bytes(built),
+        raw=raw,
         inbound_id=message.id,
         created_at=now,
         next_attempt_at=now,

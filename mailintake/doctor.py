@@ -133,11 +133,11 @@ def _smtp(app: App, send_to: str | None) -> str:
     try:
         sender._connected()  # connect, TLS, login
         if send_to:
-            raw = app.replies.build(to=send_to, subject=subject,
+            raw = app.replies.plain(to=send_to, subject=subject,
                                     body="这是一封测试邮件，收到即说明发信设置正确。\n",
                                     now=app.clock())
             sender.send(OutboxMessage(dedup_key="doctor", kind="test", recipient=send_to,
-                                      subject=subject, raw=bytes(raw)))
+                                      subject=subject, raw=raw))
     except DeliveryError as exc:
         advice = ("检查 [smtp] username 和密码（客户端授权码）" if "login" in str(exc).lower()
                   else "检查 [smtp] host、port、security，以及本机能否连到该端口")

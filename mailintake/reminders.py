@@ -173,11 +173,11 @@ def _queue(app: App, db: Session, reminder: Reminder, now: datetime) -> int:
             office_name=app.config.office.name,
         )
         subject, body = app.replies.render("reminder", context)
-        message = app.replies.build(to=address, subject=subject, body=body, now=now,
-                                    auto="auto-generated")
+        raw = app.replies.plain(to=address, subject=subject, body=body, now=now,
+                                auto="auto-generated")
         db.add(OutboxMessage(
             dedup_key=f"{reminder.key}:{address_id}", kind="reminder", recipient=address,
-            subject=subject, raw=bytes(message), created_at=now, next_attempt_at=now,
+            subject=subject, raw=raw, created_at=now, next_attempt_at=now,
         ))
     try:
         db.commit()

@@ -14,7 +14,9 @@ import email.policy
 import email.utils
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
+from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ import jinja2
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOOP_HEADER = "X-Mailintake-Loop"
+# How replies go on the wire: CRLF line ends, as SMTP wants them.
+_WIRE = email.policy.compat32.clone(linesep="\r\n")
 
 
 class TemplateProblem(Exception):
@@ -104,20 +108,60 @@ class Replies:
         original: Original | None = None,
         auto: str = "auto-replied",
     ) -> EmailMessage:
-        """A reply with the headers that keep robots from answering robots."""
+        """A reply as an ``EmailMessage``, for a caller that adds parts (the digest)."""
         message = EmailMessage(policy=email.policy.SMTP)
-        message["From"] = self.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Date"] = email.utils.format_datetime(now)
-        domain = self.address.rpartition("@")[2] or "localhost"
-        message["Message-ID"] = email.utils.make_msgid("mailintake", domain=domain)
-        if original is not None and original.message_id:
-            message["In-Reply-To"] = f"<{original.message_id}>"
-            refs = f"{original.references} <{original.message_id}>".strip()
-            message["References"] = refs
-        message["Auto-Submitted"] = auto
-        message["X-Auto-Response-Suppress"] = "All"
-        message[LOOP_HEADER] = self.address
+        for name, value in self._fields(to, subject, now, original, auto):
+            message[name] = value
         message.set_content(body, charset="utf-8", cte="base64")
         return message
+
+    def plain(
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        now: datetime,
+        original: Original | None = None,
+        auto: str = "auto-replied",
+    ) -> bytes:
+        """A plain-text reply, ready to send.
+
+        Built with the compat32 classes: ``EmailMessage`` folds a Chinese
+        subject by trying every split point (5 ms a receipt, a third of the
+        work of filing a piece); ``Header`` encodes it in one pass.
+        """
+        message = MIMEText(body, "plain", "utf-8")  # base64, as ``build`` does
+        for name, value in self._fields(to, subject, now, original, auto):
+            if value.isascii():
+                message[name] = value
+            else:
+                message[name] = Header(value, "utf-8", header_name=name)  # type: ignore[assignment]
+        return message.as_bytes(policy=_WIRE)
+
+    def _fields(
+        self, to: str, subject: str, now: datetime, original: Original | None, auto: str
+    ) -> list[tuple[str, str]]:
+        """The header fields of a reply, including those that keep robots from answering."""
+        domain = self.address.rpartition("@")[2] or "localhost"
+        fields = [
+            ("From", _address(self.sender)),
+            ("To", _address(to)),
+            ("Subject", subject),
+            ("Date", email.utils.format_datetime(now)),
+            ("Message-ID", email.utils.make_msgid("mailintake", domain=domain)),
+        ]
+        if original is not None and original.message_id:
+            fields.append(("In-Reply-To", f"<{original.message_id}>"))
+            fields.append(("References", f"{original.references} <{original.message_id}>".strip()))
+        fields += [("Auto-Submitted", auto), ("X-Auto-Response-Suppress", "All"),
+                   (LOOP_HEADER, self.address)]
+        return fields
+
+
+def _address(value: str) -> str:
+    """An address field with its display name RFC 2047-encoded where it is not ASCII."""
+    name, addr = email.utils.parseaddr(value)
+    if not addr or "@" not in addr:
+        return value
+    return email.utils.formataddr((name, addr), charset="utf-8")

@@ -49,11 +49,11 @@ def sender(server: Smtpd, *, password: str = PASSWORD, security: str = "none",
 def queue(app: App, to: str, count: int = 1) -> None:
     with session(app.engine) as db:
         for _ in range(count):
-            built = app.replies.build(to=to, subject="【回执】稿件已登记", body="稿件已登记。\n",
-                                      now=NOW)
+            raw = app.replies.plain(to=to, subject="【回执】稿件已登记", body="稿件已登记。\n",
+                                    now=NOW)
             db.add(OutboxMessage(
                 dedup_key=f"test:{uuid.uuid4()}", kind="receipt", recipient=to,
-                subject="【回执】稿件已登记", raw=bytes(built), created_at=NOW, next_attempt_at=NOW,
+                subject="【回执】稿件已登记", raw=raw, created_at=NOW, next_attempt_at=NOW,
             ))
         db.commit()
 
