@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
 
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -184,11 +185,15 @@ def mark(
 
 def bouncing(db: Session, address: str, now: datetime) -> ReplyBounce | None:
     """The bounce holding replies to ``address`` at ``now``, if any."""
-    return db.exec(
-        select(ReplyBounce)
-        .where(ReplyBounce.address == address.lower(), ReplyBounce.until > now)
-        .order_by(col(ReplyBounce.until).desc())
-    ).first()
+    return db.exec(_HOLDING, params={"address": address.lower(), "now": now}).first()
+
+
+# Asked before every reply: built once (building costs more than running it).
+_HOLDING = (
+    select(ReplyBounce)
+    .where(ReplyBounce.address == bindparam("address"), ReplyBounce.until > bindparam("now"))
+    .order_by(col(ReplyBounce.until).desc())
+)
 
 
 def bouncing_addresses(engine: Engine, now: datetime) -> list[ReplyBounce]:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, func, select
 
 from mailintake.columns import subject_key
@@ -212,9 +212,15 @@ class History:
 
 
 def recall(
-    db: Session, config: Config, *, unit_id: int | None, subject: str, text: str, now: datetime
+    db: Session, config: Config, *, unit_id: int | None, subject: str, text: str, now: datetime,
+    seen: dict[int, Earlier | None] | None = None,
 ) -> History:
-    """Look up what a new piece from ``unit_id`` with ``subject`` and ``text`` may be."""
+    """Look up what a new piece from ``unit_id`` with ``subject`` and ``text`` may be.
+
+    ``seen`` keeps the earlier pieces already read, by id, for the next call:
+    mail after mail meets the same recent pieces as candidates. Keep it for
+    one cycle (a clerk's change shows from the next).
+    """
     key = subject_key(subject)
     fingerprint = Fingerprint.of(text, config.duplicates.min_chars)
     replaces = None
@@ -224,83 +230,128 @@ def recall(
     candidates: list[Earlier] = []
     if fingerprint is not None:
         days = config.duplicates.window_days
-        candidates = _candidates(db, fingerprint, now - timedelta(days=days) if days else None)
+        since = now - timedelta(days=days) if days else None
+        candidates = _candidates(db, fingerprint, since, {} if seen is None else seen)
     if replaces is not None:
         thread = (replaces.unit_id, replaces.subject_key)
         candidates = [c for c in candidates if (c.unit_id, c.subject_key) != thread]
     return History(fingerprint, key, replaces, candidates)
 
 
+def stamp(submission: Submission, history: History) -> None:
+    """Mark a new piece with what later pieces compare it by, and the version it corrects.
+
+    Set before the piece is first written, so its row is inserted once,
+    complete, rather than inserted and updated.
+    """
+    submission.subject_key = history.subject_key[:300]
+    fingerprint = history.fingerprint
+    submission.text_hash = fingerprint.hash if fingerprint else ""
+    earlier = history.replaces
+    if submission.status == Status.ACCEPTED and earlier is not None:
+        submission.version, submission.replaces_id = earlier.version + 1, earlier.id
+
+
 def remember(db: Session, submission: Submission, history: History) -> None:
-    """Store what later pieces are compared with; apply a correction.
+    """Store the bands later pieces are found by; apply a correction.
 
     Runs in the transaction that files ``submission`` (after it has an id).
     """
     assert submission.id is not None
-    submission.subject_key = history.subject_key[:300]
-    fingerprint = history.fingerprint
-    submission.text_hash = fingerprint.hash if fingerprint else ""
-    accepted = submission.status == Status.ACCEPTED
-    earlier = history.replaces
-    if accepted and earlier is not None:
-        row = db.get(Submission, earlier.id)
-        if row is not None and row.status == Status.ACCEPTED:
-            row.status = Status.SUPERSEDED
-            db.add(row)
-        submission.version, submission.replaces_id = earlier.version + 1, earlier.id
-    db.add(submission)
-    db.flush()
-    if accepted and fingerprint is not None:
+    if submission.status != Status.ACCEPTED:
+        return
+    run = db.connection().execute
+    if history.replaces is not None:
+        run(_supersede(), {"earlier": history.replaces.id})
+    if history.fingerprint is not None:
         # One executemany, not sixteen ORM objects to build and flush.
-        db.execute(insert(TextBand), [
-            {"band": band, "submission_id": submission.id} for band in fingerprint.bands
+        run(insert(TextBand), [
+            {"band": band, "submission_id": submission.id} for band in history.fingerprint.bands
         ])
 
 
+@cache
+def _supersede() -> Any:
+    """The earlier version, if still the current one, is superseded by its correction."""
+    return (
+        update(Submission)
+        .where(col(Submission.id) == bindparam("earlier"),
+               col(Submission.status) == Status.ACCEPTED)
+        .values(status=Status.SUPERSEDED)
+    )
+
+
 def _current_version(db: Session, unit_id: int, key: str, since: datetime) -> Earlier | None:
-    rows = db.exec(
+    params = {"unit_id": unit_id, "key": key, "since": since}
+    row = db.connection().execute(_queries().current, params).first()
+    return Earlier(*row) if row is not None else None
+
+
+def _candidates(
+    db: Session, fingerprint: Fingerprint, since: datetime | None, seen: dict[int, Earlier | None]
+) -> list[Earlier]:
+    queries, run = _queries(), db.connection().execute
+    same = run(queries.same_hash, {"hash": fingerprint.hash}).scalars().all()
+    banded = run(queries.banded, {"bands": list(fingerprint.bands)}).scalars().all()
+    ids = {*same, *banded}
+    unknown = sorted(ids - seen.keys())
+    if unknown:
+        rows = {row[0]: Earlier(*row) for row in run(queries.rows, {"ids": unknown})}
+        seen.update({id_: rows.get(id_) for id_ in unknown})  # None: not filed
+    found = [e for e in map(seen.get, ids)
+             if e is not None and (since is None or e.received_at >= since)]
+    return sorted(found, key=lambda e: (e.received_at, e.id))
+
+
+@dataclass(frozen=True)
+class _Queries:
+    """The statements asked for every mail, built once.
+
+    Building a statement with its bound values costs several times what the
+    database takes to answer it; built once with named parameters, each use
+    only binds the values.
+    """
+
+    current: Any
+    same_hash: Any
+    banded: Any
+    rows: Any
+
+
+@cache
+def _queries() -> _Queries:
+    current = (
         _earlier_rows()
         .where(
-            Submission.unit_id == unit_id,
-            Submission.subject_key == key,
+            Submission.unit_id == bindparam("unit_id"),
+            Submission.subject_key == bindparam("key"),
             Submission.status == Status.ACCEPTED,
-            Submission.received_at >= since,
+            Submission.received_at >= bindparam("since"),
         )
         .order_by(col(Submission.received_at).desc(), col(Submission.id).desc())
         .limit(1)
-    ).all()
-    return next((Earlier(*row) for row in rows), None)
-
-
-def _candidates(db: Session, fingerprint: Fingerprint, since: datetime | None) -> list[Earlier]:
+    )
     # Ids first, each by its own index, then the rows by primary key: a plan
     # that walks submissions in date order looking for band members (as
     # PostgreSQL chose for "IN (bands) ORDER BY date LIMIT" before its first
     # ANALYZE) took seconds at 500,000 pieces.
-    same = db.exec(
-        select(Submission.id).where(
-            Submission.text_hash == fingerprint.hash, col(Submission.status).in_(FILED)
-        ).limit(MAX_CANDIDATES)
-    ).all()
+    same_hash = select(Submission.id).where(
+        Submission.text_hash == bindparam("hash"), col(Submission.status).in_(FILED)
+    ).limit(MAX_CANDIDATES)
     # Pieces sharing the most bands first: a copy shares several, a piece
     # that merely shares boilerplate with this one usually a single band.
-    banded = db.exec(
+    banded = (
         select(TextBand.submission_id)
-        .where(col(TextBand.band).in_(fingerprint.bands))
+        .where(col(TextBand.band).in_(bindparam("bands", expanding=True)))
         .group_by(col(TextBand.submission_id))
         .order_by(func.count().desc(), col(TextBand.submission_id).desc())
         .limit(MAX_CANDIDATES)
-    ).all()
-    ids = {*same, *banded}
-    if not ids:
-        return []
-    query = _earlier_rows().where(
-        col(Submission.id).in_(ids), col(Submission.status).in_(FILED)
     )
-    if since is not None:
-        query = query.where(Submission.received_at >= since)
-    found = [Earlier(*row) for row in db.exec(query).all()]
-    return sorted(found, key=lambda e: (e.received_at, e.id))
+    rows = _earlier_rows().where(
+        col(Submission.id).in_(bindparam("ids", expanding=True)),
+        col(Submission.status).in_(FILED),
+    )
+    return _Queries(current, same_hash, banded, rows)
 
 
 def _earlier_rows() -> Any:

@@ -29,6 +29,7 @@ from typing import Protocol
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from mailintake import bounces, ratelimit
@@ -174,12 +175,17 @@ def _claim(db: Session, item: OutboxMessage, now: datetime) -> bool:
                col(OutboxMessage.status) == OutboxStatus.PENDING,
                col(OutboxMessage.next_attempt_at) == item.next_attempt_at)
         .values(next_attempt_at=now + LEASE)
+        # The session holds every due reply: matching each against this UPDATE
+        # ("evaluate") made a flush of n replies cost n² comparisons.
+        .execution_options(synchronize_session=False)
     )
     db.commit()
     if claimed.rowcount != 1:
         db.expunge(item)
         return False
-    item.next_attempt_at = now + LEASE
+    # What the row now holds, as if loaded: a later change back to an earlier
+    # time (the server was down) must still be written.
+    set_committed_value(item, "next_attempt_at", now + LEASE)
     return True
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -37,6 +37,7 @@ from mailintake.classify import no_reply_reason
 from mailintake.columns import SubjectMatcher
 from mailintake.database import session as open_session
 from mailintake.filing import AlreadyClaimed, Filing, StoredFile
+from mailintake.history import Earlier
 from mailintake.mailbox.base import (
     FOLDER_FILED,
     FOLDER_REJECTED,
@@ -48,7 +49,7 @@ from mailintake.models import InboundMessage, Outcome, Status, Submission, Unit
 from mailintake.outbox import FlushReport
 from mailintake.readers import Prepared
 from mailintake.reading import Reading
-from mailintake.units import active_units, find_sender, unit_names
+from mailintake.units import Registry, unit_names
 
 log = logging.getLogger("mailintake.pipeline")
 
@@ -83,6 +84,22 @@ def _never() -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every mail of a cycle is judged against, read once for the cycle."""
+
+    registry: Registry
+    matcher: SubjectMatcher
+    # Earlier pieces read as duplicate candidates so far (see history.recall).
+    earlier: dict[int, Earlier | None] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, app: App) -> Context:
+        with open_session(app.engine) as db:
+            registry = Registry.load(db)
+        return cls(registry, SubjectMatcher(app.config.columns, unit_names(registry.units)))
+
+
 def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> CycleReport:
     """Take in everything waiting in the mailbox, then deliver the outbox.
 
@@ -104,9 +121,11 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
         if ref.size > limit:
             _finish(moves, ref, _oversize(app, mailbox, ref), report)
     fetched = _fetch(mailbox, [r for r in fresh if r.size <= limit])
+    context = Context.load(app) if fresh else None
     with closing(readers.read_ahead(fetched, app.config.limits, app.storage.root)) as ready:
         for ref, prepared in ready:
-            _finish(moves, ref, process_prepared(app, mailbox.name, ref, prepared), report)
+            message = process_prepared(app, mailbox.name, ref, prepared, context)
+            _finish(moves, ref, message, report)
             if stop():
                 break
     moves.flush()
@@ -152,9 +171,12 @@ def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes) -> InboundMes
 
 
 def process_prepared(
-    app: App, mailbox_name: str, ref: MailRef, prepared: Prepared
+    app: App, mailbox_name: str, ref: MailRef, prepared: Prepared, context: Context | None = None
 ) -> InboundMessage | None:
-    """Decide and record one mail already archived and read (see ``readers``)."""
+    """Decide and record one mail already archived and read (see ``readers``).
+
+    ``context`` is the cycle's (read now when None).
+    """
     now = app.clock()
     message = InboundMessage(
         mailbox=mailbox_name, source_key=ref.source_key, folder=ref.folder,
@@ -170,8 +192,9 @@ def process_prepared(
     if reading.refused:  # over a limit that kept it from being read (a 1 MB header)
         return _record(app, message, Outcome.QUARANTINED, [reading.refused])
     try:
+        context = context or Context.load(app)
         with open_session(app.engine) as db:
-            return _decide(app, db, message, reading, now)
+            return _decide(app, db, context, message, reading, now=now)
     except AlreadyClaimed:
         log.info("mail %s was claimed by another process", ref.source_key)
         return None
@@ -189,13 +212,14 @@ def process_prepared(
 
 
 def _decide(
-    app: App, db: Session, message: InboundMessage, reading: Reading, now: datetime
+    app: App, db: Session, context: Context, message: InboundMessage, reading: Reading, *,
+    now: datetime,
 ) -> InboundMessage:
     mail = reading.mail
     key = filing.business_key(mail.message_id, message.raw_sha256)
     first = filing.first_delivery(db, key)
     if first is not None:
-        message.duplicate_of_id = first.id
+        message.duplicate_of_id = first
         return _settle(db, message, Outcome.IGNORED, ["duplicate.message"])
     message.business_key = key
     archived = app.storage.root / app.storage.raw_path(message.raw_sha256)
@@ -212,18 +236,18 @@ def _decide(
         log.warning("mail %s from %s failed authentication: %s", message.message_id,
                     mail.from_addr, ", ".join(verdict.failures))
         return _settle(db, message, Outcome.QUARANTINED, ["sender.auth_failed"])
-    sender = find_sender(db, mail.from_addr)
+    sender = context.registry.sender(mail.from_addr)
     if sender is None:
         if verdict.passed:  # a real person, so telling them how to register is no backscatter
             answers.queue_unregistered_note(app, db, message, mail, now)
         return _settle(db, message, Outcome.QUARANTINED, ["sender.unregistered"])
-    matcher = SubjectMatcher(app.config.columns, unit_names(active_units(db)))
-    match = matcher.match(mail.subject, app.local(now).date())
+    match = context.matcher.match(mail.subject, app.local(now).date())
     unit = _unit_of(match.unit if match else None, sender.units)
     document = reading.documents[0] if reading.documents else None
     # Earlier pieces this one may duplicate or correct, for the checks to judge.
     past = history.recall(db, app.config, unit_id=unit.id if unit else None,
-                          subject=mail.subject, text=document.text if document else "", now=now)
+                          subject=mail.subject, text=document.text if document else "", now=now,
+                          seen=context.earlier)
     piece = Piece(
         mail=mail, sender=sender, match=match, documents=reading.documents,
         document_errors=reading.document_errors, attached_pictures=reading.pictures,
@@ -248,10 +272,10 @@ def _decide(
     message.outcome, message.target_folder = outcome, FOLDER_OF[outcome]
     message.reasons = [f.code for f in findings]
     files = _store_files(app, reading)
+    history.stamp(submission, past)
     filing.save(db, Filing(message, submission, findings, files))
     history.remember(db, submission, past)  # a correction supersedes the earlier version
     submission.tracking_no = filing.tracking_number(submission, f"{app.local(now):%Y%m%d}")
-    db.add(submission)
     filing.queue(db, answers.reply_for(
         app, db, message=message, mail=mail, submission=submission, findings=findings,
         unit=unit, column=match.column if match else None,

@@ -10,10 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from mailintake.config import RateLimit
 from mailintake.models import OutboxMessage, OutboxStatus
+
+# Asked for every reply: built once (building costs more than running it).
+_SENT_SINCE = select(OutboxMessage.sent_at).where(
+    OutboxMessage.recipient == bindparam("recipient"),
+    OutboxMessage.status == OutboxStatus.SENT,
+    col(OutboxMessage.sent_at) > bindparam("since"),
+)
 
 
 def next_allowed(
@@ -23,13 +31,8 @@ def next_allowed(
     if not limits:
         return None
     widest = timedelta(minutes=max(limit.minutes for limit in limits))
-    sent = db.exec(
-        select(OutboxMessage.sent_at).where(
-            OutboxMessage.recipient == recipient,
-            OutboxMessage.status == OutboxStatus.SENT,
-            col(OutboxMessage.sent_at) > now - widest,
-        )
-    ).all()
+    params = {"recipient": recipient, "since": now - widest}
+    sent = db.connection().execute(_SENT_SINCE, params).scalars().all()
     times = sorted(moment for moment in sent if moment is not None)
     allowed: datetime | None = None
     for limit in limits:

@@ -74,6 +74,17 @@ class Storage:
         ext = Path(sanitize_filename(filename)).suffix.lower()[:10]
         return digest, self._write(Path("blobs", digest[:2], f"{digest}{ext}"), data)
 
+    def _link(self, stored: Path, relative: Path) -> None:
+        try:
+            os.link(self.root / stored, self.root / relative)
+        except FileExistsError:
+            pass  # published before
+        except FileNotFoundError:
+            raise  # no folder yet (see publish), or no stored file
+        except OSError:
+            # Hard links can fail across file systems; a copy will do.
+            self._write(relative, self.read(stored))
+
     def read(self, relative: str | Path) -> bytes:
         return (self.root / relative).read_bytes()
 
@@ -84,11 +95,11 @@ class Storage:
             sanitize_filename(folder, "稿件"), sanitize_filename(filename),
         )
         target = self.root / relative
-        if not target.exists():
+        try:
+            self._link(stored, relative)
+        except FileNotFoundError:
+            # The folder is new (the first file of a piece): make it and link
+            # again. Asking first would cost two system calls for every file.
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(self.root / stored, target)
-            except OSError:
-                # Hard links can fail across file systems; a copy will do.
-                self._write(relative, self.read(stored))
+            self._link(stored, relative)
         return relative

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import openpyxl
 from sqlmodel import Session, col, delete, select
 
 from mailintake.models import Correspondent, CorrespondentAddress, CorrespondentUnit, Unit
@@ -141,6 +140,8 @@ def _read_csv(path: Path) -> list[list[str]]:
 
 def _read_xlsx(path: Path) -> list[list[str]]:
     try:
+        import openpyxl  # only ``units import`` of an .xlsx needs it
+
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
         raise UnitsFileError([f"{path.name}：无法打开 Excel 文件（{exc}）"]) from exc
@@ -240,6 +241,43 @@ def find_sender(session: Session, address: str) -> Sender | None:
         .order_by(Unit.name)
     ).all()
     return Sender(row, list(units))
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Every active sender and unit, read at once.
+
+    The pipeline reads it once a cycle rather than asking the database who
+    sent each mail: three queries instead of two a mail. A change to the
+    registry (``units import``) shows from the next cycle on.
+    """
+
+    units: list[Unit]
+    senders: dict[str, Sender]
+
+    @classmethod
+    def load(cls, session: Session) -> Registry:
+        units = active_units(session)  # in the database's order of names, as find_sender's
+        place = {unit.id: index for index, unit in enumerate(units)}
+        people = {person.id: person for person in session.exec(
+            select(Correspondent).where(Correspondent.active)).all()}
+        theirs: dict[int, list[Unit]] = {}
+        for link in session.exec(select(CorrespondentUnit)).all():
+            if link.unit_id in place:
+                theirs.setdefault(link.correspondent_id, []).append(units[place[link.unit_id]])
+        for own in theirs.values():
+            own.sort(key=lambda unit: place[unit.id])
+        senders = {}
+        for address in session.exec(select(CorrespondentAddress)).all():
+            person = people.get(address.correspondent_id)
+            if person is not None:
+                senders[address.address] = Sender(
+                    person, list(theirs.get(address.correspondent_id, [])))
+        return cls(units, senders)
+
+    def sender(self, address: str) -> Sender | None:
+        """What ``find_sender`` would answer for ``address``."""
+        return self.senders.get(address.lower())
 
 
 def active_units(session: Session) -> list[Unit]:
