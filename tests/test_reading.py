@@ -9,23 +9,29 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import pickle
 import re
 import shutil
 import tempfile
 import time
+import warnings
 import zipfile
 from collections.abc import Callable
+from email.message import Message
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import docx
 import msoffcrypto.format.ooxml
 import olefile
 import pytest
 from conftest import FIXTURES, deliver
 from sqlmodel import col, select
 
-from mailintake import pipeline
+from mailintake import parse, pipeline
 from mailintake.app import App
 from mailintake.checks import CATALOGUE
 from mailintake.config import LimitsConfig
@@ -290,6 +296,107 @@ def test_word_files_that_cannot_be_read_get_their_own_finding(
     assert CATALOGUE[code].message and CATALOGUE[code].hint
 
 
+# --- a Word file is unpacked once, and only what is read is parsed ------------------------------
+
+DTD = '<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+
+
+def rezip(docx: bytes, members: dict[str, bytes], *, twice: bool = False) -> bytes:
+    """The package with these members' bytes instead (or added); with ``twice``,
+    the changed members are added as second members of the same name."""
+    out = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(io.BytesIO(docx)) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of a duplicate name
+        for info in src.infolist():
+            replaced = info.filename in members and not twice
+            dst.writestr(info.filename, members[info.filename] if replaced else src.read(info))
+        for name, data in members.items():
+            if twice or name not in src.namelist():
+                dst.writestr(name, data)
+    return out.getvalue()
+
+
+def member(docx: bytes, name: str) -> str:
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        return archive.read(name).decode()
+
+
+def with_dtd(xml: str) -> str:
+    return re.sub(r"(<\?xml[^>]*\?>)", lambda m: m.group(1) + DTD, xml, count=1)
+
+
+@pytest.mark.parametrize(("name", "codec"), [
+    ("word/document.xml", "utf-8"),
+    ("word/settings.xml", "utf-8"),  # a part python-docx is not asked to parse
+    ("word/styles.xml", "utf-16-le"),
+    ("word/styles.xml", "utf-16-be"),
+])
+def test_a_dtd_in_any_xml_member_is_refused(name: str, codec: str) -> None:
+    """Every XML member is looked at for a DTD, in UTF-8 or UTF-16, whether read or not."""
+    docx = lecture_docx()
+    poisoned = rezip(docx, {name: with_dtd(member(docx, name)).encode(codec)})
+    reading = read_mail(mail_with("稿件.docx", poisoned), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.unsafe"]
+
+
+def test_a_dtd_across_two_read_chunks_is_refused() -> None:
+    """A member is read in chunks of 1 MB: a DOCTYPE cut in two by them is still seen."""
+    padding = " " * ((1 << 20) - len("<x>") - 4)
+    poisoned = rezip(lecture_docx(), {"customXml/item9.xml": f"<x>{padding}{DTD}</x>".encode()})
+    reading = read_mail(mail_with("稿件.docx", poisoned), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.unsafe"]
+
+
+def test_a_member_named_twice_is_checked_twice_and_read_as_zipfile_reads_it() -> None:
+    """Both members of one name are checked; the text is read from the last, as zipfile does."""
+    docx = lecture_docx()
+    xml = member(docx, "word/document.xml")
+    twice = rezip(docx, {"word/document.xml": xml.replace("南京大学", "北京大学").encode()},
+                  twice=True)
+    [document] = read_mail(mail_with("稿件.docx", twice), LIMITS).documents
+    assert document.text == TEXT.replace("南京大学", "北京大学")
+    hidden = rezip(rezip(docx, {"word/document.xml": with_dtd(xml).encode()}),
+                   {"word/document.xml": xml.encode()}, twice=True)
+    reading = read_mail(mail_with("稿件.docx", hidden), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.unsafe"]
+
+
+def test_parts_nobody_reads_are_checked_but_never_parsed() -> None:
+    """settings.xml and numbering.xml say nothing a reader sees: broken ones do not cost
+    the piece (they are still checked for a DTD, above)."""
+    docx = lecture_docx()
+    broken = rezip(docx, {"word/settings.xml": b"<w:settings><unclosed>",
+                          "word/numbering.xml": b"not xml at all"})
+    reading = read_mail(mail_with("稿件.docx", broken), LIMITS)
+    assert not reading.document_errors
+    check_piece(reading)
+    unreadable = rezip(docx, {"word/document.xml": b"<w:document><unclosed>"})
+    reading = read_mail(mail_with("稿件.docx", unreadable), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.corrupt"]
+
+
+def test_captions_follow_each_document_own_style_names() -> None:
+    """A paragraph is a caption by its style's name in its own document's styles, also
+    when a document with the same styles, or other ones, was read just before."""
+    word = docx.Document()
+    word.add_paragraph("讲坛现场", style="Caption")
+    out = io.BytesIO()
+    word.save(out)
+    captioned = out.getvalue()
+    styles = member(captioned, "word/styles.xml")
+    assert '<w:name w:val="caption"/>' in styles
+    renamed = rezip(captioned, {"word/styles.xml": styles.replace(
+        '<w:name w:val="caption"/>', '<w:name w:val="plain text"/>').encode()})
+    broken = rezip(captioned, {"word/styles.xml": styles[:-20].encode()})
+    for data, captions in [(captioned, ["讲坛现场"]), (renamed, []), (captioned, ["讲坛现场"]),
+                           (renamed, [])]:
+        [document] = read_mail(mail_with("稿件.docx", data), LIMITS).documents
+        assert document.captions == captions
+    reading = read_mail(mail_with("稿件.docx", broken), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.corrupt"]
+
+
 # --- decoding that never loses a character -------------------------------------------------------
 
 
@@ -377,6 +484,69 @@ def test_file_names_are_sanitized_never_paths() -> None:
     reading = read_mail(mail_with("../../etc/cron.d/稿件.docx", lecture_docx()), LIMITS)
     [part] = reading.mail.parts
     assert part.filename == "稿件.docx"
+
+
+# --- the MIME tree is the standard library's, however fast it is built ---------------------------
+
+NESTED = b"""From: a@example.test
+Content-Type: multipart/mixed; boundary="outer"
+
+preamble
+--outer
+Content-Type: multipart/alternative; boundary="inner"
+
+--inner
+Content-Type: text/plain
+
+--\x20
+a signature under its dash-dash line
+--inner-but-not-the-boundary
+--outer-- does not end it either
+--inner--
+the inner epilogue
+--outer
+Content-Type: application/octet-stream
+Content-Transfer-Encoding: base64
+
+AAAA
+--outer--
+the epilogue
+"""
+MIME_CASES = {
+    "nested": NESTED,
+    "CRLF": NESTED.replace(b"\n", b"\r\n"),
+    "CR only": NESTED.replace(b"\n", b"\r"),
+    "inner never closed": NESTED.replace(b"--inner--\n", b""),
+    "outer never closed": NESTED.replace(b"--outer--\n", b""),
+    "no line break at the end": NESTED.rstrip(),
+    **{path.name: path.read_bytes() for path in sorted((FIXTURES / "mail").rglob("*.eml"))},
+}
+
+
+def _shape(message: Message) -> list[Any]:
+    return [(part.items(), part.preamble, part.epilogue, [type(d).__name__ for d in part.defects],
+             None if part.is_multipart() else part.get_payload()) for part in message.walk()]
+
+
+@pytest.mark.parametrize("raw", MIME_CASES.values(), ids=MIME_CASES.keys())
+def test_the_mime_tree_is_the_one_the_standard_parser_builds(raw: bytes) -> None:
+    """Only boundary lines are tested as boundaries: the parts, preambles, epilogues and
+    defects are those of the standard library's own line buffer."""
+    expected = BytesParser(policy=parse._POLICY).parsebytes(raw)
+    assert _shape(parse._parse(raw)) == _shape(expected)
+
+
+def test_the_line_break_before_a_boundary_is_the_one_the_standard_parser_finds() -> None:
+    """The line break at the end of a part, searched from its last two characters, is the
+    match the standard library's expression finds searching the whole part."""
+    pattern = re.compile(r"(\r\n|\r|\n)\Z")
+    at_end = parse._EolAtEnd(pattern)
+    for length in range(7):
+        for characters in itertools.product("\r\na", repeat=length):
+            text = "".join(characters)
+            found, expected = at_end.search(text), pattern.search(text)
+            assert (found and (found.span(), found.group())) == (
+                expected and (expected.span(), expected.group()))
 
 
 # --- what was read is stored with the submission ---------------------------------------------
