@@ -21,165 +21,24 @@ the SQL stays here.
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
-from collections import OrderedDict
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, func, select
 
 from mailintake.columns import subject_key
 from mailintake.config import Config
+from mailintake.fingerprint import Fingerprint, keep
 from mailintake.models import Status, Submission, TextBand, Unit
 
-if TYPE_CHECKING:
-    import numpy as np
-    from numpy.typing import NDArray
-
-SHINGLE = 4  # characters; Chinese words are one to four characters long
-PERMUTATIONS = 64
-ROWS_PER_BAND = 4  # 16 bands of 4 rows: see the probabilities above
 # A band shared by very many pieces (boilerplate) must not make one mail read
 # thousands of texts: the most recent ones are enough to name an earlier piece.
 MAX_CANDIDATES = 50
 # Pieces that count as filed: the current version and the versions it replaced.
 FILED = (Status.ACCEPTED, Status.SUPERSEDED)
-
-
-def normalize_text(text: str) -> str:
-    """The text as compared: folded, letters and digits only.
-
-    Spacing, punctuation, full- or half-width forms and line breaks do not
-    make a different document.
-    """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
-
-
-def shingles(normalized: str) -> set[str]:
-    """Every run of SHINGLE characters in a normalized text."""
-    if len(normalized) <= SHINGLE:
-        return {normalized} if normalized else set()
-    return {normalized[i:i + SHINGLE] for i in range(len(normalized) - SHINGLE + 1)}
-
-
-def similarity(a: AbstractSet[str], b: AbstractSet[str]) -> float:
-    """Jaccard similarity of two shingle sets."""
-    if not a or not b:
-        return 0.0
-    common = len(a & b)
-    return common / (len(a) + len(b) - common)
-
-
-def shingles_of(text_hash: str, text: str) -> frozenset[str]:
-    """The shingles of a filed text, known by the hash of its normalized form.
-
-    Each new piece is compared with up to MAX_CANDIDATES earlier ones, mostly
-    the same recent pieces again and again: normalizing each of them anew for
-    every mail cost more than everything else in the check. Equal hashes mean
-    equal normalized texts, so the shingles are kept by hash, for a bounded
-    number of texts (a few MB).
-    """
-    found = _SHINGLES.get(text_hash) if text_hash else None
-    if found is not None:
-        _SHINGLES.move_to_end(text_hash)
-        return found
-    grams = frozenset(shingles(normalize_text(text)))
-    if text_hash:
-        _keep(text_hash, grams)
-    return grams
-
-
-def _keep(text_hash: str, grams: frozenset[str]) -> None:
-    _SHINGLES[text_hash] = grams
-    if len(_SHINGLES) > SHINGLE_CACHE:
-        _SHINGLES.popitem(last=False)
-
-
-SHINGLE_CACHE = 256
-_SHINGLES: OrderedDict[str, frozenset[str]] = OrderedDict()
-
-
-def bands(grams: AbstractSet[str]) -> list[int]:
-    """The LSH band keys of a shingle set's MinHash signature, as signed 64-bit
-    integers (half the size of text keys in a table of millions of rows).
-
-    The seed and the permutation scheme are fixed: the keys are stored, and
-    must come out the same for the same text in every later version. The
-    signature is datasketch's ``MinHash(num_perm=64, seed=1, scheme="affine32")``
-    (the first version used it; ``tests/test_history.py`` checks they agree),
-    computed here with numpy alone: importing datasketch imports scipy too,
-    0.5 s and some 85 MB in every process for three lines of arithmetic.
-    """
-    import numpy as np  # only where texts are compared, not in every CLI command
-
-    a, b = _permutations()
-    hashed = np.fromiter((_sha1_32(g) for g in grams), dtype=np.uint32, count=len(grams))
-    values = np.full(PERMUTATIONS, 0xFFFFFFFF, dtype=np.uint32)
-    if hashed.size:
-        mixed = _fmix32(hashed).reshape(-1, 1)
-        # a * h + b in uint32: the wraparound is the modulo 2**32 of the scheme.
-        values = np.minimum(values, (mixed * a + b).min(axis=0))
-    raw = values.astype("<u4")
-    keys = []
-    for band in range(PERMUTATIONS // ROWS_PER_BAND):
-        rows = raw[band * ROWS_PER_BAND:(band + 1) * ROWS_PER_BAND].tobytes()
-        digest = hashlib.blake2b(bytes([band]) + rows, digest_size=8).digest()
-        keys.append(int.from_bytes(digest, "big", signed=True))
-    return keys
-
-
-def _sha1_32(gram: str) -> int:
-    """datasketch's ``sha1_hash32``: the first four bytes of SHA-1, little-endian."""
-    digest = hashlib.sha1(gram.encode("utf-8"), usedforsecurity=False).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
-@cache
-def _permutations() -> tuple[NDArray[np.uint32], NDArray[np.uint32]]:
-    """The affine permutations h -> a*h + b (a odd) of datasketch's affine32 scheme, seed 1."""
-    import numpy as np
-
-    gen = np.random.RandomState(1)  # the legacy generator: its stream never changes
-    a = gen.randint(0, 1 << 31, PERMUTATIONS, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-    b = gen.randint(0, 1 << 32, PERMUTATIONS, dtype=np.uint32)
-    return a, b
-
-
-def _fmix32(h: NDArray[np.uint32]) -> NDArray[np.uint32]:
-    """MurmurHash3's 32-bit finalizer, which the affine32 scheme applies first."""
-    import numpy as np
-
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """A document's text as the duplicate check compares it."""
-
-    normalized: str
-    hash: str
-    bands: tuple[int, ...]
-
-    @classmethod
-    def of(cls, text: str, min_chars: int) -> Fingerprint | None:
-        """None when the text is too short to say anything about duplicates."""
-        normalized = normalize_text(text)
-        if len(normalized) < min_chars:
-            return None
-        digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
-        grams = frozenset(shingles(normalized))
-        _keep(digest, grams)  # the duplicate check and later pieces compare with these
-        return cls(normalized, digest, tuple(bands(grams)))
 
 
 @dataclass(frozen=True)
@@ -212,17 +71,21 @@ class History:
 
 
 def recall(
-    db: Session, config: Config, *, unit_id: int | None, subject: str, text: str, now: datetime,
-    seen: dict[int, Earlier | None] | None = None,
+    db: Session, config: Config, *, unit_id: int | None, subject: str,
+    fingerprint: Fingerprint | None, now: datetime, seen: dict[int, Earlier | None] | None = None,
 ) -> History:
-    """Look up what a new piece from ``unit_id`` with ``subject`` and ``text`` may be.
+    """Look up what a new piece from ``unit_id`` with ``subject`` and the text of
+    ``fingerprint`` (None: no text) may be.
 
     ``seen`` keeps the earlier pieces already read, by id, for the next call:
     mail after mail meets the same recent pieces as candidates. Keep it for
     one cycle (a clerk's change shows from the next).
     """
     key = subject_key(subject)
-    fingerprint = Fingerprint.of(text, config.duplicates.min_chars)
+    if fingerprint is not None and len(fingerprint.normalized) < config.duplicates.min_chars:
+        fingerprint = None  # too short to say anything about duplicates
+    if fingerprint is not None:
+        keep(fingerprint)  # this piece's shingles, for the checks and the pieces after it
     replaces = None
     window = config.corrections.window_days
     if unit_id is not None and key and window:

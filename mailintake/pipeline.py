@@ -246,7 +246,7 @@ def _decide(
     document = reading.documents[0] if reading.documents else None
     # Earlier pieces this one may duplicate or correct, for the checks to judge.
     past = history.recall(db, app.config, unit_id=unit.id if unit else None,
-                          subject=mail.subject, text=document.text if document else "", now=now,
+                          subject=mail.subject, fingerprint=reading.fingerprint, now=now,
                           seen=context.earlier)
     piece = Piece(
         mail=mail, sender=sender, match=match, documents=reading.documents,
@@ -275,7 +275,7 @@ def _decide(
     history.stamp(submission, past)
     filing.save(db, Filing(message, submission, findings, files))
     history.remember(db, submission, past)  # a correction supersedes the earlier version
-    submission.tracking_no = filing.tracking_number(submission, f"{app.local(now):%Y%m%d}")
+    filing.number(db, submission, f"{app.local(now):%Y%m%d}")
     filing.queue(db, answers.reply_for(
         app, db, message=message, mail=mail, submission=submission, findings=findings,
         unit=unit, column=match.column if match else None,

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,8 @@ AHEAD_BYTES = 48 * 1024 * 1024
 #: pipe: the main process writes it once and lets go of it, rather than hold it
 #: and a pickled copy until the worker is done (a 40 MB mail took 80 MB there).
 VIA_DISK = 4 * 1024 * 1024
+#: How much lower the workers' CPU priority is than the main process's.
+WORKER_NICENESS = 10
 #: Seconds the workers may take to start (imports included).
 START_TIMEOUT = 60.0
 
@@ -102,6 +104,11 @@ def workers() -> int:
 def _worker_init(main_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The main process files one mail after another and nothing can share
+    # that work; the workers only have to stay a few mails ahead. Where they
+    # compete for a core, the main process should win it.
+    with suppress(OSError):
+        os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with, args=(main_pid,), name="exit-with-main",
                      daemon=True).start()
     # Pillow registers most of its plugins lazily, at the first open without
@@ -151,7 +158,8 @@ def pool() -> ProcessPoolExecutor | None:
         # forkserver, not fork: the daemon has threads (IDLE, a scheduler), and
         # forking a threaded process can copy a lock some thread holds.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["mailintake.readers"])
+        # numpy too, which the first fingerprint would otherwise import in each worker.
+        context.set_forkserver_preload(["mailintake.readers", "numpy"])
         executor = ProcessPoolExecutor(
             workers(), mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
         )

@@ -19,6 +19,7 @@ from typing import Any
 from mailintake.config import LimitsConfig
 from mailintake.convert import OLE_MAGIC, ConvertError, ole_kind, soffice, to_docx
 from mailintake.extract import Document, DocumentError, is_document, is_picture, read_docx, suffix
+from mailintake.fingerprint import Fingerprint
 from mailintake.parse import MailPart, ParsedMail, parse_mail
 from mailintake.pictures import Picture, PictureError, read_picture
 
@@ -50,6 +51,8 @@ class Reading:
     problems: list[str] = field(default_factory=list)
     # Why the mail is set aside unread (a limit's code), "" when it was read.
     refused: str = ""
+    # The first document's text as the duplicate check compares it (None: no text).
+    fingerprint: Fingerprint | None = None
 
     def drop_kept_payloads(self) -> None:
         """Forget the bytes of every file already stored (``kept``).
@@ -105,6 +108,8 @@ def read_mail(raw: bytes, limits: LimitsConfig) -> Reading:
             _read_picture(reading, part)
         elif part.filename:
             reading.files.append((part, "other"))
+    if reading.documents:  # the piece's text: computed here, on a reading worker's core
+        reading.fingerprint = Fingerprint.of(reading.documents[0].text)
     return reading
 
 

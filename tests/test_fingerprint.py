@@ -5,7 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from mailintake.history import Fingerprint, bands, normalize_text, shingles, shingles_of, similarity
+from mailintake.fingerprint import (
+    Fingerprint,
+    bands,
+    normalize_text,
+    shingles,
+    shingles_of,
+    similarity,
+)
 
 TEXT = "区教育局召开二〇二六年秋季学期信息员培训会，各校信息员参加。"
 # The bands datasketch 2.x computed for TEXT (MinHash, 64 permutations, seed 1,

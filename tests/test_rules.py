@@ -13,7 +13,8 @@ from pieces import CHEN, LI, WANG, ZHANG, chinese, mail, news, photo, piece_mail
 from mailintake.checks import CATALOGUE, Piece, run_checks
 from mailintake.columns import SubjectMatcher
 from mailintake.config import ColumnConfig, Config, LimitsConfig
-from mailintake.history import Earlier, Fingerprint, History
+from mailintake.fingerprint import Fingerprint
+from mailintake.history import Earlier, History
 from mailintake.models import Correspondent, Unit
 from mailintake.reading import read_mail
 from mailintake.units import Sender

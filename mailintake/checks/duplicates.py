@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailintake.checks.base import Hit, Piece, Rule
-from mailintake.history import Earlier, shingles_of, similarity
+from mailintake.fingerprint import shingles_of, similarity
+from mailintake.history import Earlier
 
 RULES = [
     Rule(
