@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from mailintake.checks import Finding
 from mailintake.database import session as open_session
@@ -61,6 +63,10 @@ def recorded(engine: Engine, mailbox: str, keys: Iterable[str]) -> dict[str, Inb
 # times what SQLite takes to run it.
 _FIRST_DELIVERY = select(InboundMessage.id).where(
     InboundMessage.business_key == bindparam("key"))
+_NUMBER = (
+    update(Submission).where(col(Submission.id) == bindparam("row"))
+    .values(tracking_no=bindparam("number"))
+)
 _ACCEPTED_COUNT = select(func.count()).select_from(Submission).where(
     Submission.unit_id == bindparam("unit_id"),
     Submission.status == Status.ACCEPTED,
@@ -104,21 +110,21 @@ def tracking_number(submission: Submission, local_day: str) -> str:
 
 
 def save(db: Session, filing: Filing) -> None:
-    """Add the message and, if any, the submission with its findings and files.
+    """Insert the message and, if any, the submission with its findings and files.
 
-    Flushes so ids exist; the caller queues the reply and commits.
+    Each row is one Core INSERT on the session's connection, in its
+    transaction: this is the busiest path of the intake, and the ORM's unit of
+    work cost about 1.5 ms a flush, several times the statements it ran. The
+    objects get their ids but stay out of the session. A unique-key clash on
+    the message means another process recorded it first (AlreadyClaimed).
+    The caller queues the reply and commits.
     """
-    db.add(filing.message)
-    db.flush()
+    _or_claimed(db, partial(insert_row, db, filing.message))
     submission = filing.submission
     if submission is None:
         return
     submission.message_id = filing.message.id  # type: ignore[assignment]
-    db.add(submission)
-    db.flush()
-    assert submission.id is not None
-    # Rows nobody reads back in this transaction: one executemany each, not
-    # ORM objects to build and flush.
+    insert_row(db, submission)
     run = db.connection().execute
     if filing.findings:
         run(insert(FindingRow), [
@@ -129,6 +135,23 @@ def save(db: Session, filing: Filing) -> None:
         run(insert(Attachment), [
             {"submission_id": submission.id, **stored.__dict__} for stored in filing.files
         ])
+
+
+def insert_row(db: Session, row: SQLModel) -> None:
+    """INSERT ``row`` (a new model object) as it stands, and give it its id."""
+    table = sa.inspect(type(row)).local_table
+    values = {column.key: getattr(row, column.key) for column in table.columns
+              if not column.primary_key}
+    key = db.connection().execute(insert(table), values).inserted_primary_key
+    assert key is not None
+    row.id = key[0]
+
+
+def number(db: Session, submission: Submission, local_day: str) -> None:
+    """Give a saved submission its tracking number (which is made of its id)."""
+    submission.tracking_no = tracking_number(submission, local_day)
+    params = {"row": submission.id, "number": submission.tracking_no}
+    db.connection().execute(_NUMBER, params)
 
 
 def commit_or_claimed(db: Session) -> None:
@@ -181,5 +204,5 @@ def accepted_count(db: Session, unit_id: int, start: datetime, end: datetime) ->
 
 
 def queue(db: Session, outbox: OutboxMessage) -> None:
-    db.add(outbox)
-    db.flush()
+    """Put a reply in the outbox, in the caller's transaction (see ``save``)."""
+    insert_row(db, outbox)
