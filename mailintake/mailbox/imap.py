@@ -215,6 +215,7 @@ class ImapMailbox:
                 conn.starttls(self._ssl_context())
                 conn.socket().settimeout(self.read_timeout)
             conn.normalise_times = False  # timezone-aware INTERNALDATE
+            _quiet(conn)
             _keep_alive(conn.socket())
             conn.login(self.username, self._password)
             if conn.has_capability("ID"):
@@ -484,6 +485,19 @@ def _peer_closed(sock: socket.socket) -> bool:
         return socket.socket.recv(sock, 1, socket.MSG_PEEK) == b""
     except (BlockingIOError, InterruptedError):
         return False
+
+
+def _quiet(conn: IMAPClient) -> None:
+    """Keep imaplib from describing every response nobody will read.
+
+    imapclient sets imaplib's debug level to 5 and hands the messages to the
+    ``imapclient.imaplib`` logger; imaplib builds each of them first, the
+    repr() of every literal included, twice. For a mail of 340 KB that was
+    four fifths of the CPU a FETCH costs. Where that logger is at DEBUG,
+    the protocol is logged in full as before.
+    """
+    if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+        conn._imap.debug = 0
 
 
 def _keep_alive(sock: socket.socket) -> None:
