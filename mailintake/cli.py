@@ -12,17 +12,21 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailintake import __version__, pipeline
-from mailintake.app import App, Clock, system_clock
+from mailintake import __version__
 from mailintake.config import Config, ConfigError, default_path, load_config
-from mailintake.database import upgrade
 from mailintake.mailbox.base import MailboxError
 from mailintake.replies import TemplateProblem
-from mailintake.views import message_rows, print_rows, submission_rows
+
+# The database, the pipeline and the views are imported by the commands that
+# use them: ``poll`` and ``run`` start the reading workers' forkserver first,
+# which loads its modules while this process loads the rest.
+if TYPE_CHECKING:
+    from mailintake import pipeline
+    from mailintake.app import App, Clock
 
 log = logging.getLogger("mailintake")
 
@@ -30,7 +34,7 @@ log = logging.getLogger("mailintake")
 class State:
     def __init__(self, config_path: Path, now: datetime | None) -> None:
         self.config_path = config_path
-        self.clock: Clock = (lambda: now) if now else system_clock
+        self.now = now
         self._config: Config | None = None
         self._app: App | None = None
         self.verbose = False
@@ -42,8 +46,18 @@ class State:
         return self._config
 
     @property
+    def clock(self) -> Clock:
+        from mailintake.app import system_clock
+
+        now = self.now
+        return (lambda: now) if now is not None else system_clock
+
+    @property
     def app(self) -> App:
         if self._app is None:
+            from mailintake.app import App
+            from mailintake.database import upgrade
+
             self._app = App.from_config(self.config, self.clock)
             upgrade(self._app.engine)
         return self._app
@@ -75,6 +89,10 @@ def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
+    if ctx.invoked_subcommand in ("poll", "run"):
+        from mailintake import readers
+
+        readers.start_early()
     ctx.obj = State(config_path or default_path(), _aware(now) if now else None)
     ctx.obj.verbose = verbose
     ctx.call_on_close(ctx.obj.close)
@@ -149,7 +167,7 @@ FORMATS = click.Choice(["table", "json", "csv"])
 @_guard
 def units_list(state: State, fmt: str) -> None:
     """列出单位及其信息员。"""
-    from mailintake.views import unit_rows
+    from mailintake.views import print_rows, unit_rows
 
     print_rows(unit_rows(state.app), fmt)
 
@@ -165,6 +183,8 @@ def submissions() -> None:
 @_guard
 def submissions_list(state: State, fmt: str) -> None:
     """列出稿件（json 为每行一个对象）。"""
+    from mailintake.views import print_rows, submission_rows
+
     print_rows(submission_rows(state.app), fmt)
 
 
@@ -179,6 +199,8 @@ def messages() -> None:
 @_guard
 def messages_list(state: State, fmt: str) -> None:
     """列出收到的全部邮件及其处理结果。"""
+    from mailintake.views import message_rows, print_rows
+
     print_rows(message_rows(state.app), fmt)
 
 

@@ -52,7 +52,7 @@ def run_demo(state: State, reset: bool, now: datetime) -> None:
     paths = _demo_paths(state.config)
     if reset:
         _reset(paths)
-    state.clock = lambda: now
+    state.now = now
     app = state.app
     upgrade(app.engine)
     with session(app.engine) as db:

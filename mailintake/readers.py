@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import select
 import signal
@@ -34,14 +35,17 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
-from mailintake.config import LimitsConfig
 from mailintake.mailbox.base import MailRef
-from mailintake.reading import Reading, read_mail
 from mailintake.storage import Storage, sha256
+
+# What reading needs (python-docx, lxml, Pillow, numpy: half a second to
+# import) is loaded by the forkserver the workers are forked from, and in
+# this process only when it reads a mail itself (see ``start_early``).
+if TYPE_CHECKING:
+    from mailintake.config import LimitsConfig
+    from mailintake.reading import Reading
 
 log = logging.getLogger("mailintake.readers")
 
@@ -55,6 +59,9 @@ AHEAD_BYTES = 48 * 1024 * 1024
 VIA_DISK = 4 * 1024 * 1024
 #: How much lower the workers' CPU priority is than the main process's.
 WORKER_NICENESS = 10
+#: Modules the forkserver loads for every worker: the reading stage, and numpy,
+#: which the first fingerprint would otherwise import in each worker.
+PRELOAD = ["mailintake.readers", "mailintake.reading", "PIL.Image", "numpy"]
 #: Seconds the workers may take to start (imports included).
 START_TIMEOUT = 60.0
 
@@ -77,6 +84,8 @@ def prepare(raw: bytes, limits: LimitsConfig, storage_root: Path) -> Prepared:
     digest = sha256(raw)
     storage.archive_raw(raw, digest)
     try:
+        from mailintake.reading import read_mail
+
         reading = read_mail(raw, limits)
     except Exception as exc:  # any mail may be broken in a way nobody foresaw
         return Prepared(digest, len(raw), None, repr(exc), traceback.format_exc())
@@ -114,6 +123,8 @@ def _worker_init(main_pid: int) -> None:
     # Pillow registers most of its plugins lazily, at the first open without
     # ``formats``; register them all now so a worker reads pictures exactly as
     # a long-running main process would.
+    from PIL import Image
+
     Image.init()
 
 
@@ -155,11 +166,7 @@ def pool() -> ProcessPoolExecutor | None:
             return None
         if _pool is not None and _pool_pid == os.getpid():
             return _pool
-        # forkserver, not fork: the daemon has threads (IDLE, a scheduler), and
-        # forking a threaded process can copy a lock some thread holds.
-        context = multiprocessing.get_context("forkserver")
-        # numpy too, which the first fingerprint would otherwise import in each worker.
-        context.set_forkserver_preload(["mailintake.readers", "numpy"])
+        context = _context()
         executor = ProcessPoolExecutor(
             workers(), mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
         )
@@ -181,6 +188,35 @@ def pool() -> ProcessPoolExecutor | None:
             return None
         _pool, _pool_pid = executor, os.getpid()
         return _pool
+
+
+def _context() -> Any:
+    """The forkserver the workers are forked from, loading what they import once.
+
+    forkserver, not fork: the daemon has threads (IDLE, a scheduler), and
+    forking a threaded process can copy a lock some thread holds.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_early() -> None:
+    """Start the forkserver now, before this process loads the database layer.
+
+    It loads python-docx, lxml, Pillow and numpy (about half a second) on
+    another core while this process imports the rest, connects and lists the
+    mailbox; the workers are forked from it, ready, at the first mail. If it
+    cannot start here, ``pool`` finds out and says so at the first mail.
+    """
+    if workers() == 0:
+        return
+    try:
+        _context()
+        with _main_module_hidden():
+            multiprocessing.forkserver.ensure_running()
+    except Exception as exc:  # OSError in a sandbox, ...: pool() reports it
+        log.debug("forkserver not started early: %r", exc)
 
 
 def _cannot_start(executor: ProcessPoolExecutor, exc: Exception) -> bool:
@@ -231,7 +267,7 @@ def warm_up() -> None:
 Submitted = tuple[ProcessPoolExecutor | None, "Future[Prepared]"]
 # What a worker is given: ``prepare`` and the raw mail, or ``prepare_archived``
 # and the sha256 of a mail already archived (see VIA_DISK).
-Job = tuple[Callable[[Any, LimitsConfig, Path], Prepared], bytes | str]
+Job = tuple[Callable[[Any, "LimitsConfig", Path], Prepared], bytes | str]
 
 
 def prepare_archived(digest: str, limits: LimitsConfig, storage_root: Path) -> Prepared:
