@@ -35,8 +35,12 @@ EVENTS = ["开展冬季消防安全演练", "举办教师教学能力大赛", "�
 # its own people, numbers and places, so that like real pieces the texts
 # share phrases but are not copies of each other (the duplicate check would
 # rightly reject those, and look through every earlier one to do it).
-OPENINGS = ["为进一步{goal}，{day}，{unit}{event}。", "{day}上午，{unit}在{place}{event}。",
-            "近日，{unit}围绕“{theme}”主题{event}。", "为落实上级关于{theme}的工作部署，{unit}于{day}{event}。"]
+OPENINGS = [
+    "为进一步{goal}，{day}，{unit}{event}。",
+    "{day}上午，{unit}在{place}{event}。",
+    "近日，{unit}围绕“{theme}”主题{event}。",
+    "为落实上级关于{theme}的工作部署，{unit}于{day}{event}。",
+]
 MIDDLES = [
     "{role}{name}作动员讲话，要求全体{people}{demand}。",
     "活动分为{n1}个环节，{people}{n2}余人参加，{detail}。",
@@ -47,8 +51,11 @@ MIDDLES = [
     "{dept}提前{n1}周制定方案，明确分工，{demand}。",
     "活动评选出优秀{award}{n1}名、{award2}{n2}名，{role}{name}为获奖者颁奖。",
 ]
-CLOSINGS = ["下一步，{unit}将{plan}，推动{theme}工作走深走实。", "此次活动{effect}，为{goal}打下了坚实基础。",
-            "{unit}表示，将以此为契机，{plan}。"]
+CLOSINGS = [
+    "下一步，{unit}将{plan}，推动{theme}工作走深走实。",
+    "此次活动{effect}，为{goal}打下了坚实基础。",
+    "{unit}表示，将以此为契机，{plan}。",
+]
 WORDS = {
     "goal": ["提升师生安全意识", "推进校园文化建设", "加强家校协同育人", "提高课堂教学质量",
              "丰富学生课余生活", "落实立德树人根本任务"],
@@ -58,14 +65,17 @@ WORDS = {
     "role": ["校长", "副校长", "党支部书记", "教导主任", "德育处主任"],
     "name": ["王建国", "李红梅", "张伟", "刘芳", "陈静", "赵磊", "孙丽"],
     "people": ["师生", "教师", "学生", "班主任", "家长"],
-    "demand": ["提高认识、压实责任", "珍惜机会、学以致用", "严守纪律、注重实效", "勇于创新、追求卓越"],
-    "detail": ["认真聆听、积极互动", "分组讨论、轮流展示", "动手实践、合作探究", "有序疏散、规范操作"],
+    "demand": ["提高认识、压实责任", "珍惜机会、学以致用", "严守纪律、注重实效",
+               "勇于创新、追求卓越"],
+    "detail": ["认真聆听、积极互动", "分组讨论、轮流展示", "动手实践、合作探究",
+               "有序疏散、规范操作"],
     "mood": ["热烈", "活跃", "温馨", "紧张有序"],
     "dept": ["德育处", "教务处", "总务处", "团委", "少先大队"],
     "dept2": ["各年级组", "班主任团队", "家委会", "校医室"],
     "award": ["作品", "选手", "班级", "小组"],
     "award2": ["组织奖", "优秀指导教师", "进步奖"],
-    "plan": ["持续完善长效机制", "把活动成果转化为日常习惯", "总结经验、加强宣传", "扩大活动覆盖面"],
+    "plan": ["持续完善长效机制", "把活动成果转化为日常习惯", "总结经验、加强宣传",
+             "扩大活动覆盖面"],
     "effect": ["取得了良好效果", "受到师生一致好评", "达到了预期目的"],
 }
 
