@@ -99,6 +99,21 @@ class FlushReport:
     held: int = 0
     # Left for later: over the rate limit, or the server was unavailable.
     deferred: int = 0
+    # Of those, left because the server was unavailable (due again at once).
+    waiting: int = 0
+
+    @property
+    def handled(self) -> int:
+        """Replies this flush dealt with, one way or another."""
+        return self.sent + self.retrying + self.failed + self.held + self.deferred
+
+    def add(self, other: FlushReport) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.held += other.held
+        self.deferred += other.deferred
+        self.waiting += other.waiting
 
 
 def backoff(attempts: int) -> timedelta:
@@ -132,6 +147,7 @@ def flush(
                     db.add(item)
                     db.commit()
                     report.deferred += len(due) - index
+                    report.waiting += len(due) - index
                     break
                 _failed(db, item, exc, now=now, rules=rules, report=report)
             else:

@@ -8,7 +8,8 @@
       -> match the subject to a column -> run every check
       -> file the submission and queue its reply in ONE transaction
       -> only then move the mail to 已处理 / 已退回 / 待人工
-    and deliver the outbox.
+    and deliver the outbox: a few replies whenever the readers are behind,
+    the rest at the end.
 
 Every mail that arrives ends recorded with an outcome and its reasons; one
 that breaks something is set aside for a person (待人工), never retried in a
@@ -46,7 +47,7 @@ from mailintake.mailbox.base import (
     MailRef,
 )
 from mailintake.models import InboundMessage, Outcome, Status, Submission, Unit
-from mailintake.outbox import FlushReport
+from mailintake.outbox import FlushReport, Sender
 from mailintake.readers import Prepared
 from mailintake.reading import Reading
 from mailintake.units import Registry, unit_names
@@ -55,6 +56,8 @@ log = logging.getLogger("mailintake.pipeline")
 
 #: Mails moved per round trip, and bytes fetched per group at most.
 MOVE_BATCH = 50
+#: Replies dealt with at a time while waiting for the readers.
+IDLE_REPLIES = 5
 FETCH_BYTES = 16 * 1024 * 1024
 
 FOLDER_OF = {
@@ -122,15 +125,18 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
             _finish(moves, ref, _oversize(app, mailbox, ref), report)
     fetched = _fetch(mailbox, [r for r in fresh if r.size <= limit])
     context = Context.load(app) if fresh else None
-    with closing(readers.read_ahead(fetched, app.config.limits, app.storage.root)) as ready:
-        for ref, prepared in ready:
-            message = process_prepared(app, mailbox.name, ref, prepared, context)
-            _finish(moves, ref, message, report)
-            if stop():
-                break
-    moves.flush()
-    if not stop():
-        report.replies = deliver(app)
+    with _Outbox(app) as outbox:
+        with closing(readers.read_ahead(fetched, app.config.limits, app.storage.root,
+                                        idle=outbox.some)) as ready:
+            for ref, prepared in ready:
+                message = process_prepared(app, mailbox.name, ref, prepared, context)
+                _finish(moves, ref, message, report)
+                if stop():
+                    break
+        moves.flush()
+        if not stop():
+            outbox.rest()
+        report.replies = outbox.report
     return report
 
 
@@ -148,20 +154,68 @@ def _fetch(mailbox: Mailbox, refs: list[MailRef]) -> Iterator[tuple[MailRef, byt
 
 def deliver(app: App) -> FlushReport:
     """Send the replies that are due through the configured sender."""
-    from mailintake.outbox import FolderSender, flush
+    with _Outbox(app) as outbox:
+        outbox.rest()
+        return outbox.report
 
-    smtp = app.config.smtp
-    rules = app.config.replies
-    if smtp.kind == "folder":
-        assert smtp.path is not None
-        return flush(app.engine, FolderSender(smtp.path), app.clock(), rules=rules)
-    from mailintake.smtp import SmtpSender
 
-    sender = SmtpSender.from_config(smtp)
-    try:
-        return flush(app.engine, sender, app.clock(), rules=rules)
-    finally:
-        sender.close()
+class _Outbox:
+    """A cycle's replies, through one sender (one SMTP login) opened when first needed.
+
+    ``some`` deals with a few due replies while the main process would
+    otherwise wait for the readers; ``rest`` with all that are due, at the
+    end. Once the server proves unavailable, only ``rest`` tries it again.
+    The report counts each reply once, as one flush at the end would.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.report = FlushReport()
+        self._sender: Sender | None = None
+        self._unavailable = False
+
+    def some(self) -> bool:
+        """Deal with up to IDLE_REPLIES due replies; False when none were left to deal with."""
+        if self._unavailable:
+            return False
+        done = self._flush(IDLE_REPLIES)
+        if done.waiting:  # due again at once: ``rest`` tries them, and counts them
+            self._unavailable = True
+            self.report.deferred -= done.waiting
+            self.report.waiting -= done.waiting
+        return done.handled > 0 and not self._unavailable
+
+    def rest(self) -> None:
+        self._flush(500)
+
+    def _flush(self, limit: int) -> FlushReport:
+        from mailintake.outbox import flush
+
+        done = flush(self.app.engine, self._open(), self.app.clock(),
+                     rules=self.app.config.replies, limit=limit)
+        self.report.add(done)
+        return done
+
+    def _open(self) -> Sender:
+        if self._sender is None:
+            smtp = self.app.config.smtp
+            if smtp.kind == "folder":
+                from mailintake.outbox import FolderSender
+
+                assert smtp.path is not None
+                self._sender = FolderSender(smtp.path)
+            else:
+                from mailintake.smtp import SmtpSender
+
+                self._sender = SmtpSender.from_config(smtp)
+        return self._sender
+
+    def __enter__(self) -> _Outbox:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._sender is not None:
+            self._sender.close()
 
 
 def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes) -> InboundMessage | None:

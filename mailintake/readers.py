@@ -284,11 +284,14 @@ def _job(raw: bytes, storage_root: Path) -> Job:
 
 
 def read_ahead(
-    fetched: Iterable[tuple[MailRef, bytes]], limits: LimitsConfig, storage_root: Path
+    fetched: Iterable[tuple[MailRef, bytes]], limits: LimitsConfig, storage_root: Path,
+    idle: Callable[[], bool] | None = None,
 ) -> Generator[tuple[MailRef, Prepared], None, None]:
     """Each fetched mail, prepared, in the order fetched, reading up to AHEAD ahead.
 
     The caller files each one as it comes; the workers meanwhile read the next.
+    While the next one is not read yet, ``idle`` is called (again while it
+    returns True): other work for the caller's otherwise waiting process.
     Closing the iterator early (a stop request) abandons what is in flight:
     none of it was committed, so the next cycle simply reads it again.
     """
@@ -314,6 +317,8 @@ def read_ahead(
                 return
             ref, job, size, submitted = window.popleft()
             in_flight -= size
+            while idle is not None and not submitted[1].done() and idle():
+                pass
             prepared = _result(submitted, job, size, limits, storage_root)
             del job, submitted  # a 40 MB mail is not kept while the next is read
             yield ref, prepared
