@@ -33,7 +33,6 @@ from mailintake.office_config import DigestConfig
 from mailintake.periods import Period, day_label, period_of
 from mailintake.points import settle
 from mailintake.quotas import Quotas, accepted_by_unit, load_units, submissions_by_unit
-from mailintake.report_xlsx import report_bytes
 from mailintake.reports import build_report, piece_rows
 
 log = logging.getLogger("mailintake.digest")
@@ -171,6 +170,8 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     subject, body = app.replies.render("digest", context)
     bars = [Bar(r["unit"], r["accepted"], r["rejected"]) for r in per_unit[:MAX_BARS]]
     chart = bar_chart(bars, f"{week.label}各单位稿件", config.digest.font)
+    from mailintake.report_xlsx import report_bytes  # openpyxl: only when a digest is made
+
     return Digest(subject, body, chart, report_bytes(week_report, all_pieces), attachment)
 
 

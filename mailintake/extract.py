@@ -8,12 +8,13 @@ so an XML part with one (an XXE attempt) is refused outright.
 
 The text is walked from the XML rather than taken from python-docx's
 ``paragraph.text``, which skips content controls, tracked insertions and
-text boxes that a reader of the document does see.
+text boxes that a reader of the document does see. python-docx itself is
+reached through ``wordpackage``, loaded at the first Word file: the main
+process only unpickles ``Document``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import itertools
 import re
@@ -21,17 +22,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, cast
-
-from docx.opc.constants import CONTENT_TYPE as CT
-from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.opc.package import Unmarshaller
-from docx.opc.packuri import CONTENT_TYPES_URI, PACKAGE_URI, PackURI
-from docx.opc.part import Part, PartFactory
-from docx.opc.pkgreader import PackageReader, _ContentTypeMap
-from docx.oxml.parser import parse_xml
-from docx.package import Package
-from word_count import count_words
+from typing import Any
 
 from mailintake.parse import MailPart
 from mailintake.pictures import Picture, PictureError, picture_info, read_picture
@@ -193,95 +184,6 @@ def _check_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-class _CheckedReader:
-    """python-docx's zip reader (``_ZipPkgReader``), but the XML members come
-    from the check that unpacked them already; pictures are read from the zip."""
-
-    def __init__(self, archive: zipfile.ZipFile, xml: dict[str, bytes]) -> None:
-        self._archive = archive
-        self._xml = xml
-
-    def blob_for(self, pack_uri: PackURI) -> bytes:
-        blob = self._xml.get(pack_uri.membername)
-        return blob if blob is not None else self._archive.read(pack_uri.membername)
-
-    @property
-    def content_types_xml(self) -> bytes:
-        return self.blob_for(CONTENT_TYPES_URI)
-
-    def rels_xml_for(self, source_uri: PackURI) -> bytes | None:
-        try:
-            return self.blob_for(source_uri.rels_uri)
-        except KeyError:
-            return None
-
-    def close(self) -> None:
-        """The archive belongs to ``read_docx``, which closes it."""
-
-
-def _part(partname: PackURI, content_type: str, reltype: str, blob: bytes,
-          package: Package) -> Part:
-    """python-docx's own part for what is read here (the document, its pictures);
-    any other part is kept as the bytes it is, never parsed: the styles are
-    read by ``_styles_of`` instead, the rest is not read at all."""
-    if content_type == CT.WML_DOCUMENT_MAIN or reltype == RT.IMAGE:
-        return cast(Part, PartFactory(partname, content_type, reltype, blob, package))
-    return cast(Part, Part.load(partname, content_type, blob, package))
-
-
-# python-docx's loader below its entry point, which has no type hints.
-_READER: Any = PackageReader
-_CONTENT_TYPES: Any = _ContentTypeMap
-_UNMARSHALLER: Any = Unmarshaller
-
-
-def _open_document(archive: zipfile.ZipFile, xml: dict[str, bytes]
-                   ) -> tuple[Any, dict[str, str] | None]:
-    """What ``docx.Document(stream)`` opens, from the checked archive: the same
-    package reader and unmarshaller, with the bytes above and ``_part``; and
-    the names of its styles, when it has a styles part (see ``_styles_of``)."""
-    physical = _CheckedReader(archive, xml)
-    content_types = _CONTENT_TYPES.from_xml(physical.content_types_xml)
-    package_rels = _READER._srels_for(physical, PACKAGE_URI)
-    parts = _READER._load_serialized_parts(physical, package_rels, content_types)
-    package = Package()
-    _UNMARSHALLER.unmarshal(_READER(content_types, package_rels, parts), package, _part)
-    document_part = package.main_document_part
-    if document_part.content_type != CT.WML_DOCUMENT_MAIN:
-        raise ValueError(f"not a Word file, content type is '{document_part.content_type}'")
-    return document_part.document, _styles_of(document_part)
-
-
-# Style names by the SHA-256 of the styles part they were read from. Parsing
-# styles.xml (often a few hundred KB) costs more than the rest of a Word file,
-# and the Word files of one school tend to carry the same one.
-_STYLE_CACHE: dict[bytes, dict[str, str]] = {}
-_STYLE_CACHE_ENTRIES = 64
-# Characters of style ids and names kept for one styles part (Word's own: about 5000);
-# a styles part with more is read each time, so the cache stays under a few MB.
-_STYLE_CACHE_MAX_CHARS = 64 * 1024
-
-
-def _styles_of(document_part: Any) -> dict[str, str] | None:
-    """The style names of the document's styles part (kept as bytes by ``_part``);
-    None when python-docx should find them (no styles part, or an odd one)."""
-    try:
-        part = document_part.part_related_by(RT.STYLES)
-    except (KeyError, ValueError):
-        return None
-    if type(part) is not Part or part.content_type != CT.WML_STYLES:
-        return None
-    digest = hashlib.sha256(part.blob).digest()
-    names = _STYLE_CACHE.get(digest)
-    if names is None:
-        names = _names_in(parse_xml(part.blob))
-        if sum(len(key) + len(value) for key, value in names.items()) <= _STYLE_CACHE_MAX_CHARS:
-            if len(_STYLE_CACHE) >= _STYLE_CACHE_ENTRIES:
-                del _STYLE_CACHE[next(iter(_STYLE_CACHE))]
-            _STYLE_CACHE[digest] = names
-    return dict(names)
-
-
 # --- reading ---------------------------------------------------------------------------------
 
 
@@ -297,10 +199,14 @@ class _Paragraph:
 
 def read_docx(filename: str, data: bytes) -> Document:
     """Read a .docx; raise DocumentError with a finding code when it cannot be."""
+    from word_count import count_words
+
+    from mailintake.wordpackage import style_names
+
     with _open_zip(data) as archive:
         document, styles = _read_package(archive, _check_members(archive))
     if styles is None:
-        styles = _names_in(document.styles.element)
+        styles = style_names(document.styles.element)
     paragraphs = list(_walk(document.element.body, styles))
     captions = [p.text.strip() for p in paragraphs if _is_caption(p)]
     text = _text(paragraphs)
@@ -319,25 +225,15 @@ def read_docx(filename: str, data: bytes) -> Document:
 def _read_package(archive: zipfile.ZipFile, xml: dict[str, bytes]
                   ) -> tuple[Any, dict[str, str] | None]:
     """python-docx's document; DocumentError when it cannot open the package."""
+    from mailintake.wordpackage import open_document
+
     try:
-        return _open_document(archive, xml)
+        return open_document(archive, xml)
     except Exception as exc:
         # python-docx raises ValueError for a .docm or a template, KeyError for
         # a missing part, lxml's XMLSyntaxError for broken XML, and more for
         # packages nobody foresaw: all of them mean Word could not open it either.
         raise DocumentError("document.corrupt", f"{type(exc).__name__}: {exc}"[:300]) from exc
-
-
-def _names_in(styles: Any) -> dict[str, str]:
-    """Paragraph style id -> lower-case style name ("a3" -> "caption" in a Chinese
-    Word), from the root of a styles part."""
-    names = {}
-    # Each style's first name, in one XPath: a third of the time of find() on each style.
-    for name in styles.xpath("w:style/w:name[1]"):
-        style_id = name.getparent().get(W_STYLE_ID)
-        if style_id:
-            names[style_id] = (name.get(W_VAL) or "").lower()
-    return names
 
 
 def _walk(container: Any, styles: dict[str, str], row: int | None = None,

@@ -6,6 +6,8 @@ a character; mail-parser lists the defects. A forwarded mail
 (message/rfc822) is read from inside, Outlook's winmail.dat is unpacked, and
 pictures shown in the body (Content-ID, Apple Mail) are parts like any other.
 Limits are checked on the parsed structure before anything is decoded.
+mail-parser, inscriptis and tnefparse are loaded when first needed: the main
+process only unpickles what the readers made of a mail.
 """
 
 from __future__ import annotations
@@ -21,16 +23,14 @@ from datetime import datetime
 from email.feedparser import BytesFeedParser
 from email.message import Message
 from email.policy import Compat32
-from typing import Any
-
-import mailparser
-from inscriptis import get_text
-from inscriptis.css_profiles import CSS_PROFILES
-from inscriptis.model.config import ParserConfig
-from tnefparse.tnef import TNEF
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from mailintake.charsets import decode_bytes, decode_header, decode_param
 from mailintake.storage import sanitize_filename
+
+if TYPE_CHECKING:
+    from inscriptis.model.config import ParserConfig
 
 log = logging.getLogger("mailintake.parse")
 
@@ -41,8 +41,15 @@ MAX_REFUSED_HEADER = 2000  # what is kept of each header of a refused mail
 MAX_DEFECTS = 50
 _FEED_CHUNK = 64 * 1024
 _TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
-# A browser's CSS defaults: no indentation for nested <div>s as web mail writes them.
-_HTML = ParserConfig(css=CSS_PROFILES["strict"])
+
+
+@cache
+def html_config() -> ParserConfig:
+    """A browser's CSS defaults: no indentation for nested <div>s as web mail writes them."""
+    from inscriptis.css_profiles import CSS_PROFILES
+    from inscriptis.model.config import ParserConfig
+
+    return ParserConfig(css=CSS_PROFILES["strict"])
 
 
 class _RawHeaders(Compat32):
@@ -330,7 +337,9 @@ def _text_of(part: Message, defects: list[str]) -> str:
 
 
 def _html_to_text(html: str) -> str:
-    text = get_text(html, _HTML) if html.strip() else ""
+    from inscriptis import get_text
+
+    text = get_text(html, html_config()) if html.strip() else ""
     lines = [line.rstrip().replace("\xa0", " ") for line in text.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
@@ -399,6 +408,8 @@ def _safe_name(name: str, ctype: str, cid: str, number: int) -> str:
 
 def _unpack_tnef(data: bytes, defects: list[str]) -> tuple[list[MailPart], str] | None:
     """The files and body text inside Outlook's winmail.dat; None if it is unreadable."""
+    from tnefparse.tnef import TNEF
+
     try:
         tnef = TNEF(data, do_checksum=False)
         attachments = list(tnef.attachments)
@@ -447,6 +458,8 @@ def _forwarded(part: Message) -> Forwarded:
 
 def _mailparser_defects(message: Message) -> list[str]:
     """mail-parser's defects (MIME, address, date, charset), one line each."""
+    import mailparser
+
     try:
         parsed = mailparser.MailParser(message)
     except Exception:  # its extra checks must never cost us the mail

@@ -6,6 +6,9 @@ refused as a decompression bomb. iPhone photos (HEIC) are read through
 pillow-heif, which applies the photo's rotation itself; for other formats an
 EXIF orientation of 5–8 means the photo stands on its side, so width and
 height are swapped.
+
+Pillow is loaded at the first picture: the main process unpickles ``Picture``
+from the readers and never opens one itself.
 """
 
 from __future__ import annotations
@@ -14,17 +17,15 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-from PIL import Image, UnidentifiedImageError
-from pillow_heif import register_heif_opener
-
-register_heif_opener()
-Image.init()  # every plugin registered, so the list below can name them
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Formats a school sends (photos, screenshots, Word's own metafiles); anything
 # else is not handed to a Pillow plugin at all.
-FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF", "HEIF", "WMF")
-                if f in Image.OPEN)
+WANTED = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF", "HEIF", "WMF")
 _EXIF_ORIENTATION = 0x0112
 _SIDEWAYS = {5, 6, 7, 8}
 
@@ -52,16 +53,30 @@ class Picture:
         return self.width * self.height
 
 
+@cache
+def formats() -> tuple[str, ...]:
+    """Pillow, with HEIF and every plugin registered; the WANTED formats it can open."""
+    from PIL import Image
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    Image.init()
+    return tuple(f for f in WANTED if f in Image.OPEN)
+
+
 def read_picture(
     data: bytes, source: str, *, caption: str = "", filename: str = "", floating: bool = False
 ) -> Picture:
     """Format and displayed size from the header; PictureError when it is no usable picture."""
+    known = formats()
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # Pillow warns above MAX_IMAGE_PIXELS and refuses at twice that;
             # both are a bomb to us.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+            with Image.open(io.BytesIO(data), formats=known) as image:
                 width, height = image.size
                 if _orientation(image) in _SIDEWAYS:
                     width, height = height, width
@@ -94,6 +109,8 @@ def _orientation(image: Image.Image) -> int:
     raw = image.info.get("exif")
     if not isinstance(raw, bytes):
         return 1
+    from PIL import Image
+
     exif = Image.Exif()
     try:
         exif.load(raw)

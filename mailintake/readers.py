@@ -41,8 +41,9 @@ from mailintake.mailbox.base import MailRef
 from mailintake.storage import Storage, sha256
 
 # What reading needs (python-docx, lxml, Pillow, numpy: half a second to
-# import) is loaded by the forkserver the workers are forked from, and in
-# this process only when it reads a mail itself (see ``start_early``).
+# import) is loaded by the forkserver the workers are forked from
+# (``mailintake.preload``), and in this process only when it reads a mail
+# itself (see ``start_early``).
 if TYPE_CHECKING:
     from mailintake.config import LimitsConfig
     from mailintake.reading import Reading
@@ -59,9 +60,9 @@ AHEAD_BYTES = 48 * 1024 * 1024
 VIA_DISK = 4 * 1024 * 1024
 #: How much lower the workers' CPU priority is than the main process's.
 WORKER_NICENESS = 10
-#: Modules the forkserver loads for every worker: the reading stage, and numpy,
-#: which the first fingerprint would otherwise import in each worker.
-PRELOAD = ["mailintake.readers", "mailintake.reading", "PIL.Image", "numpy"]
+#: Modules the forkserver loads for every worker: the reading stage and every
+#: library it uses (see ``mailintake.preload``).
+PRELOAD = ["mailintake.readers", "mailintake.preload"]
 #: Seconds the workers may take to start (imports included).
 START_TIMEOUT = 60.0
 
@@ -120,12 +121,6 @@ def _worker_init(main_pid: int) -> None:
         os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with, args=(main_pid,), name="exit-with-main",
                      daemon=True).start()
-    # Pillow registers most of its plugins lazily, at the first open without
-    # ``formats``; register them all now so a worker reads pictures exactly as
-    # a long-running main process would.
-    from PIL import Image
-
-    Image.init()
 
 
 def _exit_with(main_pid: int) -> None:

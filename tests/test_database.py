@@ -7,10 +7,20 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel, select
 
-from mailintake.database import make_engine, pending_migrations, session, upgrade
+from mailintake.database import (
+    HEAD,
+    MIGRATIONS,
+    current_revisions,
+    make_engine,
+    pending_migrations,
+    session,
+    upgrade,
+)
 from mailintake.models import Unit
 
 
@@ -24,6 +34,24 @@ def test_migrations_build_exactly_the_models(db_url: str) -> None:
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert diff == []
+    engine.dispose()
+
+
+def test_head_is_the_newest_migration() -> None:
+    """``upgrade`` skips Alembic when the database is at HEAD: HEAD must be Alembic's head."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
+def test_a_database_behind_is_upgraded_past_the_quick_check(db_url: str) -> None:
+    """A database at an older revision is not taken for current."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0005_points'")
+    assert pending_migrations(engine)
+    assert current_revisions(engine) == {"0005_points"}
     engine.dispose()
 
 

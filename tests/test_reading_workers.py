@@ -5,14 +5,19 @@ from __future__ import annotations
 import email
 import email.policy
 import hashlib
+import pickle
 import random
+import subprocess
+import sys
 from email.message import EmailMessage
+from pathlib import Path
 
-from conftest import deliver, fixture_mail
+from conftest import FIXTURES, deliver, fixture_mail
 from sqlmodel import select
 
 from mailintake import pipeline, readers
 from mailintake.app import App
+from mailintake.config import LimitsConfig
 from mailintake.database import session
 from mailintake.models import Attachment, InboundMessage
 
@@ -40,3 +45,52 @@ def test_big_mail_read_from_the_archive_keeps_every_file(app: App) -> None:
     assert inbound.raw_sha256 == hashlib.sha256(raw).hexdigest()
     assert stored.size == len(video)
     assert (app.config.storage.dir / stored.stored_path).read_bytes() == video
+
+
+# The libraries only reading needs; the main process must do without them.
+READING_LIBRARIES = {"docx", "lxml", "PIL", "pillow_heif", "mailparser", "inscriptis",
+                     "tnefparse", "word_count", "numpy", "openpyxl", "alembic"}
+
+
+def _run(code: str, *args: str) -> list[str]:
+    """Top-level modules ``code`` reports (one per line), run in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=True, timeout=120)
+    return done.stdout.split()
+
+
+def test_the_main_process_files_without_the_reading_libraries(tmp_path: Path) -> None:
+    """Filing what a worker read needs none of python-docx, Pillow, numpy ...: the
+    main process starts without them (a fifth of a second, and tens of MB)."""
+    heic = FIXTURES / "mail" / "clients" / "17_iphone_heic_inline.eml"
+    prepared = readers.prepare(heic.read_bytes(), LimitsConfig(), tmp_path)
+    assert prepared.reading is not None and prepared.reading.pictures
+    (tmp_path / "prepared.pickle").write_bytes(pickle.dumps(prepared))
+    loaded = _run(
+        "import pickle, sys\n"
+        "import mailintake.cli, mailintake.pipeline, mailintake.mailbox.imap\n"
+        "import mailintake.outbox, mailintake.smtp, mailintake.daemon, mailintake.reply_samples\n"
+        "with open(sys.argv[1], 'rb') as f: pickle.load(f)\n"
+        "print(*{m.split('.')[0] for m in sys.modules})",
+        str(tmp_path / "prepared.pickle"),
+    )
+    assert READING_LIBRARIES.isdisjoint(loaded)
+
+
+def test_the_forkserver_preloads_everything_reading_imports() -> None:
+    """A worker forked after ``mailintake.preload`` imports no library at its first mails."""
+    mails = [*sorted((FIXTURES / "mail" / "clients").glob("1[2-8]_*.eml")),
+             *sorted((FIXTURES / "mail").glob("0*.eml"))]
+    new = _run(
+        "import sys\n"
+        "import mailintake.preload\n"
+        "from mailintake.config import LimitsConfig\n"
+        "from mailintake.reading import read_mail\n"
+        "before = set(sys.modules)\n"
+        "for path in sys.argv[1:]:\n"
+        "    with open(path, 'rb') as f: read_mail(f.read(), LimitsConfig())\n"
+        "new = set(sys.modules) - before\n"
+        "print(*sorted(m for m in new if m.split('.')[0] not in sys.stdlib_module_names))",
+        *map(str, mails),
+    )
+    assert new == []

@@ -1,0 +1,22 @@
+"""What every reading worker needs, loaded once, by the readers' forkserver.
+
+The workers are forked from the forkserver, so what it imports here they have
+from their first mail on: python-docx and lxml, Pillow with every plugin and
+HEIF registered, mail-parser, inscriptis, tnefparse, numpy for the text
+fingerprint. The main process never imports this module; it only unpickles
+what the workers made of a mail, which needs none of these libraries.
+"""
+
+from __future__ import annotations
+
+import mailparser  # noqa: F401  (the defects of every mail)
+import tnefparse.tnef  # noqa: F401  (Outlook's winmail.dat)
+import word_count  # noqa: F401  (字数)
+
+import mailintake.reading  # the reading stage itself
+import mailintake.wordpackage  # noqa: F401  (python-docx and lxml)
+from mailintake import fingerprint, parse, pictures
+
+pictures.formats()  # Pillow's plugins and HEIF, registered
+parse.html_config()  # inscriptis, for mails written in HTML only
+fingerprint.bands({"预载"})  # numpy, and the permutations every signature uses
