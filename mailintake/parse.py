@@ -102,20 +102,43 @@ def _is_boundary(predicate: Any) -> bool:
             and isinstance(pattern.pattern, str) and pattern.pattern.startswith(_BOUNDARY_START))
 
 
-class _Lines(_FEEDPARSER.BufferedSubFile):  # type: ignore[misc]
-    """The feed parser's line buffer, but a line only goes through the
-    boundary tests when it starts with "--", as every boundary line does.
+# A run of lines of base64 (the body of every photo and Word file), or any one line.
+# The feed parser only ever joins such lines together: none is a header line
+# (no colon, no leading space), a boundary (no "-"), or blank.
+_LINES = re.compile(r"(?:[A-Za-z0-9+/=]++(?:\r\n|\n|\r))++|[^\r\n]*+(?:\r\n|\n|\r)|[^\r\n]++")
 
-    The parser asks of every line of every part whether it is the boundary
-    of an enclosing multipart, one regular expression each; a photo of 500 KB
-    is 9000 lines of base64, none of which starts with "--". Any other test
-    pushed on the stack (there is none in the standard library) sees every
-    line, so the mail is cut into the same parts either way.
+
+class _Lines(_FEEDPARSER.BufferedSubFile):  # type: ignore[misc]
+    """The feed parser's line buffer, with two shortcuts that leave the parts,
+    preambles, epilogues and defects as they are.
+
+    A run of base64 lines comes out as one "line". The parser would only
+    join those lines again: each of them fails its header, boundary and
+    blank-line tests, and so does their concatenation. A photo of 500 KB is
+    9000 lines of base64, each of them a trip through the parser's loop.
+
+    And a line only goes through the boundary tests when it starts with "--",
+    as every boundary line does. Any other test pushed on the stack (the
+    parser's blank-line test for delivery reports) sees every line.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._others = 0  # tests on the stack that are no boundary expression
+        self._rest = ""  # what follows the last complete line
+
+    def push(self, data: str) -> None:
+        text = self._rest + data if self._rest else data
+        # Complete lines end with the last "\n"; a "\r" after it may be half of "\r\n".
+        end = text.rfind("\n") + 1
+        self._rest = text[end:]
+        if end:
+            self._lines.extend(_LINES.findall(text, 0, end))
+
+    def close(self) -> None:
+        self._lines.extend(_LINES.findall(self._rest))
+        self._rest = ""
+        self._closed = True
 
     def push_eof_matcher(self, pred: Any) -> None:
         self._others += not _is_boundary(pred)
@@ -218,7 +241,7 @@ def parse_mail(raw: bytes, max_parts: int = 1000) -> ParsedMail:
     )
 
 
-def _parse(raw: bytes) -> Message:
+def _parse(raw: bytes, chunk: int = _FEED_CHUNK) -> Message:
     """The MIME tree, fed in chunks: given 40 MB at once, the parser holds every
     line of it at the same time (300 MB for a mail of 40)."""
     parser = BytesFeedParser(policy=_POLICY)
@@ -226,8 +249,8 @@ def _parse(raw: bytes) -> Message:
     if type(getattr(feed, "_input", None)) is _FEEDPARSER.BufferedSubFile:
         feed._input = _Lines()  # still unread: the parser reads it from its first line
     view = memoryview(raw)
-    for start in range(0, len(raw), _FEED_CHUNK):
-        parser.feed(bytes(view[start:start + _FEED_CHUNK]))
+    for start in range(0, len(raw), chunk):
+        parser.feed(bytes(view[start:start + chunk]))
     return parser.close()
 
 

@@ -29,6 +29,8 @@ import msoffcrypto.format.ooxml
 import olefile
 import pytest
 from conftest import FIXTURES, deliver
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from mailintake import parse, pipeline
@@ -512,6 +514,46 @@ AAAA
 --outer--
 the epilogue
 """
+# Runs of base64 lines wherever a line can stand: headers, preamble, parts, epilogue,
+# a delivery report, a forwarded mail, a header block with no blank line after it.
+BASE64_EVERYWHERE = b"""From: a@example.test
+Content-Type: multipart/mixed; boundary="b"
+QUFBQQ==
+QkJC
+
+QUFB
+QkJC
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.test
+QUFBQQ
+QkJC
+
+Final-Recipient: rfc822; x@example.test
+--b
+Content-Type: message/rfc822
+
+Subject: forwarded
+Content-Transfer-Encoding: base64
+
+QUFBQUFBQUFBQUFB
+QkJCQkJC
+--b
+Content-Type: image/png
+QUFB
+QkJC
+--b
+From
+Content-Type: text/plain
+
+From QUFB
+QUFB
+=====
+--b--
+QUFB
+QkJC
+"""
 MIME_CASES = {
     "nested": NESTED,
     "CRLF": NESTED.replace(b"\n", b"\r\n"),
@@ -519,6 +561,10 @@ MIME_CASES = {
     "inner never closed": NESTED.replace(b"--inner--\n", b""),
     "outer never closed": NESTED.replace(b"--outer--\n", b""),
     "no line break at the end": NESTED.rstrip(),
+    "base64 everywhere": BASE64_EVERYWHERE,
+    "base64 everywhere, CRLF": BASE64_EVERYWHERE.replace(b"\n", b"\r\n"),
+    "base64 everywhere, CR only": BASE64_EVERYWHERE.replace(b"\n", b"\r"),
+    "base64 to the end": BASE64_EVERYWHERE.rsplit(b"--b--", 1)[0] + b"QUFB\nQkJC",
     **{path.name: path.read_bytes() for path in sorted((FIXTURES / "mail").rglob("*.eml"))},
 }
 
@@ -534,6 +580,44 @@ def test_the_mime_tree_is_the_one_the_standard_parser_builds(raw: bytes) -> None
     defects are those of the standard library's own line buffer."""
     expected = BytesParser(policy=parse._POLICY).parsebytes(raw)
     assert _shape(parse._parse(raw)) == _shape(expected)
+
+
+# Lines a MIME tree is made of, in any order, with any line break.
+_MIME_LINES = st.sampled_from([
+    "From: a@example.test", "Content-Type: multipart/mixed; boundary=b",
+    "Content-Type: multipart/alternative; boundary=c", "Content-Type: message/rfc822",
+    "Content-Type: message/delivery-status", "Content-Transfer-Encoding: base64",
+    "X-Folded: a", " continued", "", "--b", "--b--", "--c", "--c--", "-- ", "--b-- trailing",
+    "QUFBQUFBQUFBQUFB", "QkJC", "QUE=", "====", "From", "From QUFB", "text: with a colon",
+    "plain words",
+])
+
+
+_MIME_HEAD = st.sampled_from([
+    ["Content-Type: multipart/mixed; boundary=b", ""], ["Content-Type: message/rfc822", ""],
+    ["From: a@example.test", ""], [],
+])
+_MIME_PART = st.sampled_from([
+    ["--b", "Content-Type: multipart/alternative; boundary=c", "", "--c"],
+    ["--b", "Content-Type: message/delivery-status", ""], ["--b", "", "QUFBQUFB", "QkJC"],
+    ["--b", "Content-Transfer-Encoding: base64", "", "QUFBQUFB", "QkJC", "QUE="],
+    ["--c", "", "QUFB", "QUFB"], ["--c--"], ["--b--"], [""], ["QUFBQUFB", "QkJC"],
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(head=_MIME_HEAD,
+       blocks=st.lists(st.one_of(_MIME_PART, st.lists(_MIME_LINES, max_size=3)), max_size=12),
+       eols=st.lists(st.sampled_from(["\n", "\r\n", "\r"]), min_size=1, max_size=3),
+       end=st.sampled_from(["", "\n", "QUFB"]), chunk=st.integers(1, 64))
+def test_any_mime_tree_is_the_one_the_standard_parser_builds(
+    head: list[str], blocks: list[list[str]], eols: list[str], end: str, chunk: int
+) -> None:
+    """Whatever the lines, their breaks and where the feed cuts them, the tree is the same."""
+    lines = [*head, *(line for block in blocks for line in block)]
+    raw = ("".join(line + eols[n % len(eols)] for n, line in enumerate(lines)) + end).encode()
+    expected = BytesParser(policy=parse._POLICY).parsebytes(raw)
+    assert _shape(parse._parse(raw, chunk)) == _shape(expected)
 
 
 def test_the_line_break_before_a_boundary_is_the_one_the_standard_parser_finds() -> None:
