@@ -4,7 +4,9 @@ pictures with their pixel sizes and captions.
 Everything is read from bytes in memory and checked against limits before
 python-docx is let loose on it: a .docx is a zip, and a 335 KB zip can expand
 to 300 MB (python-docx then needs twice that). Word never writes a DOCTYPE,
-so an XML part with one (an XXE attempt) is refused outright.
+so an XML part with one (an XXE attempt) is refused outright. A DTD can only
+stand before an XML document's root element, so that is how far each part is
+read for the check; parts nobody reads are never unpacked further.
 
 The text is walked from the XML rather than taken from python-docx's
 ``paragraph.text``, which skips content controls, tracked insertions and
@@ -15,6 +17,7 @@ process only unpickles ``Document``.
 
 from __future__ import annotations
 
+import codecs
 import io
 import itertools
 import re
@@ -138,9 +141,10 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 
 def _check_members(archive: zipfile.ZipFile) -> dict[str, bytes]:
-    """``check_package`` on an open archive; the XML members it unpacked, by name.
+    """``check_package`` on an open archive; the members it unpacked whole, by name:
+    the content types and the relationships, which python-docx reads anyway.
 
-    python-docx is then handed these bytes rather than unpacking them again.
+    Every other XML member is read up to its root element (``_check_prolog``).
     A name the zip holds twice keeps its last member, as zipfile reads it.
     """
     members = archive.infolist()
@@ -153,8 +157,68 @@ def _check_members(archive: zipfile.ZipFile) -> dict[str, bytes]:
         raise DocumentError("document.corrupt", "not a Word package")
     if "word/vbaProject.bin" in names:
         raise DocumentError("document.macro", "contains macros")
-    return {member.filename: _check_xml(archive, member) for member in members
-            if member.filename.endswith((".xml", ".rels"))}
+    whole = {}
+    for member in members:
+        if member.filename == "[Content_Types].xml" or member.filename.endswith(".rels"):
+            whole[member.filename] = _check_xml(archive, member)
+        elif member.filename.endswith(".xml"):
+            _check_prolog(archive, member)
+    return whole
+
+
+# What may stand before an XML document's root element, besides a DTD: white space,
+# the XML declaration and other processing instructions, comments.
+_PROLOG = re.compile(r"(?:\s+|<\?.*?\?>|<!--.*?-->)*+", re.S)
+_PROLOG_CHUNK = 4096
+# Word writes a prolog of some 60 bytes; a longer one is read to its end like any part.
+MAX_PROLOG = 64 * 1024
+
+
+def _check_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Refuse a member whose prolog holds a DTD, reading no further than its root element."""
+    if member.file_size > MAX_XML_PART:
+        raise DocumentError("document.too_large", f"{member.filename} is {member.file_size} bytes")
+    head = b""
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(_PROLOG_CHUNK):
+                head += chunk
+                verdict = _dtd_follows(_after_prolog(head))
+                if verdict:
+                    raise DocumentError("document.unsafe", f"{member.filename} declares a DTD")
+                if verdict is False:
+                    return
+                if len(head) >= MAX_PROLOG:
+                    _check_xml(archive, member)
+                    return
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        raise DocumentError("document.corrupt", f"{member.filename}: {exc}") from exc
+
+
+_DTD = ("<!DOCTYPE", "<!ENTITY")
+
+
+def _dtd_follows(after: str) -> bool | None:
+    """True: a DTD follows the prolog; False: none can (the root element has begun,
+    or this is no XML at all); None: the bytes so far end inside the prolog."""
+    start = after[:9].upper()
+    if start.startswith(_DTD):
+        return True
+    if after.startswith(("<!--", "<?")) or any(p.startswith(start) for p in (*_DTD, "<!--")):
+        return None
+    return False
+
+
+def _after_prolog(head: bytes) -> str:
+    """What follows the prolog in the first bytes of an XML part, in UTF-8 or UTF-16."""
+    if head.startswith((codecs.BOM_UTF16_LE, b"<\x00")):
+        text = head[: len(head) // 2 * 2].decode("utf-16-le", "replace")
+    elif head.startswith((codecs.BOM_UTF16_BE, b"\x00<")):
+        text = head[: len(head) // 2 * 2].decode("utf-16-be", "replace")
+    else:
+        text = head.decode("latin-1")  # only the ASCII markup is looked at
+    text = text.removeprefix("\ufeff").removeprefix("\xef\xbb\xbf")
+    return text[_PROLOG.match(text).end():]  # type: ignore[union-attr]
 
 
 def _check_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
@@ -204,7 +268,7 @@ def read_docx(filename: str, data: bytes) -> Document:
     from mailintake.wordpackage import style_names
 
     with _open_zip(data) as archive:
-        document, styles = _read_package(archive, _check_members(archive))
+        document, styles = _read_package(archive, data, _check_members(archive))
     if styles is None:
         styles = style_names(document.styles.element)
     paragraphs = list(_walk(document.element.body, styles))
@@ -222,13 +286,13 @@ def read_docx(filename: str, data: bytes) -> Document:
     )
 
 
-def _read_package(archive: zipfile.ZipFile, xml: dict[str, bytes]
+def _read_package(archive: zipfile.ZipFile, data: bytes, xml: dict[str, bytes]
                   ) -> tuple[Any, dict[str, str] | None]:
     """python-docx's document; DocumentError when it cannot open the package."""
     from mailintake.wordpackage import open_document
 
     try:
-        return open_document(archive, xml)
+        return open_document(archive, data, xml)
     except Exception as exc:
         # python-docx raises ValueError for a .docm or a template, KeyError for
         # a missing part, lxml's XMLSyntaxError for broken XML, and more for

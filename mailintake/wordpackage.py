@@ -1,11 +1,12 @@
 """A checked Word package opened with python-docx, reading only what is read.
 
 ``docx.Document(stream)`` unpacks every member and parses every XML part. Here
-python-docx's own package reader and unmarshaller are driven from the members
-``extract`` has already unpacked and checked (no DTD, within the limits): the
-main document and its pictures become python-docx parts, any other part stays
-the bytes it is, and the styles part is read for its names only, once per
-distinct styles part.
+python-docx's own package reader and unmarshaller are driven from the archive
+``extract`` has checked (no DTD, within the limits): the main document and its
+pictures become python-docx parts; any other XML part (settings, themes, fonts,
+a second copy of the styles) is never even unpacked; and the styles part is
+read for its names only, once per distinct styles part: a styles part seen
+before is known by its stored bytes, without unpacking it again.
 
 This module imports python-docx: ``extract`` loads it at the first Word file,
 and the readers' forkserver loads it ahead for every worker.
@@ -14,6 +15,7 @@ and the readers' forkserver loads it ahead for every worker.
 from __future__ import annotations
 
 import hashlib
+import struct
 import zipfile
 from typing import Any, cast
 
@@ -28,18 +30,33 @@ from docx.package import Package
 
 from mailintake.extract import W_STYLE_ID, W_VAL
 
+# What a part nobody reads is given instead of its bytes.
+_UNREAD = b""
+
 
 class _CheckedReader:
-    """python-docx's zip reader (``_ZipPkgReader``), but the XML members come
-    from the check that unpacked them already; pictures are read from the zip."""
+    """python-docx's zip reader (``_ZipPkgReader``) over the checked archive.
 
-    def __init__(self, archive: zipfile.ZipFile, xml: dict[str, bytes]) -> None:
-        self._archive = archive
+    The content types and relationships come from the check, which unpacked
+    them already. Of the other parts, only the main document and the
+    pictures are unpacked: ``content_types`` (set once read) tells the rest
+    apart, and the styles part is left to ``style_names_of``.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, data: bytes, xml: dict[str, bytes]) -> None:
+        self.archive = archive
+        self.data = data
         self._xml = xml
+        self.content_types: Any = None
 
     def blob_for(self, pack_uri: PackURI) -> bytes:
         blob = self._xml.get(pack_uri.membername)
-        return blob if blob is not None else self._archive.read(pack_uri.membername)
+        if blob is not None:
+            return blob
+        member = self.archive.getinfo(pack_uri.membername)  # KeyError: no such part
+        if self.content_types is not None and not _read(self.content_types, pack_uri):
+            return _UNREAD
+        return self.archive.read(member)
 
     @property
     def content_types_xml(self) -> bytes:
@@ -55,11 +72,21 @@ class _CheckedReader:
         """The archive belongs to ``read_docx``, which closes it."""
 
 
+def _read(content_types: Any, partname: PackURI) -> bool:
+    """Whether the part is unpacked for python-docx: anything but XML no one reads."""
+    try:
+        content_type: str = content_types[partname]
+    except KeyError:
+        return True
+    xml = content_type.endswith(("+xml", "/xml")) and not content_type.startswith("image/")
+    return not xml or content_type == CT.WML_DOCUMENT_MAIN
+
+
 def _part(partname: PackURI, content_type: str, reltype: str, blob: bytes,
           package: Package) -> Part:
     """python-docx's own part for what is read here (the document, its pictures);
-    any other part is kept as the bytes it is, never parsed: the styles are
-    read by ``_styles_of`` instead, the rest is not read at all."""
+    any other part is kept as the bytes it was given, never parsed: the styles
+    are read by ``style_names_of`` instead, the rest is not read at all."""
     if content_type == CT.WML_DOCUMENT_MAIN or reltype == RT.IMAGE:
         return cast(Part, PartFactory(partname, content_type, reltype, blob, package))
     return cast(Part, Part.load(partname, content_type, blob, package))
@@ -71,13 +98,15 @@ _CONTENT_TYPES: Any = _ContentTypeMap
 _UNMARSHALLER: Any = Unmarshaller
 
 
-def open_document(archive: zipfile.ZipFile, xml: dict[str, bytes]
-                   ) -> tuple[Any, dict[str, str] | None]:
-    """What ``docx.Document(stream)`` opens, from the checked archive: the same
-    package reader and unmarshaller, with the bytes above and ``_part``; and
-    the names of its styles, when it has a styles part (see ``_styles_of``)."""
-    physical = _CheckedReader(archive, xml)
+def open_document(archive: zipfile.ZipFile, data: bytes, xml: dict[str, bytes]
+                  ) -> tuple[Any, dict[str, str] | None]:
+    """What ``docx.Document(stream)`` opens, from the checked archive of ``data``:
+    the same package reader and unmarshaller, with ``_CheckedReader`` and
+    ``_part``; and the names of its styles, when it has a styles part (see
+    ``style_names_of``)."""
+    physical = _CheckedReader(archive, data, xml)
     content_types = _CONTENT_TYPES.from_xml(physical.content_types_xml)
+    physical.content_types = content_types
     package_rels = _READER._srels_for(physical, PACKAGE_URI)
     parts = _READER._load_serialized_parts(physical, package_rels, content_types)
     package = Package()
@@ -85,37 +114,61 @@ def open_document(archive: zipfile.ZipFile, xml: dict[str, bytes]
     document_part = package.main_document_part
     if document_part.content_type != CT.WML_DOCUMENT_MAIN:
         raise ValueError(f"not a Word file, content type is '{document_part.content_type}'")
-    return document_part.document, _styles_of(document_part)
+    return document_part.document, style_names_of(document_part, physical)
 
 
-# Style names by the SHA-256 of the styles part they were read from. Parsing
-# styles.xml (often a few hundred KB) costs more than the rest of a Word file,
-# and the Word files of one school tend to carry the same one.
+# Style names by the SHA-256 of the styles part's stored (compressed) bytes,
+# with its CRC and sizes. Parsing styles.xml (often a few hundred KB) costs
+# more than the rest of a Word file, and the Word files of one school tend to
+# carry the same one: the same stored bytes unpack to the same part.
 _STYLE_CACHE: dict[bytes, dict[str, str]] = {}
 _STYLE_CACHE_ENTRIES = 64
 # Characters of style ids and names kept for one styles part (Word's own: about 5000);
 # a styles part with more is read each time, so the cache stays under a few MB.
 _STYLE_CACHE_MAX_CHARS = 64 * 1024
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 
 
-def _styles_of(document_part: Any) -> dict[str, str] | None:
-    """The style names of the document's styles part (kept as bytes by ``_part``);
-    None when python-docx should find them (no styles part, or an odd one)."""
+def style_names_of(document_part: Any, physical: _CheckedReader) -> dict[str, str] | None:
+    """The style names of the document's styles part (never unpacked for
+    python-docx, see ``_read``); None when python-docx should find them (no
+    styles part, or an odd one)."""
     try:
         part = document_part.part_related_by(RT.STYLES)
     except (KeyError, ValueError):
         return None
     if type(part) is not Part or part.content_type != CT.WML_STYLES:
         return None
-    digest = hashlib.sha256(part.blob).digest()
-    names = _STYLE_CACHE.get(digest)
+    member = physical.archive.getinfo(part.partname.membername)  # the last of that name
+    key = _stored_key(physical.data, member)
+    names = _STYLE_CACHE.get(key) if key else None
     if names is None:
-        names = style_names(parse_xml(part.blob))
-        if sum(len(key) + len(value) for key, value in names.items()) <= _STYLE_CACHE_MAX_CHARS:
+        names = style_names(parse_xml(physical.archive.read(member)))
+        fits = sum(len(k) + len(v) for k, v in names.items()) <= _STYLE_CACHE_MAX_CHARS
+        if key and fits:
             if len(_STYLE_CACHE) >= _STYLE_CACHE_ENTRIES:
                 del _STYLE_CACHE[next(iter(_STYLE_CACHE))]
-            _STYLE_CACHE[digest] = names
+            _STYLE_CACHE[key] = names
     return dict(names)
+
+
+def _stored_key(data: bytes, member: zipfile.ZipInfo) -> bytes | None:
+    """The SHA-256 of a member's stored bytes, its compression, CRC and size: equal
+    keys unpack to equal parts (or fail alike). None when its local header
+    (APPNOTE 4.3.7) is not where the directory says."""
+    offset = member.header_offset
+    if offset + _LOCAL_HEADER.size > len(data):
+        return None
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, offset)
+    if signature != b"PK\x03\x04":
+        return None
+    start = offset + _LOCAL_HEADER.size + name_length + extra_length
+    stored = data[start:start + member.compress_size]
+    if len(stored) != member.compress_size:
+        return None
+    digest = hashlib.sha256(stored)
+    digest.update(struct.pack("<HIQ", member.compress_type, member.CRC, member.file_size))
+    return digest.digest()
 
 
 def style_names(styles: Any) -> dict[str, str]:

@@ -342,12 +342,61 @@ def test_a_dtd_in_any_xml_member_is_refused(name: str, codec: str) -> None:
     assert [c for _n, c, _d in reading.document_errors] == ["document.unsafe"]
 
 
-def test_a_dtd_across_two_read_chunks_is_refused() -> None:
-    """A member is read in chunks of 1 MB: a DOCTYPE cut in two by them is still seen."""
-    padding = " " * ((1 << 20) - len("<x>") - 4)
-    poisoned = rezip(lecture_docx(), {"customXml/item9.xml": f"<x>{padding}{DTD}</x>".encode()})
+@pytest.mark.parametrize("prolog", [
+    "<!-- a comment that writes <w:document> -->",
+    "<?mso-application progid='Word.Document'?>\n" * 200,  # past the first read
+    "<!--" + " " * (70 * 1024) + "-->",  # past the longest prolog read in steps
+])
+def test_a_dtd_behind_a_long_prolog_is_refused(prolog: str) -> None:
+    """Comments and processing instructions before the DTD, however long, hide nothing."""
+    poisoned = rezip(lecture_docx(), {"word/settings.xml": f"{prolog}{DTD}<x/>".encode()})
     reading = read_mail(mail_with("稿件.docx", poisoned), LIMITS)
     assert [c for _n, c, _d in reading.document_errors] == ["document.unsafe"]
+
+
+def test_a_doctype_inside_the_root_element_is_no_dtd() -> None:
+    """A DTD stands before the root element or nowhere: text after it is not looked at
+    in a part nobody reads, and a parser refuses it in one that is read."""
+    docx = lecture_docx()
+    unread = rezip(docx, {"customXml/item9.xml": f"<x>{DTD}</x>".encode()})
+    assert not read_mail(mail_with("稿件.docx", unread), LIMITS).document_errors
+    xml = member(docx, "word/document.xml")
+    inside = rezip(docx, {"word/document.xml": xml.replace("<w:body>", f"<w:body>{DTD}").encode()})
+    reading = read_mail(mail_with("稿件.docx", inside), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.corrupt"]
+
+
+def _flip_last_byte_of(docx: bytes, name: str, size: int) -> bytes:
+    """The package with ``name`` stored (not compressed) at ``size`` bytes, its last byte
+    changed after the fact, so that unpacking it whole fails its CRC."""
+    xml = member(docx, name)
+    cut = xml.rindex("</")
+    padded = (xml[:cut] + " " * (size - len(xml.encode())) + xml[cut:]).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = padded if info.filename == name else src.read(info)
+            dst.writestr(info.filename, data, zipfile.ZIP_STORED if info.filename == name
+                         else zipfile.ZIP_DEFLATED)
+    raw = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        info = archive.getinfo(name)
+    end = info.header_offset + 30 + len(name.encode()) + len(info.extra) + info.compress_size
+    raw[end - 1] ^= 0x01
+    return bytes(raw)
+
+
+def test_parts_nobody_reads_are_never_unpacked() -> None:
+    """A settings part is read up to its root element only: a fault further in costs
+    nothing, where the same fault in the main document refuses the file."""
+    docx = lecture_docx()
+    settings = _flip_last_byte_of(docx, "word/settings.xml", 64 * 1024)
+    reading = read_mail(mail_with("稿件.docx", settings), LIMITS)
+    assert not reading.document_errors
+    check_piece(reading)
+    document = _flip_last_byte_of(docx, "word/document.xml", 64 * 1024)
+    reading = read_mail(mail_with("稿件.docx", document), LIMITS)
+    assert [c for _n, c, _d in reading.document_errors] == ["document.corrupt"]
 
 
 def test_a_member_named_twice_is_checked_twice_and_read_as_zipfile_reads_it() -> None:
