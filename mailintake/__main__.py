@@ -1,3 +1,3 @@
-from mailintake.cli import main
+from mailintake.entry import main
 
 main()

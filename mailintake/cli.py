@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailintake import __version__
 from mailintake.config import Config, ConfigError, default_path, load_config
 from mailintake.mailbox.base import MailboxError
 from mailintake.replies import TemplateProblem
 
 # The database, the pipeline and the views are imported by the commands that
-# use them: ``poll`` and ``run`` start the reading workers' forkserver first,
-# which loads its modules while this process loads the rest.
+# use them: for ``poll`` and ``run``, the reading workers' forkserver (started
+# by ``mailintake.entry``) loads its modules meanwhile.
 if TYPE_CHECKING:
     from mailintake import pipeline
     from mailintake.app import App, Clock
@@ -80,7 +79,7 @@ def _aware(value: str) -> datetime:
               help="配置文件（默认取 MAILINTAKE_CONFIG，否则 /etc/mailintake/mailintake.toml）")
 @click.option("--now", default=None, hidden=True, help="Fixed clock, ISO 8601 with offset.")
 @click.option("-v", "--verbose", is_flag=True, help="输出详细日志")
-@click.version_option(__version__, prog_name="mailintake")
+@click.version_option(package_name="mailintake", prog_name="mailintake")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose: bool) -> None:
     """mailintake：教育信息报送邮箱的自动收稿、审核、登记与回复。"""
@@ -89,10 +88,6 @@ def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    if ctx.invoked_subcommand in ("poll", "run"):
-        from mailintake import readers
-
-        readers.start_early()
     ctx.obj = State(config_path or default_path(), _aware(now) if now else None)
     ctx.obj.verbose = verbose
     ctx.call_on_close(ctx.obj.close)

@@ -39,7 +39,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
-from mailintake import __version__, pipeline
+import mailintake
+from mailintake import pipeline
 from mailintake.app import App
 from mailintake.intake import Intake
 from mailintake.notify import Notifier
@@ -197,7 +198,7 @@ def stop_on_signals() -> threading.Event:
 
 def run(app: App, **intake_options: Any) -> None:
     """Run until SIGTERM/SIGINT: intake in this thread, jobs in the scheduler's."""
-    log.info("mailintake %s starting", __version__)
+    log.info("mailintake %s starting", mailintake.__version__)
     stop = stop_on_signals()
     notifier = Notifier()
     intake = Intake(app, heartbeat=lambda: notifier.heartbeat(intake.last_report),

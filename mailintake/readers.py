@@ -45,8 +45,7 @@ from mailintake.storage import Storage, sha256
 # (``mailintake.preload``), and in this process only when it reads a mail
 # itself (see ``start_early``).
 if TYPE_CHECKING:
-    from mailintake.config import LimitsConfig
-    from mailintake.reading import Reading
+    from mailintake.reading import Reading, ReadLimits
 
 log = logging.getLogger("mailintake.readers")
 
@@ -79,7 +78,7 @@ class Prepared:
     trace: str = ""
 
 
-def prepare(raw: bytes, limits: LimitsConfig, storage_root: Path) -> Prepared:
+def prepare(raw: bytes, limits: ReadLimits, storage_root: Path) -> Prepared:
     """Archive ``raw``, read it, and keep each of its files (in a worker or inline)."""
     storage = Storage(storage_root)
     digest = sha256(raw)
@@ -262,10 +261,10 @@ def warm_up() -> None:
 Submitted = tuple[ProcessPoolExecutor | None, "Future[Prepared]"]
 # What a worker is given: ``prepare`` and the raw mail, or ``prepare_archived``
 # and the sha256 of a mail already archived (see VIA_DISK).
-Job = tuple[Callable[[Any, "LimitsConfig", Path], Prepared], bytes | str]
+Job = tuple[Callable[[Any, "ReadLimits", Path], Prepared], bytes | str]
 
 
-def prepare_archived(digest: str, limits: LimitsConfig, storage_root: Path) -> Prepared:
+def prepare_archived(digest: str, limits: ReadLimits, storage_root: Path) -> Prepared:
     """``prepare`` for a mail the main process archived already (see VIA_DISK)."""
     return prepare(Storage(storage_root).read(Storage.raw_path(digest)), limits, storage_root)
 
@@ -279,7 +278,7 @@ def _job(raw: bytes, storage_root: Path) -> Job:
 
 
 def read_ahead(
-    fetched: Iterable[tuple[MailRef, bytes]], limits: LimitsConfig, storage_root: Path,
+    fetched: Iterable[tuple[MailRef, bytes]], limits: ReadLimits, storage_root: Path,
     idle: Callable[[], bool] | None = None,
 ) -> Generator[tuple[MailRef, Prepared], None, None]:
     """Each fetched mail, prepared, in the order fetched, reading up to AHEAD ahead.
@@ -294,6 +293,9 @@ def read_ahead(
         for ref, raw in fetched:
             yield ref, prepare(raw, limits, storage_root)
         return
+    from mailintake.reading import Limits
+
+    limits = Limits.of(limits)  # plain data for the workers
     window: deque[tuple[MailRef, Job, int, Submitted]] = deque()
     in_flight = 0
     source = iter(fetched)
@@ -322,7 +324,7 @@ def read_ahead(
             future.cancel()
 
 
-def _submit(job: Job, limits: LimitsConfig, storage_root: Path) -> Submitted:
+def _submit(job: Job, limits: ReadLimits, storage_root: Path) -> Submitted:
     read, source = job
     for _attempt in range(3):
         executor = pool()
@@ -338,7 +340,7 @@ def _submit(job: Job, limits: LimitsConfig, storage_root: Path) -> Submitted:
 
 
 def _result(
-    submitted: Submitted, job: Job, size: int, limits: LimitsConfig, storage_root: Path
+    submitted: Submitted, job: Job, size: int, limits: ReadLimits, storage_root: Path
 ) -> Prepared:
     executor, future = submitted
     try:

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
-from mailintake.config import LimitsConfig
 from mailintake.convert import OLE_MAGIC, ConvertError, ole_kind, soffice, to_docx
 from mailintake.extract import Document, DocumentError, is_document, is_picture, read_docx, suffix
 from mailintake.fingerprint import Fingerprint
@@ -26,6 +25,33 @@ from mailintake.pictures import Picture, PictureError, read_picture
 log = logging.getLogger("mailintake.reading")
 
 _CONVERTED = (".doc", ".wps", ".rtf", ".dot", ".wpt")
+
+
+class ReadLimits(Protocol):
+    """The ``[limits]`` a mail is read against (``config.LimitsConfig`` is one)."""
+
+    @property
+    def max_message_bytes(self) -> int: ...
+
+    @property
+    def max_attachment_bytes(self) -> int: ...
+
+    @property
+    def max_attachments(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """``ReadLimits`` as plain data: what the readers hand their workers, which then
+    need not load the configuration's validation (pydantic) to unpickle it."""
+
+    max_message_bytes: int
+    max_attachment_bytes: int
+    max_attachments: int
+
+    @classmethod
+    def of(cls, limits: ReadLimits) -> Limits:
+        return cls(limits.max_message_bytes, limits.max_attachment_bytes, limits.max_attachments)
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -81,7 +107,7 @@ class Reading:
         ]
 
 
-def read_mail(raw: bytes, limits: LimitsConfig) -> Reading:
+def read_mail(raw: bytes, limits: ReadLimits) -> Reading:
     """Parse ``raw`` and read every document and picture it carries.
 
     A mail over a limit that makes it unreadable comes back with ``refused``

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from functools import partial
-from importlib import metadata
 from itertools import groupby
 from operator import attrgetter
 from typing import Any, Literal, TypeVar
@@ -75,10 +74,9 @@ def is_loopback(host: str) -> bool:
 
 
 def _package_version() -> str:
-    try:
-        return metadata.version("mailintake")
-    except metadata.PackageNotFoundError:
-        return "0"
+    import mailintake
+
+    return mailintake.__version__
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:

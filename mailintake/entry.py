@@ -1,0 +1,40 @@
+"""The ``mailintake`` command, as installed.
+
+``poll`` and ``run`` read mail in worker processes forked from a forkserver
+that loads the reading libraries first (python-docx, Pillow, numpy: half a
+second). It is started here, before even the command line is imported, so it
+loads on the other core while this process loads the command line, the
+database layer and the pipeline.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: Subcommands that read mail.
+READS_MAIL = {"poll", "run"}
+#: The command's own options that take a value (see ``cli.main``).
+_TAKES_VALUE = {"--config", "--now"}
+
+
+def main() -> None:
+    if subcommand(sys.argv[1:]) in READS_MAIL:
+        from mailintake import readers
+
+        readers.start_early()
+    from mailintake.cli import main as command
+
+    command()
+
+
+def subcommand(args: list[str]) -> str:
+    """The subcommand ``args`` name, past the command's own options; "" when none."""
+    value_next = False
+    for arg in args:
+        if value_next:
+            value_next = False
+        elif arg in _TAKES_VALUE:
+            value_next = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
