@@ -1,7 +1,9 @@
 """The database: engine set-up, sessions and migrations.
 
 SQLite gets WAL (readers never block the writer) and foreign keys on every
-connection; PostgreSQL is used as it comes. The schema is owned by Alembic:
+connection, and syncs its log only at checkpoints and where ``durable`` asks
+(a commit then survives a crash of the process, and a power cut once the
+next durable commit is through); PostgreSQL is used as it comes. The schema is owned by Alembic:
 ``upgrade`` brings any database to the newest revision and is safe to call at
 every start. A database already there costs one query: Alembic (a fifth of a
 second to import and read its scripts) is loaded only when there is work for
@@ -10,11 +12,13 @@ it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 if TYPE_CHECKING:
@@ -43,6 +47,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+@contextmanager
+def durable(connection: Connection) -> Iterator[Connection]:
+    """A connection whose commits are on disk when they return, and every commit
+    before them with them (SQLite syncs its whole log then). PostgreSQL's are anyway."""
+    if connection.dialect.name != "sqlite":
+        yield connection
+        return
+    _pragma(connection, "synchronous=FULL")
+    try:
+        yield connection
+    finally:
+        _pragma(connection, "synchronous=NORMAL")
+
+
+def _pragma(connection: Connection, setting: str) -> None:
+    connection.exec_driver_sql(f"PRAGMA {setting}")
+    connection.commit()  # SQLAlchemy's own transaction: SQLite began none for a PRAGMA
 
 
 def session(engine: Engine) -> Session:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, func, select
 
 from mailintake.checks import Finding
+from mailintake.database import durable
 from mailintake.database import session as open_session
 from mailintake.models import (
     Attachment,
@@ -182,18 +183,29 @@ def mark_moved(engine: Engine, message_id: int, now: datetime) -> None:
 
 
 def mark_moved_many(engine: Engine, message_ids: list[int], now: datetime) -> None:
-    """Note that these mails reached their outcome folders, in one transaction."""
+    """Note that these mails reach their outcome folders, in one durable transaction:
+    once it returns, so are the records of these mails (see ``database.durable``)."""
     if not message_ids:
         return
-    with open_session(engine) as db:
+    with engine.connect() as connection, durable(connection), connection.begin():
         for start in range(0, len(message_ids), 500):
-            db.execute(
+            connection.execute(
                 update(InboundMessage)
                 .where(col(InboundMessage.id).in_(message_ids[start:start + 500]),
                        col(InboundMessage.moved_at).is_(None))
                 .values(moved_at=now)
             )
-        db.commit()
+
+
+def stored_files(engine: Engine, message_id: int) -> list[tuple[str, int]]:
+    """(path under the storage root, size) of each file kept from this mail's piece."""
+    with open_session(engine) as db:
+        rows = db.exec(
+            select(Attachment.stored_path, Attachment.size)
+            .join(Submission, col(Attachment.submission_id) == col(Submission.id))
+            .where(Submission.message_id == message_id)
+        ).all()
+    return [(path, size) for path, size in rows]
 
 
 def accepted_count(db: Session, unit_id: int, start: datetime, end: datetime) -> int:

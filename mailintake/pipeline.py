@@ -1,7 +1,8 @@
 """The flow of mail, top to bottom.
 
     list the intake folder
-      -> repair: mails already recorded are only moved (a crash after commit)
+      -> repair: mails already recorded are only moved (a crash after commit),
+         their stored files written again if a power cut took them
       -> fetch raw bytes -> archive them -> read (MIME, Word, pictures),
          in worker processes a few mails ahead of the one being filed
       -> duplicate? robot? spoofed (DMARC/SPF)? unregistered sender? -> record, no reply
@@ -14,7 +15,7 @@
 Every mail that arrives ends recorded with an outcome and its reasons; one
 that breaks something is set aside for a person (待人工), never retried in a
 tight loop and never lost. Moves go in batches, each mail's only after its
-own commit.
+own commit, and only once its files and its record are on disk.
 """
 
 from __future__ import annotations
@@ -113,10 +114,11 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
     report = CycleReport(seen=len(refs))
     known = filing.recorded(app.engine, mailbox.name, (r.source_key for r in refs))
     moves = _Moves(app, mailbox)
-    for ref in refs:
-        if ref.source_key in known:
-            moves.add(ref, known[ref.source_key])
-            report.repaired += 1
+    unmoved = [(ref, known[ref.source_key]) for ref in refs if ref.source_key in known]
+    _restore(app, mailbox, unmoved)
+    for ref, recorded in unmoved:
+        moves.add(ref, recorded)
+        report.repaired += 1
     moves.flush()
     fresh = [r for r in refs if r.source_key not in known]
     limit = app.config.limits.max_message_bytes
@@ -138,6 +140,30 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
             outbox.rest()
         report.replies = outbox.report
     return report
+
+
+def _restore(app: App, mailbox: Mailbox, unmoved: list[tuple[MailRef, InboundMessage]]) -> None:
+    """Write again the stored files of recorded mails that a power cut took.
+
+    Files are synced before their mails are moved, not before they are
+    recorded (see ``_Moves``): a power cut in between can keep a record and
+    lose, or cut short, a file. The mail is still in the intake folder; it is
+    read again, and its files land where the record says, by their content.
+    """
+    lost = [ref for ref, message in unmoved if message.raw_sha256 and not _stored(app, message)]
+    for ref, raw in mailbox.fetch(lost):
+        readers.prepare(raw, app.config.limits, app.storage.root)
+        log.warning("mail %s: its stored files were incomplete and are written again",
+                    ref.source_key)
+
+
+def _stored(app: App, message: InboundMessage) -> bool:
+    """Whether every file the record of ``message`` refers to is on disk, whole."""
+    assert message.id is not None
+    files: list[tuple[str | Path, int]] = [(app.storage.raw_path(message.raw_sha256),
+                                            message.size)]
+    files += filing.stored_files(app.engine, message.id)
+    return all(app.storage.holds(path, size) for path, size in files)
 
 
 def _fetch(mailbox: Mailbox, refs: list[MailRef]) -> Iterator[tuple[MailRef, bytes]]:
@@ -447,7 +473,10 @@ class _Moves:
     """Mails recorded (committed) and waiting to be moved, sent off in batches.
 
     Only a committed mail is ever added, so a batch never moves a mail ahead
-    of its own commit. The move is noted before it is made: a crash in between
+    of its own commit. Before a batch moves, what it depends on is made
+    durable: the stored files (one sync of the file system) and the records
+    (the note of the move is a durable commit, and every commit before it is
+    on disk with it). The move is noted before it is made: a crash in between
     leaves the mail recorded and still listed, and the next cycle's repair
     moves it; noted after, a crash would leave it moved but never noted.
     """
@@ -465,6 +494,7 @@ class _Moves:
         if not self.pending:
             return
         ids = [m.id for _ref, m in self.pending if m.id is not None]
+        self.app.storage.sync()
         filing.mark_moved_many(self.app.engine, ids, self.app.clock())
         self.mailbox.move_many([(ref, m.target_folder) for ref, m in self.pending])
         self.pending = []

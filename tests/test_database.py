@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from mailintake.database import (
     HEAD,
     MIGRATIONS,
     current_revisions,
+    durable,
     make_engine,
     pending_migrations,
     session,
@@ -79,4 +80,21 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_durable_commits_sync_the_log_and_leave_the_connection_as_it_was(tmp_path: Path) -> None:
+    """Inside ``durable`` SQLite syncs its log at each commit (and so every commit before);
+    the pooled connection goes back to syncing at checkpoints only."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        with durable(connection), connection.begin():
+            level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+            connection.execute(Unit.__table__.insert().values(  # type: ignore[attr-defined]
+                name="实验小学", kind="学校", aliases=[], created_at=datetime.now(UTC)))
+        assert level == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    with session(engine) as db:
+        assert db.exec(select(Unit)).one().name == "实验小学"
     engine.dispose()

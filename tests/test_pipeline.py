@@ -14,7 +14,7 @@ from sqlmodel import func, select
 from mailintake import pipeline
 from mailintake.app import App
 from mailintake.database import session
-from mailintake.models import InboundMessage, OutboxMessage, Submission
+from mailintake.models import Attachment, InboundMessage, OutboxMessage, Submission
 from mailintake.views import message_rows, submission_rows
 
 # What the office expects of each fixture: outcome, reasons, unit, column.
@@ -114,6 +114,31 @@ def test_crash_between_commit_and_move_is_repaired_by_next_cycle(app: App) -> No
         [message] = db.exec(select(InboundMessage)).all()
         assert message.moved_at is not None
         assert db.exec(select(func.count()).select_from(Submission)).one() == 1
+
+
+def test_files_a_power_cut_took_are_written_again_before_the_move(app: App) -> None:
+    """Files are synced before their mails move, not before they are recorded: a mail
+    recorded whose raw copy is gone and whose attachment was cut short is read again
+    from the mailbox, its files written where the record says, and only then moved."""
+    deliver(app.config, fixture_mail("02_outlook_rfc2231_website.eml"))
+    box = app.open_mailbox()
+    [(ref, raw)] = list(box.fetch(box.list_new()))
+    pipeline.process(app, box.name, ref, raw)  # recorded, then the power cut: no move
+    root = app.config.storage.dir
+    with session(app.engine) as db:
+        [message] = db.exec(select(InboundMessage)).all()
+        stored = db.exec(select(Attachment)).all()
+    raw_copy = root / app.storage.raw_path(message.raw_sha256)
+    raw_copy.unlink()
+    attachment = root / stored[0].stored_path
+    kept = attachment.read_bytes()
+    attachment.write_bytes(kept[:10])
+    report = run(app)
+    assert (report.seen, report.repaired, report.filed) == (1, 1, 0)
+    assert raw_copy.read_bytes() == raw
+    assert attachment.read_bytes() == kept
+    with session(app.engine) as db:
+        assert db.exec(select(InboundMessage)).one().moved_at is not None
 
 
 def test_receipt_headers_answer_the_original(app: App) -> None:
