@@ -5,10 +5,16 @@ that loads the reading libraries first (python-docx, Pillow, numpy: half a
 second). It is started here, before even the command line is imported, so it
 loads on the other core while this process loads the command line, the
 database layer and the pipeline.
+
+And once the command is done and has closed what it opened, the interpreter
+is not left to garbage-collect every object on its way out (0.1-0.2 s for the
+database layer's and the templates'): the memory goes back with the process.
 """
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 #: Subcommands that read mail.
@@ -18,6 +24,7 @@ _TAKES_VALUE = {"--config", "--now"}
 
 
 def main() -> None:
+    atexit.register(gc.freeze)  # registered first, so it runs after every other handler
     if subcommand(sys.argv[1:]) in READS_MAIL:
         from mailintake import readers
 
