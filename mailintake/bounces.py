@@ -20,6 +20,7 @@ import email.parser
 import email.policy
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
@@ -183,15 +184,23 @@ def mark(
     return bounce
 
 
-def bouncing(db: Session, address: str, now: datetime) -> ReplyBounce | None:
-    """The bounce holding replies to ``address`` at ``now``, if any."""
-    return db.exec(_HOLDING, params={"address": address.lower(), "now": now}).first()
+def holding(db: Session, addresses: Iterable[str], now: datetime) -> dict[str, ReplyBounce]:
+    """The bounce holding replies to each of ``addresses`` at ``now`` (the latest
+    lasting), by lower-cased address; addresses not held are left out."""
+    wanted = sorted({address.lower() for address in addresses})
+    if not wanted:
+        return {}
+    held: dict[str, ReplyBounce] = {}
+    for bounce in db.exec(_HOLDING, params={"addresses": wanted, "now": now}):
+        held.setdefault(bounce.address, bounce)
+    return held
 
 
-# Asked before every reply: built once (building costs more than running it).
+# Asked at every flush: built once (building costs more than running it).
 _HOLDING = (
     select(ReplyBounce)
-    .where(ReplyBounce.address == bindparam("address"), ReplyBounce.until > bindparam("now"))
+    .where(col(ReplyBounce.address).in_(bindparam("addresses", expanding=True)),
+           ReplyBounce.until > bindparam("now"))
     .order_by(col(ReplyBounce.until).desc())
 )
 

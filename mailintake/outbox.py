@@ -35,7 +35,7 @@ from sqlmodel import Session, col, select
 from mailintake import bounces, ratelimit
 from mailintake.config import RepliesConfig
 from mailintake.database import session as open_session
-from mailintake.models import OutboxMessage, OutboxStatus
+from mailintake.models import OutboxMessage, OutboxStatus, ReplyBounce
 
 log = logging.getLogger("mailintake.outbox")
 
@@ -136,8 +136,14 @@ def flush(
             .order_by(col(OutboxMessage.id))
             .limit(limit)
         ).all()
+        recipients = [item.recipient for item in due]
+        held = bounces.holding(db, recipients, now)
+        window = ratelimit.Window.load(db, recipients, now, rules.rate_limits)
         for index, item in enumerate(due):
-            if not _ready(db, item, now, rules, report) or not _claim(db, item, now):
+            # A reply held or deferred is written with the next commit (the next
+            # claim, or the end of the flush): should that never come, it is
+            # only found due again.
+            if not _ready(item, now, held, window, report) or not _claim(db, item, now):
                 continue
             try:
                 sender.send(item)
@@ -153,33 +159,34 @@ def flush(
             else:
                 item.status, item.sent_at, item.last_error = OutboxStatus.SENT, now, ""
                 item.attempts += 1
+                window.note(item.recipient, now)
                 report.sent += 1
                 log.info("reply %s (%s) sent to %s", item.id, item.kind, item.recipient)
             db.add(item)
             db.commit()
+        db.commit()
     return report
 
 
 def _ready(
-    db: Session, item: OutboxMessage, now: datetime, rules: RepliesConfig, report: FlushReport
+    item: OutboxMessage, now: datetime, held: dict[str, ReplyBounce],
+    window: ratelimit.Window, report: FlushReport,
 ) -> bool:
-    """Whether ``item`` may go now; a held or deferred one is recorded as such."""
-    bounce = bounces.bouncing(db, item.recipient, now)
+    """Whether ``item`` may go now; a held or deferred one is marked as such."""
+    bounce = held.get(item.recipient.lower())
     if bounce is not None:
         item.status = OutboxStatus.HELD
         item.last_error = f"address bounced ({bounce.status}); held until {bounce.until:%Y-%m-%d}"
         report.held += 1
         log.warning("reply %s to %s held: the address bounces", item.id, item.recipient)
-    else:
-        allowed = ratelimit.next_allowed(db, item.recipient, now, rules.rate_limits)
-        if allowed is None:
-            return True
-        item.next_attempt_at = allowed
-        report.deferred += 1
-        log.warning("reply %s to %s deferred to %s: rate limit", item.id, item.recipient,
-                    allowed.isoformat())
-    db.add(item)
-    db.commit()
+        return False
+    allowed = window.next_allowed(item.recipient, now)
+    if allowed is None:
+        return True
+    item.next_attempt_at = allowed
+    report.deferred += 1
+    log.warning("reply %s to %s deferred to %s: rate limit", item.id, item.recipient,
+                allowed.isoformat())
     return False
 
 
