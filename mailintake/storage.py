@@ -56,9 +56,13 @@ class Storage:
         if self.holds(relative, len(data)):
             return relative
         path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temporary.open("wb") as handle:
+        try:
+            handle = temporary.open("wb")
+        except FileNotFoundError:  # a new folder: made only then (see publish)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = temporary.open("wb")
+        with handle:
             handle.write(data)
         temporary.replace(path)
         return relative
