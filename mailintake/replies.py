@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.bccache import Bucket
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOOP_HEADER = "X-Mailintake-Loop"
@@ -40,6 +42,30 @@ class Original:
     references: str
 
 
+log = logging.getLogger("mailintake.replies")
+
+
+class _Compiled(jinja2.FileSystemBytecodeCache):
+    """Templates compiled at an earlier start, kept in a folder of this user's own
+    under the temporary directory (jinja2 checks who owns it): compiling the six
+    replies takes 60 ms of every start. One that cannot be written only makes the
+    next start slower."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            log.debug("compiled template not kept: %s", exc)
+
+
+def _compiled() -> jinja2.BytecodeCache | None:
+    try:
+        return _Compiled()
+    except (OSError, RuntimeError) as exc:  # no safe temporary folder: compile every time
+        log.debug("no cache for compiled templates: %s", exc)
+        return None
+
+
 class Replies:
     """The loaded templates and the address replies come from."""
 
@@ -55,6 +81,7 @@ class Replies:
             lstrip_blocks=True,
             keep_trailing_newline=True,
             autoescape=False,  # noqa: S701  (plain-text mail, never HTML)
+            bytecode_cache=_compiled(),
         )
         from mailintake.reply_samples import SAMPLES  # its contexts use models and checks
 

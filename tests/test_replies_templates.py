@@ -63,6 +63,17 @@ def test_a_clerk_edits_one_template_and_the_others_stay_shipped(tmp_path: Path) 
     assert "未能登记" in replies.render("rejection", rejection)[1]
 
 
+def test_a_template_edited_between_two_starts_is_used_at_the_second(tmp_path: Path) -> None:
+    """Compiled templates are kept between starts, by their text: an edit is never
+    answered with the compiled copy of the text before."""
+    folder = edited(tmp_path, "receipt.txt.j2", "谢谢支持。", "谢谢支持，第一版。")
+    [receipt] = SAMPLES["receipt"]()
+    assert "第一版" in Replies(folder, SENDER).render("receipt", receipt)[1]
+    path = folder / "receipt.txt.j2"
+    path.write_text(path.read_text(encoding="utf-8").replace("第一版", "第二版"), encoding="utf-8")
+    assert "第二版" in Replies(folder, SENDER).render("receipt", receipt)[1]
+
+
 def test_the_command_line_refuses_to_start_with_a_broken_template(tmp_path: Path) -> None:
     """`mailintake poll --once` with a broken template exits 2 with the problem in Chinese."""
     folder = edited(tmp_path, "rejection.txt.j2", "{{ sender_name }}", "{{ sender_nam }}")
