@@ -127,12 +127,6 @@ def is_picture(part: MailPart) -> bool:
 # --- the package, before python-docx sees it -------------------------------------------------
 
 
-def check_package(data: bytes) -> None:
-    """Refuse a .docx that is no zip, too big unpacked, macro-enabled or carries a DTD."""
-    with _open_zip(data) as archive:
-        _check_members(archive)
-
-
 def _open_zip(data: bytes) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(io.BytesIO(data))
@@ -141,8 +135,9 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 
 def _check_members(archive: zipfile.ZipFile) -> dict[str, bytes]:
-    """``check_package`` on an open archive; the members it unpacked whole, by name:
-    the content types and the relationships, which python-docx reads anyway.
+    """Refuse a .docx too big unpacked, macro-enabled or carrying a DTD; return the
+    members unpacked whole for the check, by name: the content types and the
+    relationships, which python-docx reads anyway.
 
     Every other XML member is read up to its root element (``_check_prolog``).
     A name the zip holds twice keeps its last member, as zipfile reads it.
