@@ -27,9 +27,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from mailintake import bounces, ratelimit
@@ -125,17 +124,19 @@ def flush(
     engine: Engine, sender: Sender, now: datetime, *, rules: RepliesConfig | None = None,
     limit: int = 500,
 ) -> FlushReport:
-    """Send what is due; one reply's failure never stops the others."""
+    """Send what is due; one reply's failure never stops the others.
+
+    The due replies are read, then let go of by the session: each change of
+    a reply's state is one UPDATE (``_write``), committed with the next claim
+    or at the end, so no flush of the session ever compares or writes more.
+    """
     rules = rules or RepliesConfig()
     report = FlushReport()
     with open_session(engine) as db:
-        due = db.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.status == OutboxStatus.PENDING,
-                   OutboxMessage.next_attempt_at <= now)
-            .order_by(col(OutboxMessage.id))
-            .limit(limit)
-        ).all()
+        due = list(db.exec(_DUE, params={"now": now, "limit": limit}).all())
+        if not due:
+            return report
+        db.expunge_all()
         recipients = [item.recipient for item in due]
         held = bounces.holding(db, recipients, now)
         window = ratelimit.Window.load(db, recipients, now, rules.rate_limits)
@@ -143,14 +144,17 @@ def flush(
             # A reply held or deferred is written with the next commit (the next
             # claim, or the end of the flush): should that never come, it is
             # only found due again.
-            if not _ready(item, now, held, window, report) or not _claim(db, item, now):
+            if not _ready(item, now, held, window, report):
+                _write(db, item)
+                continue
+            if not _claim(db, item, now):
                 continue
             try:
                 sender.send(item)
             except DeliveryError as exc:
                 if exc.server:
                     _unavailable(item, exc, now)
-                    db.add(item)
+                    _write(db, item)
                     db.commit()
                     report.deferred += len(due) - index
                     report.waiting += len(due) - index
@@ -162,10 +166,40 @@ def flush(
                 window.note(item.recipient, now)
                 report.sent += 1
                 log.info("reply %s (%s) sent to %s", item.id, item.kind, item.recipient)
-            db.add(item)
+            _write(db, item)
             db.commit()
         db.commit()
     return report
+
+
+# Asked at every flush, and several times per mail while mail is coming in:
+# built once (building a statement costs more than SQLite takes to run it).
+_DUE = (
+    select(OutboxMessage)
+    .where(OutboxMessage.status == OutboxStatus.PENDING,
+           OutboxMessage.next_attempt_at <= bindparam("now"))
+    .order_by(col(OutboxMessage.id))
+    .limit(bindparam("limit"))
+)
+_CLAIM = (
+    update(OutboxMessage)
+    .where(col(OutboxMessage.id) == bindparam("row"),
+           col(OutboxMessage.status) == OutboxStatus.PENDING,
+           col(OutboxMessage.next_attempt_at) == bindparam("due"))
+    .values(next_attempt_at=bindparam("lease"))
+)
+_STATE = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")
+_WRITE = (
+    update(OutboxMessage)
+    .where(col(OutboxMessage.id) == bindparam("row"))
+    .values({name: bindparam(name) for name in _STATE})
+)
+
+
+def _write(db: Session, item: OutboxMessage) -> None:
+    """Write the state of ``item`` (no longer in the session) to its row."""
+    params = {name: getattr(item, name) for name in _STATE}
+    db.connection().execute(_WRITE, {"row": item.id, **params})
 
 
 def _ready(
@@ -192,23 +226,13 @@ def _ready(
 
 def _claim(db: Session, item: OutboxMessage, now: datetime) -> bool:
     """Own ``item`` for LEASE; False when another process claimed it first."""
-    claimed = db.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == item.id,
-               col(OutboxMessage.status) == OutboxStatus.PENDING,
-               col(OutboxMessage.next_attempt_at) == item.next_attempt_at)
-        .values(next_attempt_at=now + LEASE)
-        # The session holds every due reply: matching each against this UPDATE
-        # ("evaluate") made a flush of n replies cost n² comparisons.
-        .execution_options(synchronize_session=False)
-    )
+    lease = now + LEASE
+    params = {"row": item.id, "due": item.next_attempt_at, "lease": lease}
+    claimed = db.connection().execute(_CLAIM, params)
     db.commit()
     if claimed.rowcount != 1:
-        db.expunge(item)
         return False
-    # What the row now holds, as if loaded: a later change back to an earlier
-    # time (the server was down) must still be written.
-    set_committed_value(item, "next_attempt_at", now + LEASE)
+    item.next_attempt_at = lease  # what the row holds now
     return True
 
 
