@@ -6,9 +6,11 @@ second). It is started here, before even the command line is imported, so it
 loads on the other core while this process loads the command line, the
 database layer and the pipeline.
 
-And once the command is done and has closed what it opened, the interpreter
-is not left to garbage-collect every object on its way out (0.1-0.2 s for the
-database layer's and the templates'): the memory goes back with the process.
+Modules load with the garbage collector off, and what they made is frozen
+then (see ``mailintake.collector``). And once the command is done and has
+closed what it opened, the interpreter is not left to garbage-collect every
+object on its way out (0.1-0.2 s for the database layer's and the
+templates'): the memory goes back with the process.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ _TAKES_VALUE = {"--config", "--now"}
 
 def main() -> None:
     atexit.register(gc.freeze)  # registered first, so it runs after every other handler
-    if subcommand(sys.argv[1:]) in READS_MAIL:
-        from mailintake import readers
+    from mailintake import collector
 
-        readers.start_early()
-    from mailintake.cli import main as command
+    with collector.loading():
+        if subcommand(sys.argv[1:]) in READS_MAIL:
+            from mailintake import readers
+
+            readers.start_early()
+            import mailintake.intake  # noqa: F401  (what poll and run use, loaded here)
+        from mailintake.cli import main as command
 
     command()
 

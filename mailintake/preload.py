@@ -15,8 +15,9 @@ import word_count  # noqa: F401  (字数)
 
 import mailintake.reading  # the reading stage itself
 import mailintake.wordpackage  # noqa: F401  (python-docx and lxml)
-from mailintake import fingerprint, parse, pictures
+from mailintake import collector, fingerprint, parse, pictures
 
 pictures.formats()  # Pillow's plugins and HEIF, registered
 parse.html_config()  # inscriptis, for mails written in HTML only
 fingerprint.bands({"预载"})  # numpy, and the permutations every signature uses
+collector.settle()  # every worker inherits all of the above frozen

@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, deliver, fixture_mail
 from sqlmodel import select
 
-from mailintake import entry, pipeline, readers
+from mailintake import collector, entry, pipeline, readers
 from mailintake.app import App
 from mailintake.config import LimitsConfig
 from mailintake.database import session
@@ -120,3 +120,23 @@ def test_the_forkserver_preloads_everything_reading_imports() -> None:
         *map(str, mails),
     )
     assert new == []
+
+
+def test_the_command_and_the_forkserver_leave_what_they_loaded_to_no_collection() -> None:
+    """Modules are loaded with the garbage collector off, and frozen then: no
+    later collection examines them, in the command or in a worker."""
+    state = ("import gc\n"
+             "print(gc.isenabled(), gc.get_freeze_count() > 20_000, gc.get_threshold()[0])")
+    command = _run(
+        "import sys\n"
+        "from mailintake import entry\n"
+        "sys.argv = ['mailintake', '--version']\n"
+        "try:\n"
+        "    entry.main()\n"
+        "except SystemExit:\n"
+        "    pass\n" + state
+    )
+    forkserver = _run("import mailintake.readers, mailintake.preload\n" + state)
+    settled = ["True", "True", str(collector.YOUNG_THRESHOLD)]
+    assert command[-3:] == settled
+    assert forkserver == settled
