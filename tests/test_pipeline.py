@@ -5,7 +5,9 @@ from __future__ import annotations
 import email
 import email.policy
 import mailbox
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import deliver, fixture_mail
@@ -14,6 +16,7 @@ from sqlmodel import func, select
 from mailintake import pipeline
 from mailintake.app import App
 from mailintake.database import session
+from mailintake.mailbox.base import MailRef
 from mailintake.models import Attachment, InboundMessage, OutboxMessage, Submission
 from mailintake.views import message_rows, submission_rows
 
@@ -114,6 +117,52 @@ def test_crash_between_commit_and_move_is_repaired_by_next_cycle(app: App) -> No
         [message] = db.exec(select(InboundMessage)).all()
         assert message.moved_at is not None
         assert db.exec(select(func.count()).select_from(Submission)).one() == 1
+
+
+def test_a_batch_moves_once_its_files_are_synced_while_the_next_mails_are_filed(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are synced in the background; a mail moves only after a sync that began
+    once it was recorded has ended, and filing goes on while the disk works."""
+    events: list[tuple[str, str]] = []
+
+    def slow_sync() -> None:
+        events.append(("sync", "start"))
+        time.sleep(0.3)
+        events.append(("sync", "end"))
+
+    def moving(pairs: list[tuple[MailRef, str]]) -> None:
+        events.extend(("moved", ref.source_key) for ref, _folder in pairs)
+        move(pairs)
+
+    def filing(*args: Any, **kwargs: Any) -> InboundMessage | None:
+        events.append(("filed", args[2].source_key))
+        return file(*args, **kwargs)
+
+    file = pipeline.process_prepared
+    monkeypatch.setattr(pipeline, "MOVE_BATCH", 2)
+    monkeypatch.setattr(pipeline, "process_prepared", filing)
+    monkeypatch.setattr(app.storage, "sync", slow_sync)
+    names = [name for name, expected in EXPECTED.items() if expected[0] == "filed"]
+    for name in names:
+        deliver(app.config, fixture_mail(name))
+    box = app.open_mailbox()
+    move = box.move_many
+    monkeypatch.setattr(box, "move_many", moving)
+    try:
+        report = pipeline.run_cycle(app, box)
+    finally:
+        box.close()
+    assert report.filed == len(names)
+    filed = [key for kind, key in events if kind == "filed"]
+    assert sorted(key for kind, key in events if kind == "moved") == sorted(filed)
+    for index, (kind, key) in enumerate(events):
+        if kind == "moved":  # after a whole sync that began once the mail was filed
+            started = max(i for i in range(index) if events[i] == ("sync", "start"))
+            assert ("sync", "end") in events[started:index]
+            assert ("filed", key) in events[:started]
+    during = events[events.index(("sync", "start")):events.index(("sync", "end"))]
+    assert any(kind == "filed" for kind, _key in during)
 
 
 def test_files_a_power_cut_took_are_written_again_before_the_move(app: App) -> None:
