@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
-from tabulate import tabulate
 
 from mailintake import bounces, outbox
 from mailintake.app import App
@@ -123,6 +122,8 @@ def digest_context(
 
 def build_digest(app: App, week: Period, now: datetime) -> Digest:
     """Everything the digest says about ``week``, as of ``now``."""
+    from tabulate import tabulate  # wcwidth's tables: 20 ms of every start of `poll`
+
     config, tz = app.config, app.config.office.tz
     start, end = week.bounds(tz)
     settle(app.engine, config, now)

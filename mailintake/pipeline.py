@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
-from mailintake import answers, auth, bounces, filing, history, readers
+from mailintake import answers, auth, bounces, filing, history, prefetch, readers
 from mailintake.app import App
 from mailintake.checks import Piece, run_checks
 from mailintake.classify import no_reply_reason
@@ -50,6 +50,7 @@ from mailintake.mailbox.base import (
 )
 from mailintake.models import InboundMessage, Outcome, Status, Submission, Unit
 from mailintake.outbox import FlushReport, Sender
+from mailintake.prefetch import Prefetch
 from mailintake.readers import Prepared
 from mailintake.reading import Reading
 from mailintake.storage import Storage
@@ -57,11 +58,10 @@ from mailintake.units import Registry, unit_names
 
 log = logging.getLogger("mailintake.pipeline")
 
-#: Mails moved per round trip, and bytes fetched per group at most.
+#: Mails moved per round trip.
 MOVE_BATCH = 50
 #: Replies dealt with at a time while waiting for the readers.
 IDLE_REPLIES = 5
-FETCH_BYTES = 16 * 1024 * 1024
 
 FOLDER_OF = {
     Outcome.FILED: FOLDER_FILED,
@@ -127,11 +127,11 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
     for ref in fresh:
         if ref.size > limit:
             _finish(moves, ref, _oversize(app, mailbox, ref), report)
-    fetched = _fetch(mailbox, [r for r in fresh if r.size <= limit])
     context = Context.load(app) if fresh else None
     with _Outbox(app) as outbox:
-        with closing(readers.read_ahead(fetched, app.config.limits, app.storage.root,
-                                        idle=outbox.some)) as ready:
+        fetched = _fetch(mailbox, [r for r in fresh if r.size <= limit])
+        with closing(fetched), closing(readers.read_ahead(
+                fetched, app.config.limits, app.storage.root, idle=outbox.some)) as ready:
             for ref, prepared in ready:
                 message = process_prepared(app, mailbox.name, ref, prepared, context)
                 _finish(moves, ref, message, report)
@@ -168,16 +168,13 @@ def _stored(app: App, message: InboundMessage) -> bool:
     return all(app.storage.holds(path, size) for path, size in files)
 
 
-def _fetch(mailbox: Mailbox, refs: list[MailRef]) -> Iterator[tuple[MailRef, bytes]]:
-    """Fetch in groups of at most FETCH_BYTES, so a few big mails never sit in memory at once."""
-    group: list[MailRef] = []
-    for ref in refs:
-        if group and sum(r.size for r in group) + ref.size > FETCH_BYTES:
-            yield from mailbox.fetch(group)
-            group = []
-        group.append(ref)
-    if group:
-        yield from mailbox.fetch(group)
+def _fetch(mailbox: Mailbox, refs: list[MailRef]) -> Prefetch | Generator[tuple[MailRef, bytes]]:
+    """The mails of ``refs``, fetched in groups of at most ``prefetch.FETCH_BYTES`` (a
+    few big mails never sit in memory at once): a group ahead, on a thread, where the
+    mailbox waits on a network; close it when done."""
+    if mailbox.fetch_on_thread:
+        return Prefetch(mailbox, refs)
+    return (item for group in prefetch.groups(refs) for item in mailbox.fetch(group))
 
 
 def deliver(app: App) -> FlushReport:

@@ -48,6 +48,9 @@ class Mailbox(Protocol):
     #: A stable name for this mailbox (account and folder), used to scope
     #: ``source_key`` in the database when several mailboxes share it.
     name: str
+    #: Whether ``fetch`` may run on another thread while this one moves mail
+    #: (see ``mailintake.prefetch``): worth it where fetching waits on a network.
+    fetch_on_thread: bool
 
     def list_new(self) -> list[MailRef]:
         """Every mail currently in the intake folder, oldest first."""

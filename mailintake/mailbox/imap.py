@@ -20,6 +20,7 @@ import re
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -27,7 +28,7 @@ from datetime import datetime, timezone
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import tenacity
 from imapclient import IMAPClient, SocketTimeout
@@ -119,8 +120,11 @@ class ImapMailbox:
 
     The connection opens lazily at the first operation and is dropped after any
     failure (its state is unknown then); the next operation, or ``reconnect()``,
-    opens a fresh one.
+    opens a fresh one. Operations from several threads take turns on it, one
+    command (or one FETCH of a batch) at a time.
     """
+
+    fetch_on_thread = True
 
     def __init__(
         self,
@@ -165,6 +169,7 @@ class ImapMailbox:
         self._prefix = ""  # personal namespace, e.g. "INBOX." on Courier or Cyrus
         # (UIDVALIDITY, UIDNEXT) at the last list_new(): higher UIDs are new mail.
         self._listed: tuple[int, int] | None = None
+        self._turn = threading.RLock()  # held for each operation (see _guard)
 
     def __enter__(self) -> ImapMailbox:
         return self
@@ -245,19 +250,24 @@ class ImapMailbox:
 
     @contextmanager
     def _guard(self, operation: str) -> Iterator[None]:
-        """Turn library, socket and TLS errors into one-line ImapErrors."""
-        try:
-            yield
-        except MailboxError:
-            raise
-        except (imaplib.IMAP4.error, OSError) as exc:
-            self._drop()
-            cause = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(": ")
-            cause = re.sub(r"\bb'([^']*)'", r"\1", cause)  # imapclient shows bytes reprs
-            if self._password:
-                cause = cause.replace(self._password, "***")
-            message = f"IMAP {operation} on {self.host}:{self.port} failed: {cause}"
-            raise ImapError(message, operation=operation, cause=cause) from exc
+        """Own the connection for one operation; turn library, socket and TLS errors
+        into one-line ImapErrors."""
+        with self._turn:
+            try:
+                yield
+            except MailboxError:
+                raise
+            except (imaplib.IMAP4.error, OSError) as exc:
+                self._fail(operation, exc)
+
+    def _fail(self, operation: str, exc: Exception) -> NoReturn:
+        self._drop()
+        cause = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(": ")
+        cause = re.sub(r"\bb'([^']*)'", r"\1", cause)  # imapclient shows bytes reprs
+        if self._password:
+            cause = cause.replace(self._password, "***")
+        message = f"IMAP {operation} on {self.host}:{self.port} failed: {cause}"
+        raise ImapError(message, operation=operation, cause=cause) from exc
 
     def _select(self, conn: Any, folder: str) -> tuple[int, int]:
         """SELECT read-write; returns (UIDVALIDITY, UIDNEXT or 0)."""

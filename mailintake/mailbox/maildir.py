@@ -20,6 +20,8 @@ HEADER_BYTES = 256 * 1024
 
 
 class MaildirMailbox:
+    fetch_on_thread = False  # local files: nothing to wait for
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = f"maildir:{path.resolve()}"
