@@ -24,11 +24,11 @@ from mailintake.mailbox.base import Mailbox, MailRef
 FETCH_BYTES = 16 * 1024 * 1024
 
 
-def groups(refs: list[MailRef], limit: int = FETCH_BYTES) -> Iterator[list[MailRef]]:
-    """``refs`` in order, in groups of at most ``limit`` bytes (a bigger mail alone)."""
+def groups(refs: list[MailRef]) -> Iterator[list[MailRef]]:
+    """``refs`` in order, in groups of at most FETCH_BYTES (a bigger mail alone)."""
     group: list[MailRef] = []
     for ref in refs:
-        if group and sum(r.size for r in group) + ref.size > limit:
+        if group and sum(r.size for r in group) + ref.size > FETCH_BYTES:
             yield group
             group = []
         group.append(ref)
@@ -64,11 +64,8 @@ class Prefetch:
                         lambda: self._closed or self._waiting_bytes < FETCH_BYTES)
                     if self._closed:
                         return
-                fetched = list(self._mailbox.fetch(group))
-                with self._changed:
-                    self._ready.extend(fetched)
-                    self._waiting_bytes += sum(len(raw) for _ref, raw in fetched)
-                    self._changed.notify_all()
+                if not self._hand_over(list(self._mailbox.fetch(group))):
+                    return
         except BaseException as exc:  # raised again in the thread that iterates
             with self._changed:
                 self._error = exc
@@ -76,6 +73,16 @@ class Prefetch:
             with self._changed:
                 self._finished = True
                 self._changed.notify_all()
+
+    def _hand_over(self, fetched: list[tuple[MailRef, bytes]]) -> bool:
+        """Make a group's mails ready; False when closed meanwhile (nobody takes them)."""
+        with self._changed:
+            if self._closed:
+                return False
+            self._ready.extend(fetched)
+            self._waiting_bytes += sum(len(raw) for _ref, raw in fetched)
+            self._changed.notify_all()
+            return True
 
     def __iter__(self) -> Iterator[tuple[MailRef, bytes]]:
         while True:
