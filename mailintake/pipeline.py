@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -60,8 +61,11 @@ log = logging.getLogger("mailintake.pipeline")
 
 #: Mails moved per round trip.
 MOVE_BATCH = 50
-#: Replies dealt with at a time while waiting for the readers.
-IDLE_REPLIES = 5
+#: While waiting for the readers, the due replies are dealt with at most this
+#: often (seconds), and at most IDLE_REPLIES at a time: a flush's own queries
+#: cost about what sending a reply does, so each should send several.
+IDLE_EVERY = 0.25
+IDLE_REPLIES = 50
 
 FOLDER_OF = {
     Outcome.FILED: FOLDER_FILED,
@@ -187,10 +191,11 @@ def deliver(app: App) -> FlushReport:
 class _Outbox:
     """A cycle's replies, through one sender (one SMTP login) opened when first needed.
 
-    ``some`` deals with a few due replies while the main process would
-    otherwise wait for the readers; ``rest`` with all that are due, at the
-    end. Once the server proves unavailable, only ``rest`` tries it again.
-    The report counts each reply once, as one flush at the end would.
+    ``some`` deals with the replies due by then while the main process would
+    otherwise wait for the readers, every IDLE_EVERY seconds at most; ``rest``
+    with all that are due, at the end. Once the server proves unavailable,
+    only ``rest`` tries it again. The report counts each reply once, as one
+    flush at the end would.
     """
 
     def __init__(self, app: App) -> None:
@@ -198,11 +203,14 @@ class _Outbox:
         self.report = FlushReport()
         self._sender: Sender | None = None
         self._unavailable = False
+        self._last = time.monotonic()
 
     def some(self) -> bool:
-        """Deal with up to IDLE_REPLIES due replies; False when none were left to deal with."""
-        if self._unavailable:
+        """Deal with up to IDLE_REPLIES due replies, unless that was done less than
+        IDLE_EVERY ago; False when there was nothing (more) to do now."""
+        if self._unavailable or time.monotonic() - self._last < IDLE_EVERY:
             return False
+        self._last = time.monotonic()
         done = self._flush(IDLE_REPLIES)
         if done.waiting:  # due again at once: ``rest`` tries them, and counts them
             self._unavailable = True
