@@ -172,8 +172,8 @@ def flush(
     return report
 
 
-# Asked at every flush, and several times per mail while mail is coming in:
-# built once (building a statement costs more than SQLite takes to run it).
+# Asked at every flush, every quarter second while mail is coming in: built
+# once (building a statement costs more than SQLite takes to run it).
 _DUE = (
     select(OutboxMessage)
     .where(OutboxMessage.status == OutboxStatus.PENDING,
