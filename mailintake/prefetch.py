@@ -27,11 +27,13 @@ FETCH_BYTES = 16 * 1024 * 1024
 def groups(refs: list[MailRef]) -> Iterator[list[MailRef]]:
     """``refs`` in order, in groups of at most FETCH_BYTES (a bigger mail alone)."""
     group: list[MailRef] = []
+    size = 0
     for ref in refs:
-        if group and sum(r.size for r in group) + ref.size > FETCH_BYTES:
+        if group and size + ref.size > FETCH_BYTES:
             yield group
-            group = []
+            group, size = [], 0
         group.append(ref)
+        size += ref.size
     if group:
         yield group
 
