@@ -26,6 +26,8 @@ from email.policy import Compat32
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import pybase64
+
 from mailintake.charsets import decode_bytes, decode_header, decode_param
 from mailintake.storage import sanitize_filename
 
@@ -260,10 +262,26 @@ def _payload(part: Message) -> bytes:
     if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
         text = part.get_payload()
         if isinstance(text, str):
-            try:
-                return binascii.a2b_base64(text)
-            except (binascii.Error, ValueError):
-                pass  # bad padding or 8-bit bytes: the lenient path notes the defect
+            return _base64(text) or _lenient(part)
+    return _lenient(part)
+
+
+def _base64(text: str) -> bytes:
+    """Base64 text decoded; b"" when it is not plain, padded base64 in lines.
+
+    pybase64 decodes with SIMD, seven times as fast as ``binascii``; it is
+    asked to be strict, so it decodes only what every decoder reads the
+    same way, and anything else (stray characters, bad padding, 8-bit
+    bytes) goes the lenient way, which notes the defect.
+    """
+    compact = text.replace("\r\n", "").replace("\n", "")
+    try:
+        return pybase64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _lenient(part: Message) -> bytes:
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
 
