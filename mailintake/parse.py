@@ -285,16 +285,26 @@ def _payload(part: Message) -> bytes:
 def _base64(text: str) -> bytes:
     """Base64 text decoded; b"" when it is not plain, padded base64 in lines.
 
-    pybase64 decodes with SIMD, seven times as fast as ``binascii``; it is
-    asked to be strict, so it decodes only what every decoder reads the
-    same way, and anything else (stray characters, bad padding, 8-bit
-    bytes) goes the lenient way, which notes the defect.
+    pybase64 decodes with SIMD, seven times as fast as ``binascii``, skipping
+    what is no base64 character as ``binascii`` does; but the two differ on
+    misplaced padding. So its result is taken only when its length proves the
+    text plain: every character but the line breaks a base64 character,
+    whole groups of four, "=" only at the end. Anything else (stray
+    characters, bad padding, 8-bit bytes) goes the lenient way, which notes
+    the defect.
     """
-    compact = text.replace("\r\n", "").replace("\n", "")
+    if not text.isascii():
+        return b""
     try:
-        return pybase64.b64decode(compact, validate=True)
+        data = pybase64.b64decode(text, validate=False)
     except (binascii.Error, ValueError):
         return b""
+    letters = len(text) - text.count("\n") - text.count("\r")
+    tail = text.rstrip("\r\n")
+    padding = len(tail) - len(tail.rstrip("="))
+    if letters % 4 or padding > 2 or len(data) != letters // 4 * 3 - padding:
+        return b""
+    return data
 
 
 def _lenient(part: Message) -> bytes:
