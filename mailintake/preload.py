@@ -9,15 +9,19 @@ what the workers made of a mail, which needs none of these libraries.
 
 from __future__ import annotations
 
-import mailparser  # noqa: F401  (the defects of every mail)
-import tnefparse.tnef  # noqa: F401  (Outlook's winmail.dat)
-import word_count  # noqa: F401  (字数)
+from mailintake import collector
 
-import mailintake.reading  # the reading stage itself
-import mailintake.wordpackage  # noqa: F401  (python-docx and lxml)
-from mailintake import collector, fingerprint, parse, pictures
+# Loaded with the collector off, then frozen: every worker inherits it all frozen.
+with collector.loading():
+    import mailparser  # noqa: F401  (the defects of every mail)
+    import tnefparse.tnef  # noqa: F401  (Outlook's winmail.dat)
+    import word_count  # noqa: F401  (字数)
 
-pictures.formats()  # Pillow's plugins and HEIF, registered
-parse.html_config()  # inscriptis, for mails written in HTML only
-fingerprint.bands({"预载"})  # numpy, and the permutations every signature uses
-collector.settle()  # every worker inherits all of the above frozen
+    import mailintake.readers  # the workers' entry points
+    import mailintake.reading  # the reading stage itself
+    import mailintake.wordpackage  # noqa: F401  (python-docx and lxml)
+    from mailintake import fingerprint, parse, pictures
+
+    pictures.formats()  # Pillow's plugins and HEIF, registered
+    parse.html_config()  # inscriptis, for mails written in HTML only
+    fingerprint.bands({"预载"})  # numpy, and the permutations every signature uses

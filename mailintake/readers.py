@@ -59,9 +59,9 @@ AHEAD_BYTES = 48 * 1024 * 1024
 VIA_DISK = 4 * 1024 * 1024
 #: How much lower the workers' CPU priority is than the main process's.
 WORKER_NICENESS = 10
-#: Modules the forkserver loads for every worker: the reading stage and every
-#: library it uses (see ``mailintake.preload``).
-PRELOAD = ["mailintake.readers", "mailintake.preload"]
+#: Modules the forkserver loads for every worker: the reading stage, this
+#: module and every library they use (see ``mailintake.preload``).
+PRELOAD = ["mailintake.preload"]
 #: Seconds the workers may take to start (imports included).
 START_TIMEOUT = 60.0
 
