@@ -8,6 +8,7 @@ exactly as a person sees it, character for character.
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import itertools
 import pickle
@@ -638,7 +639,7 @@ _MIME_LINES = st.sampled_from([
     "Content-Type: message/delivery-status", "Content-Transfer-Encoding: base64",
     "X-Folded: a", " continued", "", "--b", "--b--", "--c", "--c--", "-- ", "--b-- trailing",
     "QUFBQUFBQUFBQUFB", "QkJC", "QUE=", "====", "From", "From QUFB", "text: with a colon",
-    "plain words",
+    "plain words", "Subject: 校园读书节", "QUFB 读书",
 ])
 
 
@@ -667,6 +668,23 @@ def test_any_mime_tree_is_the_one_the_standard_parser_builds(
     raw = ("".join(line + eols[n % len(eols)] for n, line in enumerate(lines)) + end).encode()
     expected = BytesParser(policy=parse._POLICY).parsebytes(raw)
     assert _shape(parse._parse(raw, chunk)) == _shape(expected)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet="ABCDabcd0189+/=\r\n -.\x00é", max_size=40))
+def test_base64_is_taken_from_pybase64_only_where_binascii_reads_the_same(text: str) -> None:
+    """Stray characters, misplaced padding, 8-bit text: pybase64's reading is kept
+    only when it cannot differ from the standard library's."""
+    fast = parse._plain_base64(text)
+    if fast:
+        assert fast == binascii.a2b_base64(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(min_size=1, max_size=400), eol=st.sampled_from(["\n", "\r\n", "\r"]))
+def test_plain_base64_in_lines_is_taken_from_pybase64(data: bytes, eol: str) -> None:
+    text = base64.encodebytes(data).decode().replace("\n", eol)
+    assert parse._plain_base64(text) == data
 
 
 def test_the_line_break_before_a_boundary_is_the_one_the_standard_parser_finds() -> None:
