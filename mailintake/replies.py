@@ -18,6 +18,8 @@ from datetime import datetime
 from email.header import Header
 from email.message import EmailMessage
 from email.mime.text import MIMEText
+from email.policy import Compat32
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,29 @@ from jinja2.bccache import Bucket
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOOP_HEADER = "X-Mailintake-Loop"
-# How replies go on the wire: CRLF line ends, as SMTP wants them.
-_WIRE = email.policy.compat32.clone(linesep="\r\n")
+
+
+class _Wire(Compat32):
+    """How replies go on the wire: compat32 with CRLF line ends, as SMTP wants
+    them; and a header given as text is folded once per name and text.
+
+    Folding makes a ``Header`` of every field and encodes it (0.05 ms each);
+    half the fields of a reply are the same in every reply (From, the
+    anti-loop fields, the MIME fields).
+    """
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if isinstance(value, str):
+            return _folded(name, value)
+        return super().fold_binary(name, value)
+
+
+@lru_cache(maxsize=64)
+def _folded(name: str, value: str) -> bytes:
+    return Compat32.fold_binary(_WIRE, name, value)
+
+
+_WIRE = _Wire(linesep="\r\n")
 
 
 class TemplateProblem(Exception):
