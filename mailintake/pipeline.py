@@ -463,8 +463,7 @@ def _unit_of(named: Unit | None, own: list[Unit]) -> Unit | None:
 def _publish(app: App, submission: Submission, unit: str, files: list[StoredFile]) -> None:
     month = f"{app.local(submission.received_at):%Y-%m}"
     folder = f"{submission.tracking_no} {submission.title}"
-    for stored in files:
-        app.storage.publish(Path(stored.stored_path), unit, month, folder, stored.filename)
+    app.storage.publish([(Path(f.stored_path), f.filename) for f in files], unit, month, folder)
 
 
 def _finish(

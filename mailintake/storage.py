@@ -118,21 +118,24 @@ class Storage:
     def read(self, relative: str | Path) -> bytes:
         return (self.root / relative).read_bytes()
 
-    def publish(self, stored: Path, unit: str, month: str, folder: str, filename: str) -> Path:
-        """Link a stored file into the readable tree; idempotent."""
-        relative = Path(
-            "单位", sanitize_filename(unit, "未知单位"), month,
-            sanitize_filename(folder, "稿件"), sanitize_filename(filename),
-        )
-        target = self.root / relative
-        try:
-            self._link(stored, relative)
-        except FileNotFoundError:
-            # The folder is new (the first file of a piece): make it and link
-            # again. Asking first would cost two system calls for every file.
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._link(stored, relative)
-        return relative
+    def publish(self, files: list[tuple[Path, str]], unit: str, month: str, folder: str
+                ) -> list[Path]:
+        """Link stored files (stored path, file name) into one folder of the readable
+        tree; idempotent. Returns their paths in the tree, under the root."""
+        place = Path("单位", sanitize_filename(unit, "未知单位"), month,
+                     sanitize_filename(folder, "稿件"))
+        published = []
+        for stored, filename in files:
+            relative = place / sanitize_filename(filename)
+            try:
+                self._link(stored, relative)
+            except FileNotFoundError:
+                # The folder is new (the first file of a piece): make it and link
+                # again. Asking first would cost two system calls for every file.
+                (self.root / place).mkdir(parents=True, exist_ok=True)
+                self._link(stored, relative)
+            published.append(relative)
+        return published
 
 
 @cache
