@@ -41,13 +41,13 @@ class _Wire(Compat32):
 
     def fold_binary(self, name: str, value: Any) -> bytes:
         if isinstance(value, str):
-            return _folded(name, value)
+            return _folded(self, name, value)
         return super().fold_binary(name, value)
 
 
 @lru_cache(maxsize=64)
-def _folded(name: str, value: str) -> bytes:
-    return Compat32.fold_binary(_WIRE, name, value)
+def _folded(policy: _Wire, name: str, value: str) -> bytes:
+    return Compat32.fold_binary(policy, name, value)
 
 
 _WIRE = _Wire(linesep="\r\n")
