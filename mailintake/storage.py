@@ -119,12 +119,11 @@ class Storage:
         return (self.root / relative).read_bytes()
 
     def publish(self, files: list[tuple[Path, str]], unit: str, month: str, folder: str
-                ) -> list[Path]:
+                ) -> None:
         """Link stored files (stored path, file name) into one folder of the readable
-        tree; idempotent. Returns their paths in the tree, under the root."""
+        tree; idempotent."""
         place = Path("单位", sanitize_filename(unit, "未知单位"), month,
                      sanitize_filename(folder, "稿件"))
-        published = []
         for stored, filename in files:
             relative = place / sanitize_filename(filename)
             try:
@@ -134,8 +133,6 @@ class Storage:
                 # again. Asking first would cost two system calls for every file.
                 (self.root / place).mkdir(parents=True, exist_ok=True)
                 self._link(stored, relative)
-            published.append(relative)
-        return published
 
 
 @cache
