@@ -197,6 +197,19 @@ def mark_moved_many(engine: Engine, message_ids: list[int], now: datetime) -> No
             )
 
 
+def unmark_moved(engine: Engine, message_ids: list[int]) -> None:
+    """Take back the note of a move that failed: these mails are still where they were."""
+    if not message_ids:
+        return
+    with engine.begin() as connection:
+        for start in range(0, len(message_ids), 500):
+            connection.execute(
+                update(InboundMessage)
+                .where(col(InboundMessage.id).in_(message_ids[start:start + 500]))
+                .values(moved_at=None)
+            )
+
+
 def stored_files(engine: Engine, message_id: int) -> list[tuple[str, int]]:
     """(path under the storage root, size) of each file kept from this mail's piece."""
     with open_session(engine) as db:

@@ -47,6 +47,7 @@ from mailintake.mailbox.base import (
     FOLDER_REJECTED,
     FOLDER_REVIEW,
     Mailbox,
+    MailboxError,
     MailRef,
 )
 from mailintake.models import InboundMessage, Outcome, Status, Submission, Unit
@@ -484,7 +485,8 @@ class _Moves:
     (the note of the move is a durable commit, and every commit before it is
     on disk with it). The move is noted before it is made: a crash in between
     leaves the mail recorded and still listed, and the next cycle's repair
-    moves it; noted after, a crash would leave it moved but never noted.
+    moves it; noted after, a crash would leave it moved but never noted. A
+    move the mailbox refuses takes the note back from the mails it left behind.
 
     The sync waits for the disk (some 40 ms for a batch of 50 mails, the
     files the readers wrote), so it runs in the background while the next
@@ -523,7 +525,13 @@ class _Moves:
         sync.wait()
         ids = [m.id for _ref, m in batch if m.id is not None]
         filing.mark_moved_many(self.app.engine, ids, self.app.clock())
-        self.mailbox.move_many([(ref, m.target_folder) for ref, m in batch])
+        try:
+            self.mailbox.move_many([(ref, m.target_folder) for ref, m in batch])
+        except MailboxError as exc:  # the note is taken back from every mail left behind
+            moved = {ref.source_key for ref in exc.moved}
+            filing.unmark_moved(self.app.engine, [
+                m.id for ref, m in batch if m.id is not None and ref.source_key not in moved])
+            raise
 
 
 class _Sync(threading.Thread):

@@ -23,6 +23,9 @@ OUTCOME_FOLDERS = (FOLDER_FILED, FOLDER_REJECTED, FOLDER_REVIEW)
 class MailboxError(Exception):
     """The mailbox could not be reached or refused an operation."""
 
+    #: When ``move_many`` fails: the mails it had moved before it did.
+    moved: tuple[MailRef, ...] = ()
+
 
 @dataclass(frozen=True)
 class MailRef:
