@@ -7,7 +7,6 @@ period) ends with the message and exit status 1, never a traceback.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import date, datetime, time
@@ -18,6 +17,7 @@ import click
 from tabulate import tabulate
 
 from mailintake.app import App
+from mailintake.csvout import write_csv
 from mailintake.database import session
 from mailintake.periods import Period, PeriodError, parse_period
 from mailintake.points import PointsError, adopt, settle, unadopt
@@ -83,10 +83,8 @@ def print_report(report: Report, fmt: str) -> None:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=1))
         return
     if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow([key for key, _ in report.headers])
-        for row in report.rows:
-            writer.writerow(row.values())
+        write_csv(sys.stdout, [key for key, _ in report.headers],
+                  (row.values() for row in report.rows))
         return
     who = "单位" if report.by == "unit" else "信息员"
     click.echo(f"{report.period.label}  按{who}统计\n")

@@ -6,7 +6,6 @@ freely, never rename or drop one.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections import defaultdict
@@ -17,6 +16,7 @@ from sqlmodel import col, select
 from tabulate import tabulate
 
 from mailintake.app import App
+from mailintake.csvout import write_csv
 from mailintake.database import session
 from mailintake.models import (
     Correspondent,
@@ -141,14 +141,8 @@ def print_rows(rows: list[Row], fmt: str) -> None:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
     elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
         if rows:
-            writer.writerow(rows[0].keys())
-        for row in rows:
-            writer.writerow(
-                json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                for v in row.values()
-            )
+            write_csv(sys.stdout, rows[0].keys(), (row.values() for row in rows))
     else:
         keys = [k for k in (rows[0] if rows else {}) if k in _TABLE_HEADERS]
         table = [[_cell(k, row[k]) for k in keys] for row in rows]
