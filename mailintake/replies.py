@@ -1,11 +1,12 @@
-"""Replies rendered from the Jinja2 templates in ``templates/``.
+"""Replies rendered from the Jinja2 templates shipped in ``mailintake/templates/``.
 
 A template starts with a ``Subject:`` line and a blank line; the rest is the
 plain-text body. Every template is loaded and rendered once with a sample
 context (``mailintake.reply_samples``) when mailintake starts, so a typo a
 clerk made in one (bad syntax, or an unknown variable) is reported then, not
 when the first reply is due. ``templates_dir`` need only hold the templates
-the office changed; the others come from the shipped ``templates/``.
+the office changed; the others come from the shipped ones, read as package
+data (``importlib.resources``) so an ordinary install finds them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -20,13 +22,16 @@ from email.message import EmailMessage
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.bccache import Bucket
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_TEMPLATES = resources.files("mailintake") / "templates"
+SUFFIX = ".txt.j2"
 LOOP_HEADER = "X-Mailintake-Loop"
 
 
@@ -89,16 +94,27 @@ def _compiled() -> jinja2.BytecodeCache | None:
         return None
 
 
+def _shipped(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """A template shipped with mailintake: its text, where it is, and that it stays
+    as it is (package data changes only with a new install, which restarts)."""
+    template = DEFAULT_TEMPLATES / name
+    if not template.is_file():
+        return None
+    return template.read_text(encoding="utf-8"), str(template), lambda: True
+
+
 class Replies:
     """The loaded templates and the address replies come from."""
 
     def __init__(self, templates_dir: Path | None, sender: str) -> None:
-        self.dir = templates_dir or DEFAULT_TEMPLATES
+        self.dir: Path | Traversable = templates_dir or DEFAULT_TEMPLATES
         self.sender = sender
         self.address = email.utils.parseaddr(sender)[1].lower()
-        folders = [self.dir] if self.dir == DEFAULT_TEMPLATES else [self.dir, DEFAULT_TEMPLATES]
+        loaders: list[jinja2.BaseLoader] = [jinja2.FunctionLoader(_shipped)]
+        if templates_dir is not None:
+            loaders.insert(0, jinja2.FileSystemLoader(templates_dir))
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folders),
+            loader=jinja2.ChoiceLoader(loaders),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
@@ -109,8 +125,10 @@ class Replies:
         from mailintake.reply_samples import SAMPLES  # its contexts use models and checks
 
         # Every template on disk is compiled now (syntax); those with samples are rendered too.
-        found = {path.name.removesuffix(".txt.j2")
-                 for folder in folders for path in folder.glob("*.txt.j2")}
+        found = {path.name.removesuffix(SUFFIX) for path in DEFAULT_TEMPLATES.iterdir()
+                 if path.name.endswith(SUFFIX)}
+        if templates_dir is not None:
+            found |= {path.name.removesuffix(SUFFIX) for path in templates_dir.glob(f"*{SUFFIX}")}
         self._templates = {name: self._load(name) for name in sorted(found | set(SAMPLES))}
         for name, samples in SAMPLES.items():
             for sample in samples():
@@ -121,7 +139,7 @@ class Replies:
         return list(self._templates)
 
     def _load(self, name: str) -> jinja2.Template:
-        filename = f"{name}.txt.j2"
+        filename = f"{name}{SUFFIX}"
         try:
             return self._env.get_template(filename)
         except jinja2.TemplateNotFound as exc:
