@@ -1,5 +1,9 @@
 """The demo: the bundled fixture mails through the whole flow, on the
-embedded default (SQLite, a Maildir, replies written to a folder)."""
+embedded default (SQLite, a Maildir, replies written to a folder).
+
+The units and mails ship inside the package (``mailintake/demo_data/``, a copy
+of the test fixtures that ``fixtures/make_fixtures.py`` writes), so the demo
+runs from an ordinary install too."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import email.policy
 import mailbox
 import shutil
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +28,7 @@ from mailintake.views import message_rows, print_rows, submission_rows
 if TYPE_CHECKING:
     from mailintake.cli import State
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEMO_DATA = resources.files("mailintake") / "demo_data"
 
 
 def _demo_paths(config: Config) -> list[Path]:
@@ -55,17 +60,18 @@ def run_demo(state: State, reset: bool, now: datetime) -> None:
     state.now = now
     app = state.app
     upgrade(app.engine)
-    with session(app.engine) as db:
-        summary = import_rows(db, read_rows(FIXTURES / "units.csv"))
+    with resources.as_file(DEMO_DATA / "units.csv") as units, session(app.engine) as db:
+        summary = import_rows(db, read_rows(units))
         db.commit()
     click.echo(
         f"已导入登记表：{len(summary.unit_names)} 个单位，{summary.correspondents} 名信息员。"
     )
     assert state.config.mailbox.path is not None and state.config.smtp.path is not None
     inbox = mailbox.Maildir(state.config.mailbox.path, create=True)
-    fixtures = sorted((FIXTURES / "mail").glob("*.eml"))
-    for path in fixtures:
-        inbox.add(path.read_bytes())
+    fixtures = sorted((mail for mail in (DEMO_DATA / "mail").iterdir()
+                       if mail.name.endswith(".eml")), key=lambda mail: mail.name)
+    for mail in fixtures:
+        inbox.add(mail.read_bytes())
     click.echo(f"已投递 {len(fixtures)} 封样例邮件到 {state.config.mailbox.path}\n")
     box = app.open_mailbox()
     try:
