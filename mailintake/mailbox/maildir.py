@@ -3,6 +3,11 @@
 Mail waiting in ``new/`` and ``cur/`` of the Maildir is the intake folder;
 outcome folders are Maildir++ subfolders (``.已处理``), which Dovecot and
 most mail clients show as ordinary folders.
+
+A mail is moved by renaming its file into the folder, under the same name
+(its Maildir key and its flags): one atomic step, so a power cut leaves it
+in one place or the other, never in both. The directories are synced after
+each batch, so a move that returned stays moved.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import mailbox
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +31,8 @@ class MaildirMailbox:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = f"maildir:{path.resolve()}"
+        # Where each mail listed last lies, under the Maildir: "new/KEY" or "cur/KEY:2,FLAGS".
+        self._files: dict[str, Path] = {}
         try:
             self._box = mailbox.Maildir(path, create=True)
         except OSError as exc:
@@ -32,6 +40,7 @@ class MaildirMailbox:
 
     def list_new(self) -> list[MailRef]:
         refs = []
+        self._files = {}
         for sub in ("new", "cur"):
             try:
                 entries = list(os.scandir(self.path / sub))
@@ -44,10 +53,10 @@ class MaildirMailbox:
                     stat = entry.stat()
                 except FileNotFoundError:
                     continue  # taken away while we looked
+                key = entry.name.split(self._box.colon)[0]  # the Maildir key
+                self._files[key] = Path(sub, entry.name)
                 refs.append(MailRef(
-                    source_key=entry.name.split(self._box.colon)[0],  # the Maildir key
-                    folder="INBOX",
-                    size=stat.st_size,
+                    source_key=key, folder="INBOX", size=stat.st_size,
                     internaldate=datetime.fromtimestamp(stat.st_mtime, UTC),
                 ))
         return sorted(refs, key=lambda r: (r.internaldate, r.source_key))
@@ -71,21 +80,64 @@ class MaildirMailbox:
         return head[:end] + b"\n\n"
 
     def move(self, ref: MailRef, folder: str) -> None:
-        try:
-            # Bytes, not a Message: the stored mail must stay byte-for-byte.
-            message = self._box.get_bytes(ref.source_key)
-        except KeyError:
-            return  # already moved: the crash-repair path
-        try:
-            target = self._box.get_folder(folder)
-        except mailbox.NoSuchMailboxError:
-            target = self._box.add_folder(folder)
-        target.add(message)
-        self._box.discard(ref.source_key)
+        self.move_many([(ref, folder)])
 
     def move_many(self, pairs: Iterable[tuple[MailRef, str]]) -> None:
-        for ref, folder in pairs:
-            self.move(ref, folder)
+        touched: set[Path] = set()
+        try:
+            for ref, folder in pairs:
+                self._rename(ref.source_key, folder, touched)
+        finally:
+            for directory in sorted(touched):
+                _sync_directory(directory)
+
+    def _rename(self, key: str, folder: str, touched: set[Path]) -> None:
+        source = self._find(key)
+        if source is None:
+            return  # already moved: the crash-repair path
+        # new/ stays new/ (not yet seen by a client), cur/ stays cur/ with its flags.
+        target = self._folder(folder, touched) / source.parent.name / source.name
+        try:
+            source.rename(target)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and not source.exists():
+                return  # taken away since it was listed
+            raise MailboxError(f"cannot move {source} to {target}: {exc.strerror}") from exc
+        touched.update((source.parent, target.parent))
+
+    def _find(self, key: str) -> Path | None:
+        """The file of the mail ``key`` in the intake folder, if it is still there."""
+        known = self._files.get(key)
+        if known is not None and (self.path / known).exists():
+            return self.path / known
+        for sub in ("new", "cur"):
+            with suppress(FileNotFoundError), os.scandir(self.path / sub) as entries:
+                for entry in entries:
+                    if entry.name == key or entry.name.startswith(key + self._box.colon):
+                        return Path(entry.path)
+        return None
+
+    def _folder(self, folder: str, touched: set[Path]) -> Path:
+        """The Maildir++ folder's directory, created (and its creation synced) if missing."""
+        path = self.path / f".{folder}"
+        if not all((path / sub).is_dir() for sub in ("tmp", "new", "cur")):
+            try:
+                for sub in ("tmp", "new", "cur"):
+                    (path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+                (path / "maildirfolder").touch()
+            except OSError as exc:
+                raise MailboxError(f"cannot create folder {path}: {exc.strerror}") from exc
+            touched.update((self.path, path))
+        return path
 
     def close(self) -> None:
         self._box.close()
+
+
+def _sync_directory(path: Path) -> None:
+    """Make the entries of directory ``path`` (files renamed in or out) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
