@@ -22,28 +22,78 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-MAX_NAME = 120
+# Characters no file name may hold on some disk: path separators and Windows' reserved.
+_UNSAFE = re.compile(r'[/\\:*?"<>|]+')
+_SPACES = re.compile(r" {2,}")
+# Control, format (the bidirectional controls U+202A–U+202E, U+2066–U+2069, U+200E/F,
+# U+061C, zero-width characters, the BOM) and lone surrogates: all invisible or
+# unencodable, and a right-to-left override makes "照片\u202egpj.exe" show as "照片exe.jpg".
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs"})
+# NAME_MAX of ext4, XFS, Btrfs and tmpfs, in bytes of UTF-8.
+MAX_NAME_BYTES = 255
+MAX_EXTENSION = 10  # characters; a longer ".tail" is part of the name
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sanitize_filename(name: str, fallback: str = "附件") -> str:
-    """A file name safe on any disk: no path, no control characters, bounded."""
-    name = unicodedata.normalize("NFC", name).replace("\x00", "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip(" ._")
+def _visible(name: str) -> str:
+    """``name`` with every space-like character a plain space and invisible ones gone."""
+    kept = []
+    for char in name:
+        if char.isspace():
+            kept.append(" ")
+        elif unicodedata.category(char) not in _INVISIBLE:
+            kept.append(char)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _cut(text: str, size: int) -> str:
+    """The longest start of ``text`` that is at most ``size`` bytes of UTF-8."""
+    return text.encode("utf-8")[: max(size, 0)].decode("utf-8", "ignore")
+
+
+def sanitize_filename(
+    name: str, fallback: str = "附件", *, limit: int = MAX_NAME_BYTES, extension: bool = True
+) -> str:
+    """A file name safe on any disk and shown as it is: no path, no control or
+    bidirectional characters, at most ``limit`` bytes of UTF-8, its extension kept.
+
+    The same name cleaned again is the same name.
+    """
+    name = _visible(name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = _SPACES.sub(" ", _UNSAFE.sub("_", name)).strip(" ._")
     if not name:
         return fallback
-    stem, dot, ext = name.rpartition(".")
-    if not dot or len(ext) > 10:
+    stem, dot, ext = name.rpartition(".") if extension else ("", "", "")
+    if not dot or not stem or len(ext) > MAX_EXTENSION or len(ext.encode()) >= limit // 2:
         stem, ext = name, ""
-    budget = MAX_NAME - len(ext) - 1
-    encoded = stem.encode("utf-8")[: budget * 2]
-    stem = encoded.decode("utf-8", "ignore")[:budget]
-    return f"{stem}.{ext}" if ext else stem
+    tail = f".{ext}" if ext else ""
+    cut = _cut(stem, limit - len(tail.encode()))
+    stem = cut if cut == stem else cut.rstrip(" ._")
+    return f"{stem}{tail}" if stem else fallback
+
+
+def numbered(name: str, number: int, limit: int = MAX_NAME_BYTES) -> str:
+    """``name`` with `` (number)`` before its extension, still within ``limit`` bytes."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > MAX_EXTENSION:
+        stem, ext = name, ""
+    mark = f" ({number})" + (f".{ext}" if ext else "")
+    return _cut(stem, limit - len(mark.encode())).rstrip(" ._") + mark
+
+
+def name_max(folder: Path) -> int:
+    """The longest file name, in bytes, that ``folder``'s file system takes (at most 255)."""
+    for place in (folder, *folder.parents):
+        try:
+            return min(MAX_NAME_BYTES, os.pathconf(place, "PC_NAME_MAX"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            break
+    return MAX_NAME_BYTES
 
 
 class Storage:
@@ -51,12 +101,22 @@ class Storage:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._name_max: int | None = None
+
+    @property
+    def name_max(self) -> int:
+        """The longest name, in bytes, a published file or folder may have here."""
+        if self._name_max is None:
+            self._name_max = name_max(self.root)
+        return self._name_max
 
     def _write(self, relative: Path, data: bytes) -> Path:
         if self.holds(relative, len(data)):
             return relative
         path = self.root / relative
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # Bounded whatever the name's length; the same name and process, the same file.
+        tag = hashlib.sha256(path.name.encode("utf-8")).hexdigest()[:16]
+        temporary = path.with_name(f".{tag}.{os.getpid()}.tmp")
         try:
             handle = temporary.open("wb")
         except FileNotFoundError:  # a new folder: made only then (see publish)
@@ -121,11 +181,19 @@ class Storage:
     def publish(self, files: list[tuple[Path, str]], unit: str, month: str, folder: str
                 ) -> None:
         """Link stored files (stored path, file name) into one folder of the readable
-        tree; idempotent."""
-        place = Path("单位", sanitize_filename(unit, "未知单位"), month,
-                     sanitize_filename(folder, "稿件"))
+        tree; idempotent. Every name is cleaned to fit this file system; two files
+        whose names come out the same are numbered (``名称 (2).jpg``)."""
+        limit = self.name_max
+        place = Path("单位", sanitize_filename(unit, "未知单位", limit=limit, extension=False),
+                     month, sanitize_filename(folder, "稿件", limit=limit, extension=False))
+        taken: dict[str, Path] = {}
         for stored, filename in files:
-            relative = place / sanitize_filename(filename)
+            name = clean = sanitize_filename(filename, limit=limit)
+            number = 1
+            while taken.setdefault(name, stored) != stored:
+                number += 1
+                name = numbered(clean, number, limit)
+            relative = place / name
             try:
                 self._link(stored, relative)
             except FileNotFoundError:

@@ -1,0 +1,225 @@
+"""Hostile attachment names through the whole pipeline: a Maildir, SQLite and a
+storage folder. Each name is generated here: every bidirectional control
+character, mixtures with zero-width and other format characters, and long
+Chinese names with long or multi-byte extensions, sent the way Outlook
+(RFC 2231) and Foxmail (RFC 2047) write them.
+
+What the clerk sees is asserted: the piece is filed, the mail moved to 已处理,
+the file published under 单位/<单位>/<年-月>/ with its bytes whole, under a
+name that shows its real extension and fits the disk, and the stored record
+carries the same name.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, NOW, deliver, write_config
+from sqlmodel import select
+from test_reading_hostile import DOCX, SENDER, good_docx
+from test_replies import cycle
+
+from mailintake.app import App
+from mailintake.config import load_config
+from mailintake.database import session, upgrade
+from mailintake.models import Attachment
+from mailintake.storage import MAX_NAME_BYTES, sanitize_filename
+from mailintake.units import import_rows, read_rows
+from mailintake.views import message_rows, submission_rows
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+        "\u200e", "\u200f", "\u061c"]
+OTHER_INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e",
+                   "\U000e0041", "\x7f", "\x1b", "\x85"]
+PAYLOAD = b"MZ\x90\x00 this is not a picture " * 20
+
+
+def visible(text: str) -> str:
+    """``text`` as a person sees it: spaces plain and single, nothing invisible."""
+    text = "".join(" " if c.isspace() else c for c in text)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cf", "Cc", "Cs"))
+    return re.sub(" +", " ", text).strip(" ._")
+
+
+def shapes() -> Iterator[tuple[str, str, str]]:
+    """(id, name as sent, the extension it must keep)."""
+    for char in BIDI:
+        yield f"bidi-U+{ord(char):04X}", f"现场照片{char}gpj.exe", ".exe"
+    for char in OTHER_INVISIBLE:
+        yield f"invisible-U+{ord(char):04X}", f"活动{char}照片.exe{char}", ".exe"
+    yield "override-and-isolates", "\u2067\u202e校园\u200f开放日\u2069\u061cfdp.scr", ".scr"
+    yield "every-bidi-at-once", "".join(BIDI) + "报告" + "".join(reversed(BIDI)) + "cod.bat", ".bat"
+    yield "override-in-extension", "照片.j\u202egp", ".jgp"
+    yield "cjk-300", "图" * 300 + ".jpg", ".jpg"
+    yield "cjk-multibyte-extension", "现场照片" * 40 + ".文档资料", ".文档资料"
+    yield "cjk-ten-char-extension", "稿" * 200 + ".一二三四五六七八九十", ".一二三四五六七八九十"
+    yield "astral-extension", "稿" * 200 + "." + "".join(chr(0x20000 + i) for i in range(10)), (
+        "." + "".join(chr(0x20000 + i) for i in range(10)))
+    yield "emoji-extension", "📷" * 100 + ".🖼️🖼️🖼️", ".🖼️🖼️🖼️"
+    yield "exactly-255-bytes", "图" * 83 + "ab.txt", ".txt"  # 249 + 6 = 255
+    yield "one-byte-over", "图" * 83 + "abc.txt", ".txt"
+    yield "long-with-override", "\u202e" + "现场照片" * 30 + "gpj.exe", ".exe"
+    yield "line-breaks-and-tabs", "活动\r\n\t照片\n.exe", ".exe"
+    yield "ideographic-spaces", "照片\u3000\u3000\u3000\u3000\u3000.jpg\u2003.exe", ".exe"
+
+
+SHAPES = list(shapes())
+
+
+def rfc2047_part(name: str) -> bytes:
+    """An attachment whose name is RFC 2047 words in quotes, as Foxmail writes it."""
+    data = name.encode("utf-8")
+    words, chunk = [], b""
+    for char in name:
+        piece = char.encode("utf-8")
+        if len(chunk) + len(piece) > 45:
+            words.append(chunk)
+            chunk = b""
+        chunk += piece
+    words.append(chunk)
+    encoded = "\r\n ".join(f"=?UTF-8?B?{base64.b64encode(w).decode()}?=" for w in words)
+    assert data == b"".join(words)
+    return (f'Content-Type: application/octet-stream;\r\n name="{encoded}"\r\n'
+            f'Content-Disposition: attachment;\r\n filename="{encoded}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(PAYLOAD)
+
+
+def rfc2231_part(name: str) -> bytes:
+    """The same attachment named with RFC 2231 continuations, as Outlook writes it."""
+    quoted = "".join(c if c.isalnum() and c.isascii() else "".join(f"%{b:02X}" for b in
+                     c.encode("utf-8")) for c in name)
+    pieces = [quoted[i:i + 60] for i in range(0, len(quoted), 60)]
+    params = ";\r\n".join(f" filename*{n}*={'utf-8' + chr(39) * 2 if n == 0 else ''}{p}"
+                          for n, p in enumerate(pieces))
+    return ("Content-Type: application/octet-stream\r\n"
+            f"Content-Disposition: attachment;\r\n{params}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(PAYLOAD)
+
+
+def mail_with(part: bytes, title: str = "我校多措并举扎实推进党的建设", tag: str = "x") -> bytes:
+    """刘晓燕's website piece (filed without findings) with one more attachment."""
+    def word(text: str) -> str:
+        return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
+
+    head = (f"From: {word(SENDER[0])} <{SENDER[1]}>\r\n"
+            "To: xxbs@126.com\r\n"
+            f"Subject: {word(f'组织部信息（2026.11.18）{title}')}\r\n"
+            "Date: Wed, 18 Nov 2026 10:05:21 +0800\r\n"
+            f"Message-ID: <names-{tag}@163.com>\r\n"
+            "MIME-Version: 1.0\r\n"
+            'Content-Type: multipart/mixed; boundary="==names=="\r\n\r\n').encode()
+    text = (b"--==names==\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n") + base64.encodebytes(
+                "您好！附件为组织部报送的网站信息，请审核。\n".encode())
+    docx = (f"--==names==\r\nContent-Type: {DOCX}\r\n"
+            'Content-Disposition: attachment; filename="gaojian.docx"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(good_docx())
+    return (head + text + docx + b"--==names==\r\n" + part + b"--==names==--\r\n")
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[App]:
+    """An office on a Maildir, SQLite and a storage folder, the fixture units registered."""
+    app = App.from_config(load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db'}")),
+                          lambda: NOW)
+    upgrade(app.engine)
+    with session(app.engine) as db:
+        import_rows(db, read_rows(FIXTURES / "units.csv"))
+        db.commit()
+    yield app
+    app.engine.dispose()
+
+
+def published(app: App) -> dict[str, Path]:
+    """Every file in the readable tree, by name."""
+    return {p.name: p for p in (app.storage.root / "单位").rglob("*") if p.is_file()}
+
+
+def assert_clean_tree(app: App) -> None:
+    """No name anywhere under the storage folder hides characters or is too long."""
+    for path in app.storage.root.rglob("*"):
+        assert visible(path.name) == path.name, repr(path.name)
+        assert len(path.name.encode("utf-8")) <= MAX_NAME_BYTES, path.name
+
+
+@pytest.mark.parametrize("encoding", ["rfc2231", "rfc2047"])
+@pytest.mark.parametrize(("name", "extension"), [(n, e) for _i, n, e in SHAPES],
+                         ids=[i for i, _n, _e in SHAPES])
+def test_hostile_name_is_filed_and_published_as_it_really_is(
+    office: App, name: str, extension: str, encoding: str
+) -> None:
+    """The piece is filed and its file published, whole, under a visible name that keeps
+    its real extension and fits in 255 bytes; the record holds the same name."""
+    part = rfc2231_part(name) if encoding == "rfc2231" else rfc2047_part(name)
+    deliver(office.config, mail_with(part))
+    report = cycle(office)
+    assert (report.filed, report.quarantined, report.rejected) == (1, 0, 0)
+    [message] = message_rows(office)
+    assert (message["outcome"], message["folder"], message["moved"]) == ("filed", "已处理", True)
+    assert message["error"] == ""
+    [piece] = submission_rows(office)
+    assert piece["status"] == "accepted"
+    with session(office.engine) as db:
+        stored = {a.filename for a in db.exec(select(Attachment)).all()}
+    files = published(office)
+    [ours] = [n for n in files if n != "gaojian.docx"]
+    assert ours.endswith(extension)
+    assert ours in stored  # the record and the disk give the same name
+    assert files[ours].read_bytes() == PAYLOAD
+    assert files[ours].parent.parent.name == "2026-11"
+    assert visible(ours) == ours
+    assert len(ours.encode("utf-8")) <= MAX_NAME_BYTES
+    # Nothing visible is lost but what the length forced (a control character that
+    # the header decoder made a space is a space: compared without spaces).
+    clean = visible(name).replace(" ", "")
+    assert clean.startswith(ours[: -len(extension)].replace(" ", "").rstrip("._"))
+    if len(visible(name).encode("utf-8")) <= MAX_NAME_BYTES:
+        assert ours.replace(" ", "") == clean
+    assert_clean_tree(office)
+
+
+@pytest.mark.parametrize("char", BIDI, ids=[f"U+{ord(c):04X}" for c in BIDI])
+def test_bidi_characters_in_the_title_never_reach_the_folder_name(office: App, char: str) -> None:
+    """A title with a bidirectional control gives a piece folder without it, files inside."""
+    title = f"我校{char}开放日活动{char}圆满结束"
+    deliver(office.config, mail_with(rfc2231_part("照片.exe"), title=title))
+    assert cycle(office).filed == 1
+    files = published(office)
+    assert files["照片.exe"].read_bytes() == PAYLOAD
+    folder = files["照片.exe"].parent.name
+    assert char not in folder and "我校开放日活动圆满结束" in folder
+    assert len(folder.encode("utf-8")) <= MAX_NAME_BYTES
+    assert_clean_tree(office)
+
+
+def test_names_that_clean_to_the_same_name_are_both_published(office: App) -> None:
+    """Two different files named alike once cleaned are both kept, the second numbered."""
+    other = PAYLOAD[::-1]
+    second = rfc2231_part("照片\u202e.exe").replace(base64.encodebytes(PAYLOAD),
+                                                    base64.encodebytes(other))
+    deliver(office.config, mail_with(rfc2231_part("照片.exe") + b"--==names==\r\n" + second))
+    assert cycle(office).filed == 1
+    files = published(office)
+    assert files["照片.exe"].read_bytes() == PAYLOAD
+    assert files["照片 (2).exe"].read_bytes() == other
+
+
+@pytest.mark.parametrize("limit", [255, 143, 64])
+@pytest.mark.parametrize(("name", "extension"), [(n, e) for _i, n, e in SHAPES],
+                         ids=[i for i, _n, _e in SHAPES])
+def test_a_cleaned_name_fits_any_limit_and_cleans_to_itself(
+    name: str, extension: str, limit: int
+) -> None:
+    """On a file system with shorter names (eCryptfs: 143 bytes) the name still fits,
+    cut on a character boundary, and cleaning it again changes nothing."""
+    clean = sanitize_filename(name, limit=limit)
+    assert len(clean.encode("utf-8")) <= limit
+    assert visible(clean) == clean
+    assert clean.endswith(extension) or len(extension.encode()) >= limit // 2
+    assert sanitize_filename(clean, limit=limit) == clean
+    clean.encode("utf-8").decode("utf-8")  # whole characters only
