@@ -5,6 +5,11 @@ with Chinese headers, one row per unit and correspondent. An import checks
 every row first and changes nothing if any row is wrong; for each unit in the
 file, its correspondents become exactly those the file lists (seed 000: a
 changed correspondent must be registered in time).
+
+An address belongs to one person. Rows that share an address are that one
+person (a township school's correspondent sending for its village schools,
+seed 004); two different names given the same address are refused, naming
+the rows, for the office to say whose it is.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +97,58 @@ def read_rows(path: Path) -> list[Row]:
         row, row_problems = _check_row(number, values)
         problems.extend(row_problems)
         rows.append(row)
+    problems.extend(shared_addresses(rows))
     if problems:
         raise UnitsFileError(problems)
     if not rows:
         raise UnitsFileError([f"{path.name}：没有数据行"])
     return rows
+
+
+def _same_person(name: str) -> str:
+    """A name as compared: full-width letters and spaces (王 喆, 王　喆) do not count."""
+    return "".join(unicodedata.normalize("NFKC", name).split())
+
+
+def shared_addresses(rows: list[Row]) -> list[str]:
+    """One problem for each address the rows give to more than one person."""
+    owners: dict[str, dict[str, list[Row]]] = {}
+    for row in rows:
+        for address in dict.fromkeys(row.emails):
+            owners.setdefault(address, {}).setdefault(_same_person(row.name), []).append(row)
+    problems = []
+    for address, people in owners.items():
+        if len(people) < 2:
+            continue
+        lines = sorted(row.line for same in people.values() for row in same)
+        named = [f"「{same[0].name}」（第 {'、'.join(str(r.line) for r in same)} 行）"
+                 for same in people.values()]
+        problems.append(
+            f"第 {'、'.join(map(str, lines))} 行「邮箱」列：「{address}」同时登记给了"
+            f"{'、'.join(named[:-1])}和{named[-1]}；一个邮箱只能属于一位信息员，"
+            "请确认邮箱属于谁，改正后重新导入"
+        )
+    return problems
+
+
+def _people(rows: list[Row]) -> list[list[Row]]:
+    """The rows grouped by person: rows that share an address are one person."""
+    first: dict[str, int] = {}  # address -> the first row that gives it
+    parent = list(range(len(rows)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    for index, row in enumerate(rows):
+        for address in row.emails:
+            parent[root(index)] = root(first.setdefault(address, index))
+    groups: dict[int, list[Row]] = {}
+    for index, row in enumerate(rows):
+        groups.setdefault(root(index), []).append(row)
+    return list(groups.values())
 
 
 def _cell(cells: Iterable[object], index: int) -> str:
@@ -154,7 +207,11 @@ def _read_xlsx(path: Path) -> list[list[str]]:
 
 
 def import_rows(session: Session, rows: list[Row]) -> ImportSummary:
-    """Apply checked rows in the caller's transaction."""
+    """Apply checked rows in the caller's transaction; nothing is written when two
+    people share an address (UnitsFileError)."""
+    problems = shared_addresses(rows)
+    if problems:
+        raise UnitsFileError(problems)
     summary = ImportSummary()
     units: dict[str, Unit] = {}
     for row in rows:
@@ -164,16 +221,18 @@ def import_rows(session: Session, rows: list[Row]) -> ImportSummary:
             units[row.unit].aliases = sorted({*units[row.unit].aliases, *row.aliases})
     unit_ids = [u.id for u in units.values()]
     session.exec(delete(CorrespondentUnit).where(col(CorrespondentUnit.unit_id).in_(unit_ids)))
-    people: dict[tuple[str, str], Correspondent] = {}
-    for row in rows:
-        key = (row.name, row.emails[0])
-        if key not in people:
-            people[key] = _upsert_person(session, row, summary)
-        person_id, unit_id = people[key].id, units[row.unit].id
-        assert person_id is not None and unit_id is not None
-        if session.get(CorrespondentUnit, (person_id, unit_id)) is None:
-            session.add(CorrespondentUnit(correspondent_id=person_id, unit_id=unit_id))
-            session.flush()
+    people: set[int] = set()
+    for same in _people(rows):
+        emails = list(dict.fromkeys(address for row in same for address in row.emails))
+        person_id = _upsert_person(session, same[0], emails, summary).id
+        assert person_id is not None
+        people.add(person_id)
+        for row in same:
+            unit_id = units[row.unit].id
+            assert unit_id is not None
+            if session.get(CorrespondentUnit, (person_id, unit_id)) is None:
+                session.add(CorrespondentUnit(correspondent_id=person_id, unit_id=unit_id))
+                session.flush()
     summary.correspondents = len(people)
     summary.unit_names = list(units)
     return summary
@@ -192,18 +251,25 @@ def _upsert_unit(session: Session, row: Row, summary: ImportSummary) -> Unit:
     return unit
 
 
-def _upsert_person(session: Session, row: Row, summary: ImportSummary) -> Correspondent:
+def _upsert_person(
+    session: Session, row: Row, emails: list[str], summary: ImportSummary
+) -> Correspondent:
+    """The registered person who owns one of ``emails`` under this name, else a new one;
+    the addresses move to them (from another person, once theirs)."""
     known = session.exec(
-        select(CorrespondentAddress).where(col(CorrespondentAddress.address).in_(row.emails))
-    ).first()
-    person = session.get(Correspondent, known.correspondent_id) if known else None
+        select(Correspondent)
+        .join(CorrespondentAddress)
+        .where(col(CorrespondentAddress.address).in_(emails))
+        .order_by(col(CorrespondentAddress.id))
+    ).all()
+    person = next((p for p in known if _same_person(p.name) == _same_person(row.name)), None)
     if person is None:
         person = Correspondent(name=row.name)
     person.name, person.title, person.phone, person.active = row.name, row.title, row.phone, True
     session.add(person)
     session.flush()
     assert person.id is not None
-    for address in row.emails:
+    for address in emails:
         existing = session.exec(
             select(CorrespondentAddress).where(CorrespondentAddress.address == address)
         ).first()
