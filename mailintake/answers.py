@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session, select
 
-from mailintake import auth, filing
+from mailintake import auth, filing, sameness
 from mailintake.app import App
 from mailintake.checks import Finding
 from mailintake.classify import no_reply_reason
@@ -175,8 +176,12 @@ def queue_oversize_notice(
     message.from_addr, message.from_name = mail.from_addr[:320], mail.from_name[:200]
     message.subject, message.sent_at = mail.subject, mail.sent_at
     if mail.message_id:
-        key = filing.business_key(mail.message_id, "")
-        first = filing.first_delivery(db, key)
+        # Known by its headers alone: the same headers delivered again, not merely one of them.
+        digest = sameness.head_digest(head)
+        key = filing.business_key(digest, "head")
+        first = filing.first_delivery(
+            db, key, filing.legacy_key(mail.message_id, ""),
+            same=partial(sameness.archived_same, app.storage, digest, whole=False))
         if first is not None:  # delivered again: it was answered the first time
             message.duplicate_of_id = first
             return

@@ -2,9 +2,10 @@
 decision together with its reply in one transaction.
 
 A mail is claimed by two unique keys: (mailbox, source_key) for "this
-delivery", and the business key (Message-ID, or sha256 of the raw bytes) for
-"this mail". Both are written in the same transaction as the submission and
-its reply, so a crash anywhere leaves either everything or nothing.
+delivery", and the business key for "this mail": the digest of what its
+author wrote, Message-ID included (see ``sameness``). Both are written in the
+same transaction as the submission and its reply, so a crash anywhere leaves
+either everything or nothing.
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ class AlreadyClaimed(Exception):
     """Another process filed this delivery or this mail first."""
 
 
-def business_key(message_id: str, raw_sha256: str) -> str:
+def business_key(digest: str, kind: str = "mail") -> str:
+    """The claim on "this mail": ``mail:`` and ``sameness.digest``, or for a mail known by its
+    headers alone (an oversize one), ``head:`` and ``sameness.head_digest``."""
+    return f"{kind}:{digest}"
+
+
+def legacy_key(message_id: str, raw_sha256: str) -> str:
+    """The claim earlier versions made on a mail: its Message-ID, else its raw bytes' sha256."""
     return f"mid:{message_id.lower()}" if message_id else f"sha256:{raw_sha256}"
 
 
@@ -62,8 +70,9 @@ def recorded(engine: Engine, mailbox: str, keys: Iterable[str]) -> dict[str, Inb
 
 # Asked for every mail: built once, since building a statement costs several
 # times what SQLite takes to run it.
-_FIRST_DELIVERY = select(InboundMessage.id).where(
-    InboundMessage.business_key == bindparam("key"))
+_FIRST_DELIVERY = select(
+    InboundMessage.id, InboundMessage.business_key, InboundMessage.raw_sha256,
+).where(col(InboundMessage.business_key).in_(bindparam("keys", expanding=True)))
 _NUMBER = (
     update(Submission).where(col(Submission.id) == bindparam("row"))
     .values(tracking_no=bindparam("number"))
@@ -76,10 +85,20 @@ _ACCEPTED_COUNT = select(func.count()).select_from(Submission).where(
 )
 
 
-def first_delivery(db: Session, key: str) -> int | None:
-    """The id of the mail recorded first with business key ``key``, if any."""
-    found: int | None = db.connection().execute(_FIRST_DELIVERY, {"key": key}).scalar()
-    return found
+def first_delivery(
+    db: Session, key: str, legacy: str = "", same: Callable[[str], bool] | None = None
+) -> int | None:
+    """The id of the mail recorded first as this same mail (business key ``key``), if any.
+
+    A mail recorded before keys named the content holds its ``legacy`` key
+    instead; it is this mail when ``same`` says so of its raw sha256.
+    """
+    rows = db.connection().execute(_FIRST_DELIVERY, {"keys": [key, legacy]}).all()
+    for row_id, row_key, raw_sha256 in sorted(rows, key=lambda row: row[1] != key):
+        if row_key == key or same is None or same(raw_sha256):
+            found: int = row_id
+            return found
+    return None
 
 
 @dataclass

@@ -127,8 +127,10 @@ class InboundMessage(SQLModel, table=True):
     folder: str = Field(max_length=200)
     uidvalidity: int | None = Field(default=None, sa_type=sa.BigInteger)
     uid: int | None = Field(default=None, sa_type=sa.BigInteger)
-    # "Is this the same mail": the normalized Message-ID, or sha256:<hex> when
-    # it has none. Set only on the first delivery, so a duplicate can be
+    # "Is this the same mail": mail:<digest of its authored headers, Message-ID
+    # among them, and body> (head:<...> for an oversize mail known by its
+    # headers alone; mid:<Message-ID> or sha256:<raw> in rows of earlier
+    # versions). Set only on the first delivery, so a duplicate can be
     # recorded (as ignored) without breaking the uniqueness.
     business_key: str | None = Field(default=None, unique=True, max_length=600)
     duplicate_of_id: int | None = Field(default=None, foreign_key="inbound_message.id")

@@ -27,6 +27,7 @@ from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -34,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import make_transient
 from sqlmodel import Session
 
-from mailintake import answers, auth, bounces, filing, history, prefetch, readers
+from mailintake import answers, auth, bounces, filing, history, prefetch, readers, sameness
 from mailintake.app import App
 from mailintake.checks import Piece, run_checks
 from mailintake.classify import no_reply_reason
@@ -282,7 +283,8 @@ def process_prepared(
     try:
         context = context or Context.load(app)
         with open_session(app.engine) as db:
-            return _decide(app, db, context, message, reading, now=now)
+            return _decide(app, db, context, message, reading, now=now,
+                           content=prepared.content_sha256)
     except AlreadyClaimed:
         log.info("mail %s was claimed by another process", ref.source_key)
         return None
@@ -301,11 +303,14 @@ def process_prepared(
 
 def _decide(
     app: App, db: Session, context: Context, message: InboundMessage, reading: Reading, *,
-    now: datetime,
+    now: datetime, content: str,
 ) -> InboundMessage:
     mail = reading.mail
-    key = filing.business_key(mail.message_id, message.raw_sha256)
-    first = filing.first_delivery(db, key)
+    # The same mail delivered again, not merely one with the same Message-ID (see sameness).
+    key = filing.business_key(content)
+    first = filing.first_delivery(
+        db, key, filing.legacy_key(mail.message_id, message.raw_sha256),
+        same=partial(sameness.archived_same, app.storage, content))
     if first is not None:
         message.duplicate_of_id = first
         return _settle(db, message, Outcome.IGNORED, ["duplicate.message"])

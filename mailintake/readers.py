@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailintake import sameness
 from mailintake.mailbox.base import MailRef
 from mailintake.storage import Storage, sha256
 
@@ -76,6 +77,8 @@ class Prepared:
     # Why the mail could not be read (the exception's repr), and its traceback.
     error: str = ""
     trace: str = ""
+    # What makes it this mail and no other (``sameness.digest``); "" when unknown.
+    content_sha256: str = ""
 
 
 def prepare(raw: bytes, limits: ReadLimits, storage_root: Path) -> Prepared:
@@ -89,11 +92,12 @@ def prepare(raw: bytes, limits: ReadLimits, storage_root: Path) -> Prepared:
         reading = read_mail(raw, limits)
     except Exception as exc:  # any mail may be broken in a way nobody foresaw
         return Prepared(digest, len(raw), None, repr(exc), traceback.format_exc())
+    content = sameness.digest(raw)
     for part, _kind in reading.files:
         blob_digest, path = storage.store_blob(part.payload, part.filename)
         reading.kept.append((blob_digest, str(path), len(part.payload)))
     reading.drop_kept_payloads()
-    return Prepared(digest, len(raw), reading)
+    return Prepared(digest, len(raw), reading, content_sha256=content)
 
 
 # ----------------------------------------------------------------- the pool
