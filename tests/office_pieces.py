@@ -8,7 +8,7 @@ import email
 import itertools
 from collections.abc import Callable
 from datetime import datetime
-from email.message import Message
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 
 from conftest import FIXTURES, write_config
@@ -87,5 +87,12 @@ def outbox(app: App, kind: str) -> list[OutboxMessage]:
                             .order_by(col(OutboxMessage.id))).all())
 
 
-def parsed(item: OutboxMessage) -> Message:
+def parsed(item: OutboxMessage) -> EmailMessage:
     return email.message_from_bytes(item.raw, policy=email.policy.default)
+
+
+def body_text(message: MIMEPart, kind: str = "plain") -> str:
+    """The text of a mail's ``text/<kind>`` body; a mail without one fails the test."""
+    body = message.get_body((kind,))
+    assert body is not None, f"no text/{kind} body"
+    return str(body.get_content())

@@ -63,7 +63,7 @@ class Received:
     def text(self) -> str:
         body = self.message.get_body(("plain",))
         assert body is not None
-        content: str = body.get_content()  # type: ignore[attr-defined]
+        content: str = body.get_content()
         return content
 
 

@@ -260,7 +260,9 @@ def test_oversized_mail_is_answered_without_its_body_being_downloaded(
 
 def _body(raw: bytes) -> str:
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    return message.get_body().get_content()  # type: ignore[union-attr]
+    body = message.get_body()
+    assert body is not None
+    return str(body.get_content())
 
 
 def _intake_logout(d: Dovecot) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHANGHAI
-from office_pieces import file_piece, make_app, outbox, parsed, unit_id
+from office_pieces import body_text, file_piece, make_app, outbox, parsed, unit_id
 
 from mailintake.app import App
 from mailintake.calendar import TeachingCalendar
@@ -108,7 +108,7 @@ def test_school_with_nothing_in_week_12_is_reminded_once(app: App) -> None:
     mail = parsed(next(i for i in outbox(app, "reminder") if i.recipient == "lina@foxmail.com"))
     assert mail["Subject"] == "【催报】实验小学第12教学周（2026年11月23日—11月29日）尚缺 1 篇信息"
     assert mail["Auto-Submitted"] == "auto-generated"
-    body = mail.get_body().get_content()
+    body = body_text(mail)
     assert "已登记 0 篇，尚缺 1 篇" in body and "11月29日（星期日）" in body
 
 

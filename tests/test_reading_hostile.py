@@ -58,7 +58,7 @@ def mail(*files: tuple[str, str, bytes], subject: str = SUBJECT, tag: str = "x")
     return msg.as_bytes(policy=default.clone(linesep="\n"))
 
 
-def with_member(docx: bytes, name: str, write: Callable[[io.BufferedIOBase], None]) -> bytes:
+def with_member(docx: bytes, name: str, write: Callable[[io.BufferedIOBase], object]) -> bytes:
     """``docx`` with one member replaced or added, written as a stream."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(docx)) as src, \

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, NOW, deliver, fixture_mail
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from mailintake import pipeline
 from mailintake.app import App
@@ -48,12 +48,13 @@ def cycle(app: App) -> pipeline.CycleReport:
 
 def outbox(app: App) -> list[OutboxMessage]:
     with session(app.engine) as db:
-        return list(db.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+        return list(db.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
 
 
 def body(item: OutboxMessage) -> str:
     message = email.message_from_bytes(item.raw, policy=email.policy.default)
-    part = message.get_body(("plain",))  # type: ignore[attr-defined]
+    part = message.get_body(("plain",))
+    assert part is not None
     text: str = part.get_content()
     return text
 

@@ -37,7 +37,7 @@ def send(app: App, when: datetime, *raws: bytes) -> None:
 def replies(app: App) -> list[EmailMessage]:
     folder = app.config.smtp.path or Path()
     return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(folder.glob("*.eml"))
     ]
 
@@ -45,7 +45,7 @@ def replies(app: App) -> list[EmailMessage]:
 def text_of(reply: EmailMessage) -> str:
     body = reply.get_body(("plain",))
     assert body is not None
-    return str(body.get_content())  # type: ignore[attr-defined]
+    return str(body.get_content())
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import NOW, write_config
 from smtp_server import Smtpd, make_certificate
-from sqlmodel import select
+from sqlmodel import col, select
 from tenacity import wait_none
 
 from mailintake.app import App
@@ -60,7 +60,7 @@ def queue(app: App, to: str, count: int = 1) -> None:
 
 def rows(app: App) -> list[OutboxMessage]:
     with session(app.engine) as db:
-        return list(db.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+        return list(db.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all())
 
 
 def send_all(app: App, smtp: SmtpSender, minutes: float = 0, **kw: object) -> FlushReport:
