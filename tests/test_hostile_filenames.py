@@ -16,6 +16,7 @@ import base64
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from mailintake.app import App
 from mailintake.config import load_config
 from mailintake.database import session, upgrade
 from mailintake.models import Attachment
+from mailintake.pipeline import CycleReport
 from mailintake.storage import MAX_NAME_BYTES, sanitize_filename
 from mailintake.units import import_rows, read_rows
 from mailintake.views import message_rows, submission_rows
@@ -39,6 +41,11 @@ OTHER_INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "
 PAYLOAD = b"MZ\x90\x00 this is not a picture " * 20
 
 
+def payload(number: int) -> bytes:
+    """The bytes of attachment ``number``: each its own, to find it on disk by content."""
+    return PAYLOAD + f"#{number}".encode()
+
+
 def visible(text: str) -> str:
     """``text`` as a person sees it: spaces plain and single, nothing invisible."""
     text = "".join(" " if c.isspace() else c for c in text)
@@ -48,10 +55,10 @@ def visible(text: str) -> str:
 
 def shapes() -> Iterator[tuple[str, str, str]]:
     """(id, name as sent, the extension it must keep)."""
-    for char in BIDI:
-        yield f"bidi-U+{ord(char):04X}", f"现场照片{char}gpj.exe", ".exe"
-    for char in OTHER_INVISIBLE:
-        yield f"invisible-U+{ord(char):04X}", f"活动{char}照片.exe{char}", ".exe"
+    for number, char in enumerate(BIDI):
+        yield f"bidi-U+{ord(char):04X}", f"现场照片{number}{char}gpj.exe", ".exe"
+    for number, char in enumerate(OTHER_INVISIBLE):
+        yield f"invisible-U+{ord(char):04X}", f"活动{number}{char}照片.exe{char}", ".exe"
     yield "override-and-isolates", "\u2067\u202e校园\u200f开放日\u2069\u061cfdp.scr", ".scr"
     yield "every-bidi-at-once", "".join(BIDI) + "报告" + "".join(reversed(BIDI)) + "cod.bat", ".bat"
     yield "override-in-extension", "照片.j\u202egp", ".jgp"
@@ -62,7 +69,7 @@ def shapes() -> Iterator[tuple[str, str, str]]:
         "." + "".join(chr(0x20000 + i) for i in range(10)))
     yield "emoji-extension", "📷" * 100 + ".🖼️🖼️🖼️", ".🖼️🖼️🖼️"
     yield "exactly-255-bytes", "图" * 83 + "ab.txt", ".txt"  # 249 + 6 = 255
-    yield "one-byte-over", "图" * 83 + "abc.txt", ".txt"
+    yield "one-byte-over", "图" * 83 + "xyz.txt", ".txt"
     yield "long-with-override", "\u202e" + "现场照片" * 30 + "gpj.exe", ".exe"
     yield "line-breaks-and-tabs", "活动\r\n\t照片\n.exe", ".exe"
     yield "ideographic-spaces", "照片\u3000\u3000\u3000\u3000\u3000.jpg\u2003.exe", ".exe"
@@ -71,9 +78,8 @@ def shapes() -> Iterator[tuple[str, str, str]]:
 SHAPES = list(shapes())
 
 
-def rfc2047_part(name: str) -> bytes:
+def rfc2047_part(name: str, data: bytes = PAYLOAD) -> bytes:
     """An attachment whose name is RFC 2047 words in quotes, as Foxmail writes it."""
-    data = name.encode("utf-8")
     words, chunk = [], b""
     for char in name:
         piece = char.encode("utf-8")
@@ -83,22 +89,22 @@ def rfc2047_part(name: str) -> bytes:
         chunk += piece
     words.append(chunk)
     encoded = "\r\n ".join(f"=?UTF-8?B?{base64.b64encode(w).decode()}?=" for w in words)
-    assert data == b"".join(words)
+    assert name.encode("utf-8") == b"".join(words)
     return (f'Content-Type: application/octet-stream;\r\n name="{encoded}"\r\n'
             f'Content-Disposition: attachment;\r\n filename="{encoded}"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(PAYLOAD)
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(data)
 
 
-def rfc2231_part(name: str) -> bytes:
+def rfc2231_part(name: str, data: bytes = PAYLOAD) -> bytes:
     """The same attachment named with RFC 2231 continuations, as Outlook writes it."""
-    quoted = "".join(c if c.isalnum() and c.isascii() else "".join(f"%{b:02X}" for b in
-                     c.encode("utf-8")) for c in name)
-    pieces = [quoted[i:i + 60] for i in range(0, len(quoted), 60)]
+    quoted = [c if c.isalnum() and c.isascii() else "".join(f"%{b:02X}" for b in
+              c.encode("utf-8")) for c in name]
+    pieces = ["".join(quoted[i:i + 8]) for i in range(0, len(quoted), 8)]  # whole characters
     params = ";\r\n".join(f" filename*{n}*={'utf-8' + chr(39) * 2 if n == 0 else ''}{p}"
                           for n, p in enumerate(pieces))
     return ("Content-Type: application/octet-stream\r\n"
             f"Content-Disposition: attachment;\r\n{params}\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(PAYLOAD)
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + base64.encodebytes(data)
 
 
 def mail_with(part: bytes, title: str = "我校多措并举扎实推进党的建设", tag: str = "x") -> bytes:
@@ -122,15 +128,20 @@ def mail_with(part: bytes, title: str = "我校多措并举扎实推进党的建
     return (head + text + docx + b"--==names==\r\n" + part + b"--==names==--\r\n")
 
 
-@pytest.fixture
-def office(tmp_path: Path) -> Iterator[App]:
+def new_office(folder: Path) -> App:
     """An office on a Maildir, SQLite and a storage folder, the fixture units registered."""
-    app = App.from_config(load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db'}")),
+    app = App.from_config(load_config(write_config(folder, f"sqlite:///{folder / 'db'}")),
                           lambda: NOW)
     upgrade(app.engine)
     with session(app.engine) as db:
         import_rows(db, read_rows(FIXTURES / "units.csv"))
         db.commit()
+    return app
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[App]:
+    app = new_office(tmp_path)
     yield app
     app.engine.dispose()
 
@@ -147,31 +158,58 @@ def assert_clean_tree(app: App) -> None:
         assert len(path.name.encode("utf-8")) <= MAX_NAME_BYTES, path.name
 
 
-@pytest.mark.parametrize("encoding", ["rfc2231", "rfc2047"])
-@pytest.mark.parametrize(("name", "extension"), [(n, e) for _i, n, e in SHAPES],
-                         ids=[i for i, _n, _e in SHAPES])
-def test_hostile_name_is_filed_and_published_as_it_really_is(
-    office: App, name: str, extension: str, encoding: str
-) -> None:
-    """The piece is filed and its file published, whole, under a visible name that keeps
-    its real extension and fits in 255 bytes; the record holds the same name."""
-    part = rfc2231_part(name) if encoding == "rfc2231" else rfc2047_part(name)
-    deliver(office.config, mail_with(part))
-    report = cycle(office)
-    assert (report.filed, report.quarantined, report.rejected) == (1, 0, 0)
-    [message] = message_rows(office)
+@dataclass
+class Filed:
+    """One mail carrying every shape, filed: what the clerk and the disk show."""
+
+    app: App
+    report: CycleReport
+    on_disk: dict[bytes, Path]  # published file by its content
+    stored: set[str]  # the file names on record
+
+
+@pytest.fixture(scope="module", params=["rfc2231", "rfc2047"])
+def filed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[Filed]:
+    """Every shape attached to one mail, named the Outlook or the Foxmail way, filed."""
+    make = rfc2231_part if request.param == "rfc2231" else rfc2047_part
+    app = new_office(tmp_path_factory.mktemp(request.param))
+    parts = b"--==names==\r\n".join(make(name, payload(n)) for n, (_i, name, _e)
+                                      in enumerate(SHAPES))
+    deliver(app.config, mail_with(parts))
+    report = cycle(app)
+    on_disk = {p.read_bytes(): p for p in published(app).values()}
+    with session(app.engine) as db:
+        stored = {a.filename for a in db.exec(select(Attachment)).all()}
+    yield Filed(app, report, on_disk, stored)
+    app.engine.dispose()
+
+
+def test_the_mail_with_every_hostile_name_is_filed_and_moved(filed: Filed) -> None:
+    """The piece is filed, its mail moved to 已处理, and no name on disk hides anything."""
+    assert (filed.report.filed, filed.report.quarantined, filed.report.rejected) == (1, 0, 0)
+    [message] = message_rows(filed.app)
     assert (message["outcome"], message["folder"], message["moved"]) == ("filed", "已处理", True)
     assert message["error"] == ""
-    [piece] = submission_rows(office)
+    [piece] = submission_rows(filed.app)
     assert piece["status"] == "accepted"
-    with session(office.engine) as db:
-        stored = {a.filename for a in db.exec(select(Attachment)).all()}
-    files = published(office)
-    [ours] = [n for n in files if n != "gaojian.docx"]
+    assert len(filed.on_disk) == len(SHAPES) + 1  # every attachment and the Word file
+    assert_clean_tree(filed.app)
+
+
+@pytest.mark.parametrize(("number", "name", "extension"),
+                         [(n, name, e) for n, (_i, name, e) in enumerate(SHAPES)],
+                         ids=[i for i, _n, _e in SHAPES])
+def test_hostile_name_is_published_as_it_really_is(
+    filed: Filed, number: int, name: str, extension: str
+) -> None:
+    """The file is published whole under a visible name that keeps its real extension
+    and fits in 255 bytes; the record holds the same name."""
+    path = filed.on_disk[payload(number)]
+    ours = path.name
     assert ours.endswith(extension)
-    assert ours in stored  # the record and the disk give the same name
-    assert files[ours].read_bytes() == PAYLOAD
-    assert files[ours].parent.parent.name == "2026-11"
+    assert ours in filed.stored  # the record and the disk give the same name
+    assert path.parent.parent.name == "2026-11"
     assert visible(ours) == ours
     assert len(ours.encode("utf-8")) <= MAX_NAME_BYTES
     # Nothing visible is lost but what the length forced (a control character that
@@ -180,29 +218,33 @@ def test_hostile_name_is_filed_and_published_as_it_really_is(
     assert clean.startswith(ours[: -len(extension)].replace(" ", "").rstrip("._"))
     if len(visible(name).encode("utf-8")) <= MAX_NAME_BYTES:
         assert ours.replace(" ", "") == clean
-    assert_clean_tree(office)
 
 
-@pytest.mark.parametrize("char", BIDI, ids=[f"U+{ord(c):04X}" for c in BIDI])
-def test_bidi_characters_in_the_title_never_reach_the_folder_name(office: App, char: str) -> None:
-    """A title with a bidirectional control gives a piece folder without it, files inside."""
-    title = f"我校{char}开放日活动{char}圆满结束"
+TITLES = {
+    "override": "我校\u202e开放日活动\u202e圆满结束",
+    "isolates": "我校\u2066开放日\u2067活动\u2068圆满\u2069结束",
+    "every-bidi-character": "我校" + "".join(BIDI) + "开放日活动圆满结束",
+}
+
+
+@pytest.mark.parametrize("title", list(TITLES.values()), ids=list(TITLES))
+def test_bidi_characters_in_the_title_never_reach_the_folder_name(office: App, title: str
+                                                                  ) -> None:
+    """A title with bidirectional controls gives a piece folder without them, files inside."""
     deliver(office.config, mail_with(rfc2231_part("照片.exe"), title=title))
     assert cycle(office).filed == 1
     files = published(office)
     assert files["照片.exe"].read_bytes() == PAYLOAD
     folder = files["照片.exe"].parent.name
-    assert char not in folder and "我校开放日活动圆满结束" in folder
-    assert len(folder.encode("utf-8")) <= MAX_NAME_BYTES
+    assert "我校开放日活动圆满结束" in folder and visible(folder) == folder
     assert_clean_tree(office)
 
 
 def test_names_that_clean_to_the_same_name_are_both_published(office: App) -> None:
     """Two different files named alike once cleaned are both kept, the second numbered."""
     other = PAYLOAD[::-1]
-    second = rfc2231_part("照片\u202e.exe").replace(base64.encodebytes(PAYLOAD),
-                                                    base64.encodebytes(other))
-    deliver(office.config, mail_with(rfc2231_part("照片.exe") + b"--==names==\r\n" + second))
+    deliver(office.config, mail_with(rfc2231_part("照片.exe") + b"--==names==\r\n"
+                                     + rfc2231_part("照片\u202e.exe", other)))
     assert cycle(office).filed == 1
     files = published(office)
     assert files["照片.exe"].read_bytes() == PAYLOAD
