@@ -3,8 +3,12 @@ about each one that is wrong. The exit status is non-zero if any check fails.
 
 Checks run in order and never change anything an administrator would notice:
 the database is only read (migrations are reported, not applied), the IMAP
-intake folder is selected but no mail is fetched or moved, SMTP is logged into
-and left; a test mail goes out only with ``--send-test``. The lines are for the
+intake folder is selected but no mail in it is fetched or moved (a scratch
+folder is created, a test mail put in the intake folder already flagged
+deleted, so no intake lists it, is moved into it the way mail is moved, and
+the folder deleted again: a server that will not let mailintake file mail
+fails here and not at the first poll), SMTP is logged into and left; a test
+mail goes out only with ``--send-test``. The lines are for the
 administrator, in Chinese; server answers are quoted as they came.
 """
 
@@ -76,7 +80,7 @@ def _writable(folder: Path, what: str) -> str:
 
 def _imap(app: App) -> str:
     from mailintake.mailbox.base import MailboxError
-    from mailintake.mailbox.imap import ImapMailbox
+    from mailintake.mailbox.imap import ImapError, ImapMailbox
     from mailintake.pipeline import FOLDER_OF
 
     box = app.config.mailbox
@@ -87,21 +91,64 @@ def _imap(app: App) -> str:
         return f"Maildir {box.path}"
     try:
         mailbox = app.open_mailbox()
-        assert isinstance(mailbox, ImapMailbox)
-        waiting = len(mailbox.list_new())  # login, ID, SELECT of the intake folder
-        conn = mailbox._client()  # same connection: which outcome folders exist
-        has_id = conn.has_capability("ID")
-        existing = {str(entry[2]) for entry in conn.list_folders()}
-        mailbox.close()
     except (MailboxError, ConfigError) as exc:
         raise Failed(_one_line(exc), _imap_advice(str(exc))) from exc
+    assert isinstance(mailbox, ImapMailbox)
+    try:
+        waiting = len(mailbox.list_new())  # login, ID, SELECT of the intake folder
+        with mailbox._guard("list folders"):  # same connection: which outcome folders exist
+            conn = mailbox._client()
+            has_id = conn.has_capability("ID")
+            existing = {str(entry[2]) for entry in conn.list_folders()}
+        trial = mailbox.try_folders()
+    except MailboxError as exc:
+        operation = exc.operation if isinstance(exc, ImapError) else ""
+        step = next((v for k, v in _FOLDER_STEPS.items() if operation.startswith(k)), None)
+        if step is None:
+            raise Failed(_one_line(exc), _imap_advice(str(exc))) from exc
+        advice = step[1]
+        if "stays in" in operation:
+            advice += (f"；测试邮件（主题“mailintake folder test”）未能移走，"
+                       f"请在 {box.folder} 中手工删除")
+        raise Failed(f"已登录，但无法{step[0]}（服务器答复：{_one_line(exc)}）", advice) from exc
+    finally:
+        mailbox.close()
     missing = [f for f in dict.fromkeys(FOLDER_OF.values())
                if not any(name.endswith(f) for name in existing)]
     notes = [f"已登录 {box.host}:{box.port}，{box.folder} 中有 {waiting} 封待处理",
-             "服务器支持 ID 命令" if has_id else "服务器不支持 ID 命令（无妨）"]
+             "服务器支持 ID 命令" if has_id else "服务器不支持 ID 命令（无妨）",
+             "已新建测试文件夹、移入测试邮件并删除"
+             + (f"（文件夹建在“{trial.prefix}”之下）" if trial.prefix else ""),
+             _MOVE_METHODS[trial.method]]
     if missing:
         notes.append(f"文件夹 {'、'.join(missing)} 尚不存在，首次处理时会自动创建")
     return "；".join(notes)
+
+
+# The step of ImapMailbox.try_folders that failed (the start of its
+# operation), said for the administrator, and what to do about it.
+_FOLDER_STEPS = {
+    "create test folder": (
+        "新建文件夹",
+        "请邮箱管理员给该账号开通新建文件夹的权限（顶层和 INBOX 之下都已试过）"),
+    "append test mail": (
+        "在收件文件夹中放入测试邮件", "确认邮箱配额未满、该账号可以保存邮件"),
+    "move test mail": (
+        "把测试邮件移出收件文件夹",
+        "确认该账号可以在收件文件夹中移动或复制邮件、给邮件加删除标记，且配额未满"),
+    "check test mail": (
+        "确认测试邮件已移到位", "服务器移动邮件的结果与预期不符，请联系邮箱管理员"),
+    "delete test folder": (
+        "删除测试文件夹", "请在网页邮箱中手工删除名为 mailintake-test-… 的文件夹"),
+}
+_MOVE_METHODS = {
+    "MOVE": "移动邮件用 MOVE 命令",
+    "UID EXPUNGE": "服务器不支持 MOVE，改为复制后按编号清除原件",
+    "EXPUNGE": "服务器不支持 MOVE 和 UIDPLUS，改为复制后清除原件"
+               "（收件夹里有他人标记删除的邮件时，原件只标记删除、不清除）",
+    "FLAG": "服务器不支持 MOVE 和 UIDPLUS，且收件夹里有他人标记删除而未清除的邮件，"
+            "为免一并清除，原件（含本次测试邮件）只标记删除，待邮件客户端清除",
+}
 
 
 def _imap_advice(message: str) -> str:

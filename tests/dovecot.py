@@ -10,9 +10,16 @@ chroot, ``first_valid_uid = 1`` and a temp directory the dovecot user can
 traverse.
 
 ``drop_capabilities`` builds a server that does not advertise some
-capabilities (``MOVE``, ``IDLE``) so the client's fallbacks can be tested.
-Dovecot can only *replace* its post-login capability list, so the default list
-is probed once from a normal instance and then filtered.
+capabilities (``MOVE``, ``UIDPLUS``, ``NAMESPACE``, ``IDLE``) so the client's
+fallbacks can be tested. Dovecot can only *replace* its post-login capability
+list, so the default list is probed once from a normal instance and then
+filtered.
+
+``prefix`` puts the personal folders under a namespace prefix the way Cyrus
+and Courier do (``INBOX.``: a folder is ``INBOX.已处理``, and one at the top
+level cannot be created). ``acl`` installs a global ACL file (Dovecot's
+``vfile`` format) with INBOX's rights as the default for new folders, so a
+server that refuses to create folders can be built.
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ auth_failure_delay = 0
 imap_id_log = *
 mail_location = maildir:{root}/mail/%u
 {capability_line}
+{extra}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -168,8 +176,12 @@ class Dovecot:
     password = PASSWORD
     host = HOST
 
-    def __init__(self, *, drop_capabilities: Iterable[str] = ()) -> None:
+    def __init__(
+        self, *, drop_capabilities: Iterable[str] = (), prefix: str = "", acl: str = ""
+    ) -> None:
         self.drop_capabilities = tuple(c.upper() for c in drop_capabilities)
+        self.prefix = prefix
+        self.acl = acl
         self.root = Path(tempfile.mkdtemp(prefix="mailintake-dovecot-", dir=_temp_parent()))
         self.root.chmod(0o755)
         self.port, self.tls_port = _free_ports(2)
@@ -331,7 +343,7 @@ class Dovecot:
     def _probe_capabilities(self) -> tuple[str, ...]:
         global _default_capabilities  # noqa: PLW0603  (probed once per test session)
         if _default_capabilities is None:
-            self._write_config("")
+            self._write_config("", shaped=False)
             self._launch()
             try:
                 _default_capabilities = self.capabilities()
@@ -339,7 +351,7 @@ class Dovecot:
                 self.kill()
         return _default_capabilities
 
-    def _write_config(self, capability_line: str) -> None:
+    def _write_config(self, capability_line: str, *, shaped: bool = True) -> None:
         self.config_path.write_text(
             _CONFIG.format(
                 root=self.root,
@@ -348,8 +360,24 @@ class Dovecot:
                 tls_port=self.tls_port,
                 instance=self.root.name,
                 capability_line=capability_line,
+                extra=self._shape() if shaped else "",
             )
         )
+
+    def _shape(self) -> str:
+        """The settings for ``prefix`` and ``acl`` (none for a default server)."""
+        lines = []
+        if self.prefix:
+            separator = self.prefix[-1]
+            lines += ["namespace inbox {", "  inbox = yes", f"  prefix = {self.prefix}",
+                      f"  separator = {separator}", "}"]
+        if self.acl:
+            (self.root / "acl").write_text(self.acl)
+            lines += ["mail_plugins = $mail_plugins acl",
+                      "protocol imap {", "  mail_plugins = $mail_plugins imap_acl", "}",
+                      "plugin {", f"  acl = vfile:{self.root}/acl",
+                      "  acl_defaults_from_inbox = yes", "}"]
+        return "\n".join(lines)
 
     def _make_certificates(self) -> None:
         """A CA and a server certificate for 127.0.0.1/localhost, via the openssl CLI."""
