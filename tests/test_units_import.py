@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import FIXTURES, NOW
+from conftest import FIXTURES, NOW, write_config
 from sqlmodel import select
 
 from mailintake.app import App
 from mailintake.cli import main
-from mailintake.config import Config
+from mailintake.config import Config, load_config
 from mailintake.database import session, upgrade
 from mailintake.models import Correspondent, CorrespondentAddress
 from mailintake.units import UnitsFileError, find_sender, import_rows, read_rows
@@ -142,13 +143,27 @@ SHARED = {
 }
 
 
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[App]:
+    """The fixture registry on SQLite alone: for a refusal that comes before any write."""
+    app = App.from_config(load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db'}")),
+                          lambda: NOW)
+    upgrade(app.engine)
+    with session(app.engine) as db:
+        import_rows(db, read_rows(FIXTURES / "units.csv"))
+        db.commit()
+    yield app
+    app.engine.dispose()
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 @pytest.mark.parametrize("shape", list(SHARED))
 def test_two_people_with_one_address_are_refused_naming_the_rows(
-    app: App, tmp_path: Path, shape: str, suffix: str
+    sqlite_app: App, tmp_path: Path, shape: str, suffix: str
 ) -> None:
     """Two names given one address stop the import with every row and name said in
     Chinese, and nothing is imported, not even the good rows."""
+    app = sqlite_app
     extra, address, owners = SHARED[shape]
     before = registry(app)
     form = write_form(tmp_path / f"form{suffix}", [*FIXTURE_ROWS, *extra])
