@@ -28,6 +28,14 @@ _WEAK_LABELS = {
     "us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1", "windows-1252", "cp1252",
     "unknown-8bit", "x-unknown", "unknown", "x-user-defined", "default", "8bit", "none",
 }
+# Codecs Python knows that are no character set of mail text: a label naming one is
+# treated as unknown. (Bytes-to-bytes and text-to-text codecs such as base64, zlib
+# and rot13 are left out by ``codecs`` itself: see ``charset_codec``.)
+_NOT_CHARSETS = {"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape",
+                 "charmap"}
+# What a codec may raise on bytes from anyone: UnicodeError for the text it cannot
+# decode, LookupError and ValueError for names it does not take.
+CODEC_ERRORS = (UnicodeError, LookupError, ValueError, TypeError)
 # Shorter than this, charset-normalizer cannot tell GBK from Big5; GBK is far likelier here.
 _MIN_DETECT_BYTES = 8
 
@@ -51,9 +59,12 @@ def charset_codec(label: str | None) -> str | None:
     if name in _BIG5_FAMILY:
         return "big5hkscs"
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except CODEC_ERRORS:  # unknown, or no name at all ("\x00")
         return None
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 def decode_bytes(data: bytes, label: str | None = None, defects: list[str] | None = None) -> str:
@@ -63,10 +74,10 @@ def decode_bytes(data: bytes, label: str | None = None, defects: list[str] | Non
     if codec is not None:
         try:
             return data.decode(codec)
-        except UnicodeDecodeError:
-            _note(defects, f"charset.mislabelled:{label}")
+        except CODEC_ERRORS:
+            _note(defects, f"charset.mislabelled:{_shown(label)}")
     elif not weak:
-        _note(defects, f"charset.unknown:{label}")
+        _note(defects, f"charset.unknown:{_shown(label)}")
     if data.isascii():
         return data.decode("ascii")
     text = _guess(data)
@@ -97,6 +108,11 @@ def _guess(data: bytes) -> str | None:
         return fits[0][1]
     best = from_bytes(data).best()
     return str(best) if best is not None else None
+
+
+def _shown(label: str | None) -> str:
+    """A label as a defect line names it: short, and no control character in it."""
+    return _CONTROLS.sub("?", str(label))[:40]
 
 
 def _note(defects: list[str] | None, defect: str) -> None:

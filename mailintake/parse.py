@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import pybase64
 
-from mailintake.charsets import decode_bytes, decode_header, decode_param
+from mailintake.charsets import CODEC_ERRORS, decode_bytes, decode_header, decode_param
+from mailintake.fromline import read_from
 from mailintake.storage import sanitize_filename
 
 if TYPE_CHECKING:
@@ -216,6 +217,16 @@ class ParsedMail:
     forwarded: list[Forwarded] = field(default_factory=list)
     # Why the mail was not read beyond its envelope (a limit's code), or "".
     refused: str = ""
+    # Why From names no single plain mailbox (``fromline``), or "": then from_addr is "".
+    from_problem: str = ""
+    # Every value of each header that occurs more than once (``headers`` has the last).
+    repeated: dict[str, list[str]] = field(default_factory=dict)
+
+    def values(self, name: str) -> list[str]:
+        """Every value of the header ``name`` (lower case), in the mail's order."""
+        if name in self.repeated:
+            return self.repeated[name]
+        return [self.headers[name]] if name in self.headers else []
 
 
 def normalize_message_id(value: str) -> str:
@@ -276,7 +287,10 @@ def _payload(part: Message) -> bytes:
     """A part's decoded bytes; base64 in one pass, where the standard library
     first splits the text into lines and joins them again."""
     if str(part.get("Content-Transfer-Encoding", "")).strip().lower() == "base64":
-        text = part.get_payload()
+        try:
+            text = part.get_payload()
+        except CODEC_ERRORS:  # 8-bit bytes, decoded by the part's charset label: any name
+            text = None
         if isinstance(text, str):
             data = _plain_base64(text)
             if data:
@@ -328,32 +342,28 @@ def _envelope(message: Message, defects: list[str], refused: str = "") -> Parsed
     def header(value: str | None) -> str | None:
         return value[:MAX_REFUSED_HEADER] if refused and value else value
 
-    name, addr = _address(header(message.get("From")), defects)
+    sender = read_from([header(v) or "" for v in message.get_all("From") or []], defects)
+    headers: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}
+    for key, value in message.items():
+        name, text = key.lower(), decode_header(header(value), defects)
+        if name in headers:
+            repeated.setdefault(name, [headers[name]]).append(text)
+        headers[name] = text
     return ParsedMail(
         message_id=normalize_message_id(decode_header(header(message.get("Message-ID")))),
-        from_addr=addr,
-        from_name=name,
+        from_addr=sender.address,
+        from_name=sender.name,
         subject=decode_header(header(message.get("Subject")), defects),
         sent_at=_date(header(message.get("Date"))),
-        headers={key.lower(): decode_header(header(value), defects)
-                 for key, value in message.items()},
+        headers=headers,
         body="",
         defects=list(defects),
         content_type=message.get_content_type(),
         refused=refused,
+        from_problem=sender.problem,
+        repeated=repeated,
     )
-
-
-def _address(value: str | None, defects: list[str]) -> tuple[str, str]:
-    """(display name, lower-case address) of the first address in From."""
-    if not value:
-        return "", ""
-    # Split the raw text first: a decoded name may itself contain "<", "," or quotes.
-    name, addr = email.utils.parseaddr(value)
-    if "@" not in addr:
-        name, addr = email.utils.parseaddr(decode_header(value, defects))
-        return name.strip(), addr.strip().lower()
-    return decode_header(name, defects), decode_header(addr).strip().lower()
 
 
 def _date(value: str | None) -> datetime | None:
@@ -361,7 +371,7 @@ def _date(value: str | None) -> datetime | None:
         return None
     try:
         sent_at = email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # a year of 30 digits
         return None
     return sent_at if sent_at.tzinfo is not None else None
 
@@ -527,9 +537,10 @@ def _tnef_name(attachment: Any, codepage: str, defects: list[str]) -> str:
 def _forwarded(part: Message) -> Forwarded:
     inner = part.get_payload(0)
     assert isinstance(inner, Message)  # _is_forward: a parsed message/rfc822
-    name, addr = _address(inner.get("From"), [])
+    sender = read_from(inner.get_all("From") or [])
     return Forwarded(
-        subject=decode_header(inner.get("Subject")), from_addr=addr, from_name=name,
+        subject=decode_header(inner.get("Subject")), from_addr=sender.address,
+        from_name=sender.name,
         message_id=normalize_message_id(decode_header(inner.get("Message-ID"))),
     )
 

@@ -322,6 +322,9 @@ def _decide(
             bounces.record_report(db, archived.read_bytes(), message, now=now,
                                   hold_days=app.config.replies.bounce_hold_days)
         return _settle(db, message, Outcome.IGNORED, [robot])
+    if mail.from_problem:  # no single plain mailbox in From: forged or broken, never answered
+        log.warning("mail %s has a forged From: %s", message.message_id, mail.from_problem)
+        return _settle(db, message, Outcome.QUARANTINED, ["sender.forged", mail.from_problem])
     # Spoofed (DMARC/SPF failed): never the unit's piece, and no reply to the forged address.
     verdict = auth.verdict(auth.head_of(archived), mail.from_addr,
                            app.config.auth.trusted_authserv_ids)
