@@ -40,21 +40,46 @@ _AUTO_SUBJECT = re.compile(
 )
 
 
+_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+_KEYWORD = re.compile(r"[\s;(]")  # what ends the keyword of a header
+
+
+def _keywords(mail: ParsedMail, name: str) -> list[str]:
+    """The keyword of each ``name`` header of the mail, in lower case, without the
+    comments (``no (sent by a person)``) and parameters (``auto-replied; owner=…``)
+    RFC 3834 allows; a mail may carry a header twice."""
+    return [_KEYWORD.split(_uncommented(value), maxsplit=1)[0].lower()
+            for value in mail.values(name)]
+
+
+def _uncommented(value: str) -> str:
+    while _COMMENT.search(value):  # innermost first: comments nest
+        value = _COMMENT.sub(" ", value)
+    return value.strip()
+
+
 def _header(name: str) -> Callable[[ParsedMail], str]:
     return lambda mail: mail.headers.get(name, "").strip().lower()
 
 
+def _auto_submitted(mail: ParsedMail) -> bool:
+    """Any ``Auto-Submitted`` other than ``no`` makes the mail a robot's."""
+    return any(word not in ("", "no") for word in _keywords(mail, "auto-submitted"))
+
+
+def _precedence(mail: ParsedMail) -> bool:
+    return any(word in _AUTO_PRECEDENCE for word in _keywords(mail, "precedence"))
+
+
 def _suppressed(mail: ParsedMail) -> bool:
-    header = mail.headers.get("x-auto-response-suppress", "")
-    values = {value.strip().lower() for value in header.split(",")}
+    values = {value.strip().lower() for header in mail.values("x-auto-response-suppress")
+              for value in _uncommented(header).split(",")}
     return bool(values & _SUPPRESS)
 
 
 def _auto_header(mail: ParsedMail) -> bool:
-    return any(
-        name in mail.headers and _header(name)(mail) not in ("no", "false", "0")
-        for name in _AUTO_HEADERS
-    )
+    return any(word not in ("no", "false", "0")
+               for name in _AUTO_HEADERS for word in _keywords(mail, name))
 
 
 # (reason code, test) in the order they are tried; the first that holds wins.
@@ -63,15 +88,16 @@ _RULES: list[tuple[str, Callable[[ParsedMail, str], bool]]] = [
     ("loop.own_address", lambda m, us: bool(us) and m.from_addr == us),
     ("auto.delivery_report", lambda m, _us: m.content_type == "multipart/report"
         or "report-type" in _header("content-type")(m)),
-    ("sender.unusable", lambda m, _us: "@" not in m.from_addr),
+    # A From naming no address at all; a forged one is held by the pipeline instead.
+    ("sender.unusable", lambda m, _us: "@" not in m.from_addr and not m.from_problem),
     ("auto.robot_sender", lambda m, _us: bool(_ROBOT_SENDER.match(m.from_addr))),
-    ("auto.submitted", lambda m, _us: _header("auto-submitted")(m) not in ("", "no")),
+    ("auto.submitted", lambda m, _us: _auto_submitted(m)),
     ("auto.reply_header", lambda m, _us: _auto_header(m)),
-    ("auto.precedence", lambda m, _us: _header("precedence")(m) in _AUTO_PRECEDENCE),
+    ("auto.precedence", lambda m, _us: _precedence(m)),
     ("auto.suppress", lambda m, _us: _suppressed(m)),
     ("list.mail", lambda m, _us: any(name in m.headers for name in _LIST_HEADERS)),
-    ("auto.null_sender", lambda m, _us: _header("return-path")(m) in ("<>", "")
-        and "return-path" in m.headers),
+    ("auto.null_sender", lambda m, _us: any(_uncommented(value) in ("<>", "")
+                                            for value in m.values("return-path"))),
     ("auto.subject", lambda m, _us: bool(_AUTO_SUBJECT.match(m.subject))),
 ]
 
