@@ -1,15 +1,20 @@
 """Whether the sender is who the From line says: the provider's verdict.
 
 The office's mail provider checks SPF, DKIM and DMARC when a mail arrives and
-writes what it found into an ``Authentication-Results`` header (RFC 8601),
-parsed here with the ``authres`` library. Anyone can write such a header into
-a mail they send, so only headers whose authserv-id (the first word) is listed
-in ``[auth] trusted_authserv_ids`` count.
+writes what it found into an ``Authentication-Results`` header (RFC 8601).
+Anyone can write such a header into a mail they send, so a *pass* counts only
+in the headers on top whose authserv-id (the first word) is listed in
+``[auth] trusted_authserv_ids``, read strictly with the ``authres`` library:
+one below any other header may be the sender's own. With that list empty, no
+pass counts and mailintake never writes to an unknown sender.
 
-With that list empty, mailintake still believes a *failure* in the topmost
-header, which the receiving provider adds last: a forged failure can only keep
-the forger's own mail from being filed. It never believes a *pass* it cannot
-trace to a trusted server, so it then never writes to an unknown sender.
+A *failure* counts in a trusted server's header and in the topmost header,
+which the receiving provider adds last, however loosely either is written:
+Microsoft 365 writes no authserv-id at all. Failures are found by their
+``method=result`` pairs outside comments and quoted strings, so a header that
+no strict parser takes still says what failed. When trusted servers are
+listed, a topmost header that names another server is not believed. A forged
+failure can only keep the forger's own mail from being filed.
 """
 
 from __future__ import annotations
@@ -27,6 +32,11 @@ import authres
 log = logging.getLogger("mailintake.auth")
 
 _FAILING = {"fail", "hardfail"}
+# A comment (they nest) or a quoted string: no result is read from inside one.
+_COMMENT = re.compile(r"\((?:[^()\\]|\\.)*\)")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+# "dmarc=fail", "SPF = hardfail": a method and its result, wherever they stand.
+_RESULT = re.compile(r"(?:^|[\s;])(dmarc|spf)\s*=\s*([a-z]+)", re.IGNORECASE)
 # The property naming the domain a pass speaks for.
 _VOUCHING = {
     "spf": {("smtp", "mailfrom")},
@@ -74,29 +84,45 @@ def headers_of(raw: bytes) -> list[str]:
 def verdict(raw: bytes, from_addr: str, trusted: Sequence[str]) -> Verdict:
     """Read the provider's authentication verdict for the mail ``raw``."""
     trusted_ids = {t.strip().lower() for t in trusted if t.strip()}
-    parsed = [header for value in headers_of(raw) if (header := _parse(value)) is not None]
-    if trusted_ids:
-        believed = [h for h in parsed if str(h.authserv_id).lower() in trusted_ids]
-        may_pass = True
-    else:
-        believed, may_pass = parsed[:1], False
     failures: list[str] = []
     passed = False
     domain = from_addr.rpartition("@")[2].lower()
-    for header in believed:
-        for result in header.results:
-            method, outcome = str(result.method).lower(), str(result.result).lower()
-            if method in ("dmarc", "spf") and outcome in _FAILING:
-                failures.append(f"{method}={outcome} ({header.authserv_id})")
-            elif outcome == "pass" and _aligned(method, result, domain):
-                passed = True
-    return Verdict(failures=failures, passed=may_pass and passed and not failures)
+    on_top = True  # still among the trusted headers the receiving side put on top
+    for index, value in enumerate(headers_of(raw)):
+        text, server = _bare(value), authserv_id(value)
+        on_top = on_top and server in trusted_ids
+        if server in trusted_ids or (index == 0 and not (trusted_ids and server)):
+            failures += [f"{method.lower()}={result.lower()} ({server or 'no authserv-id'})"
+                         for method, result in _RESULT.findall(text)
+                         if result.lower() in _FAILING]
+        # A pass below any other header may be the sender's own: never believed.
+        if on_top and (header := _parse(value)) is not None:
+            passed = passed or any(
+                str(result.result).lower() == "pass"
+                and _aligned(str(result.method).lower(), result, domain)
+                for result in header.results)
+    return Verdict(failures=failures, passed=passed and not failures)
+
+
+def authserv_id(value: str) -> str:
+    """The server a header names as its author, lower case; "" when it names none
+    (the first item is already a result, as Microsoft 365 writes it)."""
+    first = _bare(value).split(";", 1)[0].strip()
+    return "" if "=" in first or not first else first.split()[0].lower()
+
+
+def _bare(value: str) -> str:
+    """The header without comments and quoted strings."""
+    value = _QUOTED.sub(" ", value)
+    while _COMMENT.search(value):  # innermost first
+        value = _COMMENT.sub(" ", value)
+    return value
 
 
 def _parse(value: str) -> authres.AuthenticationResultsHeader | None:
     try:
         return authres.AuthenticationResultsHeader.parse_value(value)
-    except authres.AuthResError as exc:
+    except Exception as exc:  # a third-party parser on text from anyone: unreadable is all
         log.info("unreadable Authentication-Results %r: %s", value[:200], exc)
         return None
 
