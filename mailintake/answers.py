@@ -10,6 +10,7 @@ which the caller queues in the transaction that decided the mail.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from functools import partial
@@ -27,6 +28,8 @@ from mailintake.models import InboundMessage, OutboxMessage, Status, Submission,
 from mailintake.parse import ParsedMail, ParseError, parse_mail
 from mailintake.replies import Original
 from mailintake.units import find_sender
+
+log = logging.getLogger("mailintake.answers")
 
 # An unregistered sender hears how to register at most this often.
 NOTE_EVERY = timedelta(days=7)
@@ -168,9 +171,8 @@ def queue_oversize_notice(
 ) -> None:
     """Describe an oversize mail from its headers and, if its sender may hear from us, queue
     the refusal naming the limit. Robots, spoofed and unregistered senders get nothing."""
-    try:
-        mail = parse_mail(head)
-    except ParseError:
+    mail = _read_head(message, head)
+    if mail is None:
         return
     message.message_id = mail.message_id[:1000]
     message.from_addr, message.from_name = mail.from_addr[:320], mail.from_name[:200]
@@ -186,13 +188,26 @@ def queue_oversize_notice(
             message.duplicate_of_id = first
             return
         message.business_key = key
-    if (no_reply_reason(mail, app.replies.address) is not None
+    if (mail.from_problem or no_reply_reason(mail, app.replies.address) is not None
             or auth.verdict(head, mail.from_addr, app.config.auth.trusted_authserv_ids).failed
             or find_sender(db, mail.from_addr) is None):
         return
     db.add(message)
     flush_or_claimed(db)
     filing.queue(db, oversize_reply(app, message=message, mail=mail, now=now))
+
+
+def _read_head(message: InboundMessage, head: bytes) -> ParsedMail | None:
+    """The headers of an oversize mail; None when there are none or they cannot be read,
+    which leaves the mail held for a person all the same."""
+    try:
+        return parse_mail(head)
+    except ParseError:
+        return None
+    except Exception as exc:  # headers from anyone: nothing in them may stop the poll
+        log.warning("cannot read the headers of oversize mail %s: %r", message.source_key, exc)
+        message.error = f"headers unreadable: {exc!r}"[:2000]
+        return None
 
 
 def _local(app: App, moment: datetime) -> str:
