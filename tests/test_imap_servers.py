@@ -31,6 +31,7 @@ from test_imap_intake import (
     with_message_id,
     write_imap_config,
 )
+from test_status import register_stranger
 
 from mailintake.cli import main
 from mailintake.mailbox.imap import ImapMailbox
@@ -300,3 +301,31 @@ def test_an_outcome_folder_that_refuses_mail_leaves_only_its_mail_unmoved(tmp_pa
         assert where["已退回"] == 0
         assert where["INBOX"] == 11 - FIXTURE_FOLDERS["已处理"]
         assert all(row["moved"] == (row["folder"] != "INBOX") for row in rows)
+
+
+@pytest.mark.parametrize("namespace", [True, False], ids=["NAMESPACE", "no-NAMESPACE"])
+def test_retry_finds_the_mail_in_review_under_the_prefix(namespace: bool, tmp_path: Path) -> None:
+    """On a server with the INBOX. prefix a mail set aside lands in INBOX.待人工; once its
+    sender is registered, `messages retry` finds it there and moves it to INBOX.已处理,
+    and messages list says so."""
+    drop = [] if namespace else ["NAMESPACE"]
+    with Dovecot(prefix="INBOX.", drop_capabilities=drop) as d:
+        config = set_up(tmp_path, d)
+        d.append(fixture_mail("08_unknown_sender.eml"))
+        assert run(config, "poll", "--once").returncode == 0
+        assert len(d.folder_uids("INBOX.待人工")) == 1
+        app = make_app(config)
+        register_stranger(app, tmp_path)
+        app.engine.dispose()
+        [waiting] = listed(config)
+
+        done = run(config, "messages", "retry", "1")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "已处理" in done.stdout
+        assert d.folder_uids("INBOX.待人工") == []
+        assert len(d.folder_uids("INBOX.已处理")) == 1
+        rows = listed(config)
+        assert [(r["outcome"], r["folder"]) for r in rows] == [
+            ("ignored", "待人工"), ("filed", "已处理")]
+        assert as_listed(rows[1:]) == on_server(d, "INBOX.")
+        assert waiting["outcome"] == "quarantined"
