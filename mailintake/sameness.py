@@ -86,7 +86,7 @@ def _hash_body(hashed: hashlib._Hash, body: memoryview) -> None:
     """Hash ``body`` with CRLF as LF, the line ends after its last line left out."""
     end = len(body)
     while end:
-        start = max(0, end - 4096)
+        start = max(0, end - CHUNK)
         left = len(bytes(body[start:end]).rstrip(b"\r\n"))
         end = start + left
         if left:
