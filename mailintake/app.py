@@ -30,11 +30,15 @@ class App:
     clock: Clock = field(default=system_clock)
 
     @classmethod
-    def from_config(cls, config: Config, clock: Clock = system_clock) -> App:
-        """Build everything; template and path problems surface here, at start."""
+    def from_config(cls, config: Config, clock: Clock = system_clock, *,
+                    create_database: bool = True) -> App:
+        """Build everything; template and path problems surface here, at start.
+
+        Without ``create_database`` a SQLite file that is not there is never made.
+        """
         return cls(
             config=config,
-            engine=make_engine(config.database.url),
+            engine=make_engine(config.database.url, create=create_database),
             storage=Storage(config.storage.dir),
             replies=Replies(config.templates_dir, config.smtp.from_),
             clock=clock,

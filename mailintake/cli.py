@@ -1,14 +1,18 @@
 """The command line: ``mailintake [--config PATH] COMMAND``.
 
-Messages for clerks are Chinese; logs are English and go to stderr.
+Messages for clerks are Chinese; logs are English and go to stderr. A command
+that cannot go on says why in one Chinese line and exits non-zero (see
+``mailintake.problems``); no traceback reaches the person at the terminal.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mailintake.config import Config, ConfigError, default_path, load_config
-from mailintake.mailbox.base import MailboxError
+from mailintake import logs
+from mailintake.config import Config, default_path, load_config
+from mailintake.problems import EXIT_FAILED, EXIT_SETUP, check_folders, explain, transient
 from mailintake.replies import TemplateProblem
 
 # The database, the pipeline and the views are imported by the commands that
@@ -52,13 +57,31 @@ class State:
         return (lambda: now) if now is not None else system_clock
 
     @property
+    def loaded_config(self) -> Config | None:
+        """The config if it was read (and valid), else None; never reads it."""
+        return self._config
+
+    @property
     def app(self) -> App:
+        """The app on the database that is there: a missing one is an error, never made."""
+        return self.open_app(create=False)
+
+    def open_app(self, *, create: bool) -> App:
+        """The app; ``create`` makes the database and its tables when missing."""
         if self._app is None:
             from mailintake.app import App
-            from mailintake.database import upgrade
+            from mailintake.database import ready, upgrade
 
-            self._app = App.from_config(self.config, self.clock)
-            upgrade(self._app.engine)
+            app = App.from_config(self.config, self.clock, create_database=create)
+            try:
+                if create:
+                    upgrade(app.engine)
+                else:
+                    ready(app.engine)
+            except BaseException:
+                app.engine.dispose()
+                raise
+            self._app = app
         return self._app
 
     def close(self) -> None:
@@ -83,32 +106,52 @@ def _aware(value: str) -> datetime:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None, now: str | None, verbose: bool) -> None:
     """mailintake：教育信息报送邮箱的自动收稿、审核、登记与回复。"""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(logging.DEBUG if verbose else logging.WARNING, sys.stderr)
     ctx.obj = State(config_path or default_path(), _aware(now) if now else None)
     ctx.obj.verbose = verbose
     ctx.call_on_close(ctx.obj.close)
 
 
 def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the errors a person can fix into a clear message and exit code."""
+    """Turn any error into one Chinese line and an exit status; the detail is logged."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, TemplateProblem) as exc:
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except TemplateProblem as exc:
             click.echo(f"错误：{exc}", err=True)
-            sys.exit(2)
-        except MailboxError as exc:
-            click.echo(f"错误：无法访问邮箱：{exc}", err=True)
-            sys.exit(3)
+            sys.exit(EXIT_SETUP)
+        except BrokenPipeError:
+            # Whoever read the output went away (`| head`): nobody is left to tell, and
+            # the interpreter must not complain about flushing to them on its way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FAILED)
+        except Exception as exc:
+            state = click.get_current_context().find_object(State)
+            explained = explain(exc, state.loaded_config if state else None)
+            if explained is None:
+                log.error("%s failed: %s", fn.__name__, _detail(exc))
+                log.debug("traceback: %s", traceback.format_exc())
+                click.echo(f"错误：mailintake 内部出错（{type(exc).__name__}），没有处理完的邮件"
+                           "仍留在收件箱：请把日志中的 error 一行报告给维护者", err=True)
+                sys.exit(EXIT_FAILED)
+            if explained.line != str(exc):  # the exception's own text is English
+                log.error("%s stopped: %s", fn.__name__, _detail(exc))
+            click.echo(f"错误：{explained.line}", err=True)
+            sys.exit(explained.exit_code)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper
+
+
+def _detail(exc: BaseException) -> str:
+    """The exception for the log, on one line; a database error without its SQL and
+    parameters (they hold the mail's sender and subject)."""
+    shown = getattr(exc, "orig", None) or exc
+    return " ".join(f"{type(shown).__name__}: {shown}".split())[:500]
 
 
 @main.group()
@@ -120,8 +163,8 @@ def db() -> None:
 @click.pass_obj
 @_guard
 def db_upgrade(state: State) -> None:
-    """把数据库升级到最新结构（可重复执行）。"""
-    state.app  # noqa: B018  (building the app upgrades the database)
+    """建立数据库，或把它升级到最新结构（可重复执行）。"""
+    state.open_app(create=True)
     click.echo("数据库已是最新结构。")
 
 
@@ -238,6 +281,7 @@ def poll(state: State, once: bool) -> None:
     from mailintake.intake import Intake
 
     _start_readers()
+    check_folders(state.config)
     intake = Intake(state.app)
     try:
         if once:
@@ -248,8 +292,10 @@ def poll(state: State, once: bool) -> None:
         while not stop.is_set():
             try:
                 click.echo(_summary(intake.cycle(stop.is_set)))
-            except MailboxError as exc:
-                log.warning("%s; next try in %.0f s", exc, interval)
+            except Exception as exc:
+                if not transient(exc):
+                    raise
+                log.warning("%s; next try in %.0f s", _detail(exc), interval)
             stop.wait(interval)
     finally:
         intake.close()
@@ -266,6 +312,7 @@ def run(state: State) -> None:
     logs.setup(logging.DEBUG if state.verbose else logging.INFO)
     log.info("config %s", state.config_path)
     _start_readers()
+    check_folders(state.config)
     daemon.run(state.app)
 
 
@@ -351,6 +398,7 @@ def digest(state: State) -> None:
 @click.option("--send-test", "send_to", default=None, metavar="ADDRESS",
               help="同时给这个地址发一封测试邮件")
 @click.pass_obj
+@_guard
 def doctor(state: State, send_to: str | None) -> None:
     """逐项检查配置、数据库、存储目录、收发邮件、LibreOffice 与中文字体。"""
     from mailintake.doctor import run as run_doctor
@@ -386,7 +434,7 @@ def messages_retry(state: State, message_id: int) -> None:
         click.echo(f"错误：{exc}", err=True)
         sys.exit(1)
     outcome = {"filed": "已登记", "rejected": "已退回", "quarantined": "仍待人工",
-               "ignored": "已忽略"}.get(done.new.outcome.value, done.new.outcome.value)
+               "ignored": "已忽略"}.get(str(done.new.outcome), str(done.new.outcome))
     where = (f"服务器上的邮件已移到“{done.new.target_folder}”。" if done.moved
              else "在服务器的“待人工”文件夹中没有找到这封邮件，如需要请手工移动。")
     click.echo(f"邮件 {message_id} 已重新处理（新编号 {done.new.id}）：{outcome}。{where}")

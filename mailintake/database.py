@@ -8,6 +8,11 @@ next durable commit is through); PostgreSQL is used as it comes. The schema is o
 every start. A database already there costs one query: Alembic (a fifth of a
 second to import and read its scripts) is loaded only when there is work for
 it.
+
+Only ``mailintake db upgrade`` (and the demo) creates a database. Every other
+command opens the one that is there (``ready``): a mistyped SQLite path or a
+database without the tables is an error naming what was looked for, not a new
+empty database that takes every sender for a stranger.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
+
+from mailintake.problems import EXIT_SETUP, Problem, shown_url, sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -29,16 +37,32 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0006_service"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder if needed."""
+class DatabaseNotReady(Problem):
+    """There is no database, or no mailintake tables in it; the message says which."""
+
+    exit_code = EXIT_SETUP
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``. With ``create``, a SQLite file (and its folder) is made
+    when first used; without, only one that exists is ever opened."""
     if url.startswith("sqlite"):
-        path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        file = sqlite_file(url)
+        if file is not None and create:
+            file.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
+        if file is not None and not create:
+            sa.event.listen(engine, "do_connect", _open_existing)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+                   ) -> None:
+    """Open the SQLite file read-write, never create it (SQLite's ``mode=rw``)."""
+    cargs[0] = "file:" + quote(str(Path(cargs[0]).absolute())) + "?mode=rw"
+    cparams["uri"] = True
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -83,12 +107,44 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration (none: one query)."""
-    if current_revisions(engine) == {HEAD}:
+    """Apply every pending migration (none: one query); creates the tables of a new database."""
+    revisions = current_revisions(engine)
+    if revisions == {HEAD}:
         return
     from alembic import command
+    from alembic.util import CommandError
 
-    command.upgrade(_alembic_config(engine), "head")
+    try:
+        command.upgrade(_alembic_config(engine), "head")
+    except CommandError as exc:  # a revision this version does not know
+        raise DatabaseNotReady(
+            f"数据库 {shown_url(str(engine.url))} 的表结构版本（{'、'.join(sorted(revisions))}）"
+            "不是这个版本的 mailintake 建的：可能已被更新的版本升级过，请安装那个版本"
+        ) from exc
+
+
+def ready(engine: Engine) -> None:
+    """Check that the database is there with mailintake's tables, and apply pending
+    migrations; raise DatabaseNotReady, naming what was looked for, when not."""
+    if check(engine) != {HEAD}:
+        upgrade(engine)
+
+
+def check(engine: Engine) -> set[str]:
+    """The revisions of a database that is there with mailintake's tables; raise
+    DatabaseNotReady otherwise. Changes nothing."""
+    url = engine.url.render_as_string(hide_password=False)
+    file = sqlite_file(url)
+    if file is not None and not file.is_file():
+        raise DatabaseNotReady(
+            f"找不到数据库文件 {file}：新安装请先运行 mailintake db upgrade 建库；"
+            "否则请检查配置 [database] url 是否写错")
+    revisions = current_revisions(engine)
+    if not revisions:
+        raise DatabaseNotReady(
+            f"数据库 {file or shown_url(url)} 中没有 mailintake 的表：新安装请先运行 "
+            "mailintake db upgrade；否则请检查配置 [database] url 是否指错了数据库")
+    return revisions
 
 
 def current_revisions(engine: Engine) -> set[str]:

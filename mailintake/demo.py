@@ -58,7 +58,7 @@ def run_demo(state: State, reset: bool, now: datetime) -> None:
     if reset:
         _reset(paths)
     state.now = now
-    app = state.app
+    app = state.open_app(create=True)  # the demo sets up its own database
     upgrade(app.engine)
     with resources.as_file(DEMO_DATA / "units.csv") as units, session(app.engine) as db:
         summary = import_rows(db, read_rows(units))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mailintake.app import App
 from mailintake.config import Config, ConfigError, load_config
+from mailintake.problems import explain, os_reason
 
 OK, WARN, FAIL = "正常", "提示", "失败"
 
@@ -52,12 +53,17 @@ def _one_line(exc: BaseException) -> str:
 def _database(app: App) -> str:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from mailintake.database import pending_migrations
+    from mailintake.database import HEAD, DatabaseNotReady, check
 
     where = app.engine.url.render_as_string(hide_password=True)
     try:
-        behind = pending_migrations(app.engine)
+        behind = check(app.engine) != {HEAD}
+    except DatabaseNotReady as exc:
+        raise Failed(str(exc), "") from exc  # the line says what to do
     except SQLAlchemyError as exc:
+        explained = explain(exc, app.config)
+        if explained is not None:  # the line says what to do
+            raise Failed(explained.line, "") from exc
         raise Failed(f"无法连接 {where}（{_one_line(getattr(exc, 'orig', None) or exc)}）",
                      "检查 [database] url、数据库服务是否运行、账号权限") from exc
     if behind:
@@ -73,7 +79,7 @@ def _writable(folder: Path, what: str) -> str:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as exc:
-        raise Failed(f"{folder} 不可写（{exc.strerror}）",
+        raise Failed(f"{folder} 不可写（{os_reason(exc)}）",
                      f"确认{what}存在且服务用户有写权限（systemd 下用 StateDirectory）") from exc
     return f"{folder} 可写"
 
@@ -219,7 +225,7 @@ def checks(config_path: Path, send_to: str | None = None) -> Iterator[Check]:
     """Every check's result, in order; stops after the config if it cannot be read."""
     try:
         config: Config = load_config(config_path)
-        app = App.from_config(config)
+        app = App.from_config(config, create_database=False)  # only `db upgrade` makes one
     except (ConfigError, OSError) as exc:
         yield Check("配置", FAIL, _one_line(exc), f"修改 {config_path} 后再运行 mailintake doctor")
         return

@@ -5,8 +5,10 @@ runs at once; one IDLE lasts at most ``MAX_IDLE_SECONDS`` (servers drop it
 after 30 minutes). Without IDLE, or with ``idle = false``, the mailbox is
 polled every ``poll_interval`` seconds. A dropped connection, a timeout or a
 database that went away is retried with exponential backoff (tenacity), one
-log line per failed attempt, until it works again. One lock keeps two cycles
-from ever running at once, whichever thread asks.
+log line per failed attempt, until it works again; what only a person can
+mend (a full disk, a read-only database, a folder that is a file: see
+``problems.transient``) stops the loop, and the command says it in one line.
+One lock keeps two cycles from ever running at once, whichever thread asks.
 
 ``Intake`` is a plain object: ``mailintake run`` drives it from the main
 thread, a scheduler may drive it from another; a ``threading.Event`` stops it
@@ -24,7 +26,7 @@ import tenacity
 from sqlalchemy.exc import OperationalError
 from tenacity.wait import wait_base
 
-from mailintake import pipeline, readers, status
+from mailintake import pipeline, problems, readers, status
 from mailintake.app import App
 from mailintake.mailbox.base import Mailbox, MailboxError
 from mailintake.mailbox.imap import MAX_IDLE_SECONDS, ImapMailbox, default_retry_wait
@@ -98,7 +100,7 @@ class Intake:
         log.info("intake of %s started (%s)", box.username or box.path, how)
         readers.warm_up()
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(TRANSIENT),
+            retry=tenacity.retry_if_exception(problems.transient),
             wait=self.retry_wait,
             stop=tenacity.stop_when_event_set(stop),
             sleep=self._sleeper(stop),
@@ -176,7 +178,9 @@ class Intake:
     def _log_failure(self, state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         what = "mailbox" if isinstance(exc, MailboxError) else "database"
-        cause = " ".join(str(exc).split())[:300]  # ImapError already names host and operation
+        # ImapError already names host and operation; a database error is told by its
+        # driver's text, without the statement and its parameters (a mail's sender).
+        cause = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
         delay = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s unavailable, attempt %d: %s; retrying in %.0f s",
                     what, state.attempt_number, cause, delay)

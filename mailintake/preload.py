@@ -9,7 +9,7 @@ what the workers made of a mail, which needs none of these libraries.
 
 from __future__ import annotations
 
-from mailintake import collector
+from mailintake import collector, logs
 
 # Loaded with the collector off, then frozen: every worker inherits it all frozen.
 with collector.loading():
@@ -25,3 +25,6 @@ with collector.loading():
     pictures.formats()  # Pillow's plugins and HEIF, registered
     parse.html_config()  # inscriptis, for mails written in HTML only
     fingerprint.bands({"预载"})  # numpy, and the permutations every signature uses
+
+# A worker's log lines look like the command's, one line each; library chatter stays out.
+logs.setup_worker()

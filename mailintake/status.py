@@ -149,7 +149,7 @@ def retry(app: App, message_id: int) -> Retried:
             raise RetryError(f"没有编号为 {message_id} 的邮件")
         if old.outcome != Outcome.QUARANTINED:
             raise RetryError(
-                f"邮件 {message_id} 不在待人工状态（{old.outcome.value}），无需重新处理")
+                f"邮件 {message_id} 不在待人工状态（{old.outcome}），无需重新处理")
         archived = app.storage.root / app.storage.raw_path(old.raw_sha256)
         if not archived.is_file():
             raise RetryError(f"找不到邮件 {message_id} 的存档 {archived}，无法重新处理")
@@ -172,7 +172,7 @@ def retry(app: App, message_id: int) -> Retried:
         row.outcome, row.reasons, row.duplicate_of_id = Outcome.IGNORED, ["retried"], new.id
         db.add(row)
         db.commit()
-    log.info("mail %s retried as inbound %s: %s", old.message_id, new.id, new.outcome.value)
+    log.info("mail %s retried as inbound %s: %s", old.message_id, new.id, str(new.outcome))
     moved = _move_on_server(app, old.message_id, new.target_folder)
     if moved:
         filing.mark_moved(app.engine, new.id, app.clock())

@@ -80,6 +80,7 @@ def test_bad_config_exits_with_the_key_named(tmp_path: Path) -> None:
 def test_bad_units_file_imports_nothing(tmp_path: Path) -> None:
     """A units file with one bad row names it and leaves the database unchanged."""
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}")
+    cli(config, "db", "upgrade")
     result = CliRunner().invoke(
         main,
         ["--config", str(config), "units", "import", str(FIXTURES / "bad_units" / "bad_email.csv")],

@@ -35,6 +35,8 @@ def test_run_reports_ready_status_watchdog_and_stopping(tmp_path: Path) -> None:
     path.write_text(config.replace('path = "Maildir"', 'path = "Maildir"\npoll_interval = 1'),
                     encoding="utf-8")
     mailintake = Path(sys.executable).with_name("mailintake")
+    subprocess.run([mailintake, "--config", path, "db", "upgrade"], check=True,
+                   capture_output=True)
     subprocess.run([mailintake, "--config", path, "units", "import", FIXTURES / "units.csv"],
                    check=True, capture_output=True)
     deliver(load_config(path), fixture_mail("02_outlook_rfc2231_website.eml"))

@@ -195,6 +195,7 @@ def test_poll_once_from_the_command_line_replies_over_smtp(
     deliver(config, fixture_mail("04_general_piece.eml"))
     runner = CliRunner()
     base = ["--config", str(path), "--now", NOW.isoformat()]
+    assert runner.invoke(main, [*base, "db", "upgrade"]).exit_code == 0
     imported = runner.invoke(main, [*base, "units", "import", str(FIXTURES / "units.csv")])
     assert imported.exit_code == 0
     result = runner.invoke(main, [*base, "poll", "--once"])
