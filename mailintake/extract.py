@@ -3,10 +3,14 @@ pictures with their pixel sizes and captions.
 
 Everything is read from bytes in memory and checked against limits before
 python-docx is let loose on it: a .docx is a zip, and a 335 KB zip can expand
-to 300 MB (python-docx then needs twice that). Word never writes a DOCTYPE,
-so an XML part with one (an XXE attempt) is refused outright. A DTD can only
-stand before an XML document's root element, so that is how far each part is
-read for the check; parts nobody reads are never unpacked further.
+to 300 MB (python-docx then needs twice that). The sizes the zip declares are
+checked first, and every member is then inflated in bounded steps and never
+past the size it declared: a member that lies about its size fails there,
+whatever its compression claims to be (only Word's own, deflate, or none, is
+read at all). Every XML part is parsed by libxml2 with entities off and its
+limits on, and refused if it has a DTD (Word never writes one): whatever its
+name, its case or its encoding, a part is judged by what the parser reads,
+not by a pattern (``wordpackage``).
 
 The text is walked from the XML rather than taken from python-docx's
 ``paragraph.text``, which skips content controls, tracked insertions and
@@ -17,11 +21,11 @@ process only unpickles ``Document``.
 
 from __future__ import annotations
 
-import codecs
 import io
 import itertools
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -47,9 +51,15 @@ MAX_DOCX_MEMBERS = 2000
 # several times its size: bound both before it opens anything.
 MAX_DOCX_UNCOMPRESSED = 100 * 1024 * 1024
 MAX_XML_PART = 10 * 1024 * 1024
-_UNSAFE_XML = (b"<!DOCTYPE", b"<!ENTITY", "<!DOCTYPE".encode("utf-16-le"),
-               "<!DOCTYPE".encode("utf-16-be"))
-_MACRO_TYPE = b"macroEnabled"
+# The main document is parsed into a tree (some 20 times its size for tiny
+# elements), and each paragraph becomes an object: bound both.
+MAX_DOCUMENT_XML = 4 * 1024 * 1024
+MAX_PARAGRAPHS = 100_000
+# Compressions read at all: Word's (deflate) and none. zipfile inflates the
+# others (bzip2, LZMA) a whole member at a time, however small its read.
+_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+# Bytes inflated per step: zipfile inflates no more than asked for.
+_CHUNK = 1 << 20
 
 _NS = {
     "w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main",
@@ -135,12 +145,13 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 
 def _check_members(archive: zipfile.ZipFile) -> dict[str, bytes]:
-    """Refuse a .docx too big unpacked, macro-enabled or carrying a DTD; return the
-    members unpacked whole for the check, by name: the content types and the
-    relationships, which python-docx reads anyway.
+    """Refuse a .docx too big unpacked or carrying macros; return the members
+    every Word file needs unpacked whole, by name: the content types and the
+    relationships, each parsed already (``check_xml``).
 
-    Every other XML member is read up to its root element (``_check_prolog``).
-    A name the zip holds twice keeps its last member, as zipfile reads it.
+    The other XML parts are parsed when python-docx has told which is which
+    (``wordpackage``). A name the zip holds twice keeps its last member, as
+    zipfile reads it; each is checked.
     """
     members = archive.infolist()
     if len(members) > MAX_DOCX_MEMBERS:
@@ -150,97 +161,102 @@ def _check_members(archive: zipfile.ZipFile) -> dict[str, bytes]:
     names = {m.filename for m in members}
     if "[Content_Types].xml" not in names:
         raise DocumentError("document.corrupt", "not a Word package")
-    if "word/vbaProject.bin" in names:
+    if any(name.lower().endswith("vbaproject.bin") for name in names):
         raise DocumentError("document.macro", "contains macros")
     whole = {}
     for member in members:
-        if member.filename == "[Content_Types].xml" or member.filename.endswith(".rels"):
-            whole[member.filename] = _check_xml(archive, member)
-        elif member.filename.endswith(".xml"):
-            _check_prolog(archive, member)
+        if member.filename == "[Content_Types].xml" or member.filename.lower().endswith(".rels"):
+            whole[member.filename] = b"".join(check_xml(archive, member, keep=True))
     return whole
 
 
-# What may stand before an XML document's root element, besides a DTD: white space,
-# the XML declaration and other processing instructions, comments.
-_PROLOG = re.compile(r"(?:\s+|<\?.*?\?>|<!--.*?-->)*+", re.S)
-_PROLOG_CHUNK = 4096
-# Word writes a prolog of some 60 bytes; a longer one is read to its end like any part.
-MAX_PROLOG = 64 * 1024
+def read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, inflated in bounded steps (see ``chunks``)."""
+    return b"".join(chunks(archive, member))
 
 
-def _check_prolog(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
-    """Refuse a member whose prolog holds a DTD, reading no further than its root element."""
-    if member.file_size > MAX_XML_PART:
-        raise DocumentError("document.too_large", f"{member.filename} is {member.file_size} bytes")
-    head = b""
+def chunks(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A member's bytes, _CHUNK at a time, never more than it declared.
+
+    zipfile itself stops at the declared size, but a whole-member read asks
+    zlib for up to 2 GB in one step: a member that declares 1 KB and
+    inflates to 1 GB took that gigabyte before its CRC failed. Here no step
+    inflates more than _CHUNK, and a member that goes on past its size fails.
+    """
+    if member.compress_type not in _METHODS:
+        raise DocumentError("document.corrupt",
+                            f"{member.filename}: compression {member.compress_type}")
+    left = member.file_size
     try:
         with archive.open(member) as stream:
-            while chunk := stream.read(_PROLOG_CHUNK):
-                head += chunk
-                verdict = _dtd_follows(_after_prolog(head))
-                if verdict:
-                    raise DocumentError("document.unsafe", f"{member.filename} declares a DTD")
-                if verdict is False:
-                    return
-                if len(head) >= MAX_PROLOG:
-                    _check_xml(archive, member)
-                    return
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-        raise DocumentError("document.corrupt", f"{member.filename}: {exc}") from exc
-
-
-_DTD = ("<!DOCTYPE", "<!ENTITY")
-
-
-def _dtd_follows(after: str) -> bool | None:
-    """True: a DTD follows the prolog; False: none can (the root element has begun,
-    or this is no XML at all); None: the bytes so far end inside the prolog."""
-    start = after[:9].upper()
-    if start.startswith(_DTD):
-        return True
-    if after.startswith(("<!--", "<?")) or any(p.startswith(start) for p in (*_DTD, "<!--")):
-        return None
-    return False
-
-
-def _after_prolog(head: bytes) -> str:
-    """What follows the prolog in the first bytes of an XML part, in UTF-8 or UTF-16."""
-    if head.startswith((codecs.BOM_UTF16_LE, b"<\x00")):
-        text = head[: len(head) // 2 * 2].decode("utf-16-le", "replace")
-    elif head.startswith((codecs.BOM_UTF16_BE, b"\x00<")):
-        text = head[: len(head) // 2 * 2].decode("utf-16-be", "replace")
-    else:
-        text = head.decode("latin-1")  # only the ASCII markup is looked at
-    text = text.removeprefix("\ufeff").removeprefix("\xef\xbb\xbf")
-    return text[_PROLOG.match(text).end():]  # type: ignore[union-attr]
-
-
-def _check_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
-    """The member's bytes, once none of them declares a DTD or (for the
-    content types) a macro-enabled document."""
-    if member.file_size > MAX_XML_PART:
-        raise DocumentError("document.too_large", f"{member.filename} is {member.file_size} bytes")
-    chunks: list[bytes] = []
-    tail = b""
-    try:
-        with archive.open(member) as stream:
-            # Streamed in chunks: the sizes above are what the zip declares,
-            # and zipfile stops at the declared size (a lie fails the CRC).
-            while chunk := stream.read(1 << 20):
-                chunks.append(chunk)
-                window = tail + chunk
-                # Every unsafe pattern holds a "!" byte; Word's XML rarely does,
-                # and one search for it is much cheaper than four for the patterns.
-                if b"!" in window and any(pattern in window for pattern in _UNSAFE_XML):
-                    raise DocumentError("document.unsafe", f"{member.filename} declares a DTD")
-                if member.filename == "[Content_Types].xml" and _MACRO_TYPE in window:
-                    raise DocumentError("document.macro", "macro-enabled document")
-                tail = window[-32:]
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+            while chunk := stream.read(min(_CHUNK, left + 1)):
+                left -= len(chunk)
+                if left < 0:
+                    raise DocumentError("document.corrupt",
+                                        f"{member.filename}: larger than it declares")
+                yield chunk
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
+            zlib.error) as exc:
         # RuntimeError: an encrypted member; NotImplementedError: an exotic compression.
         raise DocumentError("document.corrupt", f"{member.filename}: {exc}") from exc
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _NoDtd:
+    """An lxml parser target that builds nothing and refuses a DTD."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def doctype(self, name: str, public_id: str | None, system_url: str | None) -> None:
+        raise DocumentError("document.unsafe", f"{self.name} declares a DTD ({name})")
+
+    def close(self) -> None:
+        return None
+
+
+def check_xml(archive: zipfile.ZipFile, member: zipfile.ZipInfo, *, keep: bool = False,
+              read: bool = True) -> list[bytes]:
+    """Parse a member as XML, chunk by chunk, with entities off and libxml2's limits
+    on, building nothing; its bytes when ``keep`` (else ``[]``).
+
+    A DTD, or a size over the limits, refuses the file. A part that is not
+    well-formed (or fails its CRC) refuses it only when it is ``read``: in a
+    part nobody reads, the parser stops there, and no parser would find a
+    DTD beyond that point.
+
+    libxml2 reads the part as python-docx's parser (the same library) would:
+    whatever its encoding (a byte order mark, UTF-16, a declared one), a DTD
+    is seen where the parser sees one.
+    """
+    from lxml import etree  # type: ignore[import-untyped]
+
+    if member.file_size > MAX_XML_PART:
+        raise DocumentError("document.too_large", f"{member.filename} is {member.file_size} bytes")
+    parser = etree.XMLParser(target=_NoDtd(member.filename), resolve_entities=False,
+                             no_network=True, huge_tree=False, load_dtd=False)
+    kept: list[bytes] = []
+    try:
+        for chunk in chunks(archive, member):
+            parser.feed(chunk)
+            if keep:
+                kept.append(chunk)
+        parser.close()
+    except DocumentError as exc:
+        if exc.code == "document.corrupt" and not read:
+            return []
+        raise
+    except etree.LxmlError as exc:
+        if not read:
+            return []
+        raise DocumentError("document.corrupt", f"{member.filename}: {exc}"[:300]) from exc
+    return kept
+
+
+def check_tree(element: Any, name: str) -> None:
+    """Refuse a part parsed (by python-docx) that has a DTD: see ``check_xml``."""
+    info = element.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise DocumentError("document.unsafe", f"{name} declares a DTD")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -264,12 +280,15 @@ def read_docx(filename: str, data: bytes) -> Document:
 
     with _open_zip(data) as archive:
         document, styles = _read_package(archive, data, _check_members(archive))
-    if styles is None:
-        styles = style_names(document.styles.element)
-    paragraphs = list(_walk(document.element.body, styles))
+        if styles is None:
+            styles = style_names(document.styles.element)
+        paragraphs = list(itertools.islice(_walk(document.element.body, styles),
+                                           MAX_PARAGRAPHS + 1))
+        if len(paragraphs) > MAX_PARAGRAPHS:
+            raise DocumentError("document.too_complex", f"over {MAX_PARAGRAPHS} paragraphs")
+        pictures, errors = _pictures(archive, document, paragraphs)
     captions = [p.text.strip() for p in paragraphs if _is_caption(p)]
     text = _text(paragraphs)
-    pictures, errors = _pictures(document, paragraphs)
     return Document(
         filename=filename,
         title=_title(paragraphs),
@@ -288,10 +307,17 @@ def _read_package(archive: zipfile.ZipFile, data: bytes, xml: dict[str, bytes]
 
     try:
         return open_document(archive, data, xml)
+    except DocumentError:
+        raise
     except Exception as exc:
         # python-docx raises ValueError for a .docm or a template, KeyError for
         # a missing part, lxml's XMLSyntaxError for broken XML, and more for
         # packages nobody foresaw: all of them mean Word could not open it either.
+        # Unless a part has a DTD (the parser may stop at its entities before
+        # the part is checked): that is said instead.
+        for member in archive.infolist():
+            if member.file_size <= MAX_XML_PART:
+                check_xml(archive, member, read=False)
         raise DocumentError("document.corrupt", f"{type(exc).__name__}: {exc}"[:300]) from exc
 
 
@@ -400,9 +426,10 @@ def _title(paragraphs: list[_Paragraph]) -> str:
     return ""
 
 
-def _pictures(document: Any, paragraphs: list[_Paragraph]
+def _pictures(archive: zipfile.ZipFile, document: Any, paragraphs: list[_Paragraph]
               ) -> tuple[list[Picture], list[tuple[str, str]]]:
-    """Each picture with its size and the caption that follows it."""
+    """Each picture with its size and the caption that follows it, unpacked one at
+    a time (python-docx was given none of their bytes, see ``wordpackage``)."""
     related = document.part.related_parts
     used: set[int] = set()
     pictures: list[Picture] = []
@@ -414,7 +441,8 @@ def _pictures(document: Any, paragraphs: list[_Paragraph]
                 continue  # a linked picture, not in the file
             caption = _caption_for(paragraphs, index, used)
             try:
-                pictures.append(read_picture(part.blob, "document", caption=caption,
+                blob = read_member(archive, archive.getinfo(part.partname.membername))
+                pictures.append(read_picture(blob, "document", caption=caption,
                                              filename=PurePosixPath(part.partname).name,
                                              floating=floating))
             except PictureError as exc:

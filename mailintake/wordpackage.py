@@ -2,11 +2,16 @@
 
 ``docx.Document(stream)`` unpacks every member and parses every XML part. Here
 python-docx's own package reader and unmarshaller are driven from the archive
-``extract`` has checked (no DTD, within the limits): the main document and its
-pictures become python-docx parts; any other XML part (settings, themes, fonts,
-a second copy of the styles) is never even unpacked; and the styles part is
-read for its names only, once per distinct styles part: a styles part seen
-before is known by its stored bytes, without unpacking it again.
+``extract`` has checked (within the limits; the content types and the
+relationships parsed): the main document becomes a python-docx part, parsed by
+python-docx's parser (entities off, no network, libxml2's limits on) and then
+refused if it has a DTD; the pictures are parts without their bytes, which
+``extract`` unpacks one at a time; the styles part is read for its names only,
+once per distinct styles part. Every other XML part (settings, themes, fonts,
+a second copy of the styles: any member whose content type or name says XML)
+is parsed without building anything (``extract.check_xml``). A part seen
+before is known by its stored bytes (``_stored_key``), without unpacking it
+again: a school's template brings the same styles, theme and fonts each time.
 
 This module imports python-docx: ``extract`` loads it at the first Word file,
 and the readers' forkserver loads it ahead for every worker.
@@ -28,7 +33,15 @@ from docx.opc.pkgreader import PackageReader, _ContentTypeMap
 from docx.oxml.parser import parse_xml
 from docx.package import Package
 
-from mailintake.extract import W_STYLE_ID, W_VAL
+from mailintake.extract import (
+    MAX_DOCUMENT_XML,
+    W_STYLE_ID,
+    W_VAL,
+    DocumentError,
+    check_tree,
+    check_xml,
+    read_member,
+)
 
 # What a part nobody reads is given instead of its bytes.
 _UNREAD = b""
@@ -48,6 +61,9 @@ class _CheckedReader:
         self.data = data
         self._xml = xml
         self.content_types: Any = None
+        # Members parsed and checked already (a name may stand for two members).
+        self.checked: set[zipfile.ZipInfo] = {
+            m for m in archive.infolist() if m.filename in xml}
 
     def blob_for(self, pack_uri: PackURI) -> bytes:
         blob = self._xml.get(pack_uri.membername)
@@ -56,7 +72,10 @@ class _CheckedReader:
         member = self.archive.getinfo(pack_uri.membername)  # KeyError: no such part
         if self.content_types is not None and not _read(self.content_types, pack_uri):
             return _UNREAD
-        return self.archive.read(member)
+        if member.file_size > MAX_DOCUMENT_XML:
+            raise DocumentError("document.too_large",
+                                f"{member.filename} is {member.file_size} bytes")
+        return read_member(self.archive, member)
 
     @property
     def content_types_xml(self) -> bytes:
@@ -73,13 +92,27 @@ class _CheckedReader:
 
 
 def _read(content_types: Any, partname: PackURI) -> bool:
-    """Whether the part is unpacked for python-docx: anything but XML no one reads."""
+    """Whether the part is unpacked for python-docx: the main document only (the
+    pictures are unpacked by ``extract``, one at a time)."""
     try:
         content_type: str = content_types[partname]
     except KeyError:
+        return False
+    return content_type == CT.WML_DOCUMENT_MAIN
+
+
+def _is_xml(content_types: Any, name: str) -> bool:
+    """Whether a member is XML, by its content type (as python-docx looks it up:
+    case-insensitively) or by its name in any case; pictures (SVG) are not
+    parsed by anyone here."""
+    if name.lower().endswith((".xml", ".rels")):
         return True
-    xml = content_type.endswith(("+xml", "/xml")) and not content_type.startswith("image/")
-    return not xml or content_type == CT.WML_DOCUMENT_MAIN
+    try:
+        content_type: str = content_types[PackURI("/" + name)]
+    except (KeyError, ValueError):
+        return False
+    content_type = content_type.lower()
+    return content_type.endswith(("+xml", "/xml")) and not content_type.startswith("image/")
 
 
 def _part(partname: PackURI, content_type: str, reltype: str, blob: bytes,
@@ -114,7 +147,33 @@ def open_document(archive: zipfile.ZipFile, data: bytes, xml: dict[str, bytes]
     document_part = package.main_document_part
     if document_part.content_type != CT.WML_DOCUMENT_MAIN:
         raise ValueError(f"not a Word file, content type is '{document_part.content_type}'")
-    return document_part.document, style_names_of(document_part, physical)
+    membername = document_part.partname.membername
+    check_tree(document_part.element, membername)
+    physical.checked.add(physical.archive.getinfo(membername))
+    styles = style_names_of(document_part, physical)
+    _check_the_rest(physical, content_types)
+    return document_part.document, styles
+
+
+# Keys (``_stored_key``) of XML members parsed and found safe before.
+_SAFE: dict[bytes, None] = {}
+_SAFE_ENTRIES = 4096
+
+
+def _check_the_rest(physical: _CheckedReader, content_types: Any) -> None:
+    """Parse every XML member not parsed yet (see ``extract.check_xml``), each
+    distinct stored member once per process."""
+    for member in physical.archive.infolist():
+        if member in physical.checked or not _is_xml(content_types, member.filename):
+            continue
+        key = _stored_key(physical.data, member)
+        if key is not None and key in _SAFE:
+            continue
+        check_xml(physical.archive, member, read=False)
+        if key is not None:
+            if len(_SAFE) >= _SAFE_ENTRIES:
+                del _SAFE[next(iter(_SAFE))]
+            _SAFE[key] = None
 
 
 # Style names by the SHA-256 of the styles part's stored (compressed) bytes,
@@ -140,10 +199,15 @@ def style_names_of(document_part: Any, physical: _CheckedReader) -> dict[str, st
     if type(part) is not Part or part.content_type != CT.WML_STYLES:
         return None
     member = physical.archive.getinfo(part.partname.membername)  # the last of that name
+    if member.file_size > MAX_DOCUMENT_XML:
+        raise DocumentError("document.too_large", f"{member.filename} is {member.file_size} bytes")
+    physical.checked.add(member)
     key = _stored_key(physical.data, member)
     names = _STYLE_CACHE.get(key) if key else None
     if names is None:
-        names = style_names(parse_xml(physical.archive.read(member)))
+        styles = parse_xml(read_member(physical.archive, member))
+        check_tree(styles, member.filename)
+        names = style_names(styles)
         fits = sum(len(k) + len(v) for k, v in names.items()) <= _STYLE_CACHE_MAX_CHARS
         if key and fits:
             if len(_STYLE_CACHE) >= _STYLE_CACHE_ENTRIES:
