@@ -5,11 +5,17 @@ SHINGLE characters, and summarized by the 16 LSH bands of its MinHash
 signature (see ``history`` for how the bands find candidates). The reading
 workers compute a piece's fingerprint with the rest of its reading, so the
 process that files mail only compares.
+
+What is fingerprinted is bounded: the first MAX_CHARS characters of a text
+(a news piece has a few thousand), so a Word file of megabytes of text costs
+no more than a long piece; the rest of it only goes into the hash. The
+shingles kept for comparing are bounded too (SHINGLE_CACHE_GRAMS in all).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Set as AbstractSet
@@ -25,6 +31,14 @@ if TYPE_CHECKING:
 SHINGLE = 4  # characters; Chinese words are one to four characters long
 PERMUTATIONS = 64
 ROWS_PER_BAND = 4  # 16 bands of 4 rows: see the probabilities above
+#: Characters of a text that are fingerprinted (before and after normalizing):
+#: some ten pages of Chinese. Two texts that share their first MAX_CHARS are
+#: nearly the same piece whatever follows.
+MAX_CHARS = 20_000
+# What is not a letter or a digit: exactly the characters ``str.isalnum`` refuses.
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_HASH_CHUNK = 1 << 20
+
 
 def normalize_text(text: str) -> str:
     """The text as compared: folded, letters and digits only.
@@ -33,7 +47,13 @@ def normalize_text(text: str) -> str:
     make a different document.
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
+    return _NOT_ALNUM.sub("", folded)
+
+
+def head_of(text: str) -> str:
+    """The normalized text that is fingerprinted: that of its first MAX_CHARS
+    characters, at most MAX_CHARS long (NFKC can make one character eighteen)."""
+    return normalize_text(text[:MAX_CHARS])[:MAX_CHARS]
 
 
 def shingles(normalized: str) -> set[str]:
@@ -64,20 +84,25 @@ def shingles_of(text_hash: str, text: str) -> frozenset[str]:
     if found is not None:
         _SHINGLES.move_to_end(text_hash)
         return found
-    grams = frozenset(shingles(normalize_text(text)))
+    grams = frozenset(shingles(head_of(text)))
     if text_hash:
         _keep(text_hash, grams)
     return grams
 
 
 def _keep(text_hash: str, grams: frozenset[str]) -> None:
+    global _kept_grams  # noqa: PLW0603  (one cache per process, by design)
+    old = _SHINGLES.pop(text_hash, None)
+    _kept_grams += len(grams) - (len(old) if old is not None else 0)
     _SHINGLES[text_hash] = grams
-    if len(_SHINGLES) > SHINGLE_CACHE:
-        _SHINGLES.popitem(last=False)
+    while _kept_grams > SHINGLE_CACHE_GRAMS and len(_SHINGLES) > 1:
+        _kept_grams -= len(_SHINGLES.popitem(last=False)[1])
 
 
-SHINGLE_CACHE = 256
+#: Shingles kept in all (about 120 bytes each): the texts of a few hundred pieces.
+SHINGLE_CACHE_GRAMS = 250_000
 _SHINGLES: OrderedDict[str, frozenset[str]] = OrderedDict()
+_kept_grams = 0
 
 
 def bands(grams: AbstractSet[str]) -> list[int]:
@@ -159,12 +184,15 @@ class Fingerprint:
     @classmethod
     def of(cls, text: str, min_chars: int = 1) -> Fingerprint | None:
         """None when the text is too short to say anything about duplicates."""
-        normalized = normalize_text(text)
+        whole = normalize_text(text[:MAX_CHARS])
+        normalized = whole[:MAX_CHARS]  # head_of(text)
         if len(normalized) < min_chars:
             return None
-        digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+        digest = hashlib.sha256(whole.encode("utf-8"))
+        for start in range(MAX_CHARS, len(text), _HASH_CHUNK):  # the rest, only hashed
+            digest.update(text[start:start + _HASH_CHUNK].encode("utf-8", "surrogatepass"))
         grams = frozenset(shingles(normalized))
-        fingerprint = cls(normalized, digest, tuple(bands(grams)), grams)
+        fingerprint = cls(normalized, digest.hexdigest(), tuple(bands(grams)), grams)
         keep(fingerprint)  # the duplicate check and later pieces compare with these
         return fingerprint
 

@@ -31,7 +31,7 @@ from sqlmodel import Session, col, func, select
 
 from mailintake.columns import subject_key
 from mailintake.config import Config
-from mailintake.fingerprint import Fingerprint, keep
+from mailintake.fingerprint import MAX_CHARS, Fingerprint, keep
 from mailintake.models import Status, Submission, TextBand, Unit
 
 # A band shared by very many pieces (boilerplate) must not make one mail read
@@ -222,9 +222,12 @@ def _earlier_rows() -> Any:
 
     Columns, not Submission objects: building up to MAX_CANDIDATES whole
     rows (pictures JSON and all) for every mail cost about 10 ms per mail.
+    Of each text, only what is compared (``fingerprint.MAX_CHARS``): a piece
+    of megabytes of text is not read whole for every mail it is a candidate for.
     """
     return select(  # type: ignore[call-overload]
         Submission.id, func.coalesce(Submission.tracking_no, ""), Submission.unit_id,
         func.coalesce(Unit.name, ""), Submission.title, Submission.received_at,
-        Submission.version, Submission.subject_key, Submission.text_hash, Submission.text,
+        Submission.version, Submission.subject_key, Submission.text_hash,
+        func.substr(Submission.text, 1, MAX_CHARS),
     ).outerjoin(Unit, col(Submission.unit_id) == col(Unit.id))
