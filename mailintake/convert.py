@@ -3,7 +3,11 @@
 Each conversion runs in a temporary folder with a LibreOffice profile of its
 own (two conversions sharing a profile block each other), under a fixed
 file name (the mail's name is never a path), with a timeout after which the
-whole process group is killed. Without LibreOffice the caller gets
+whole process group is killed, and with caps on the size of any file it
+writes (RLIMIT_FSIZE: a small .doc cannot fill the disk or the reader's
+memory with a huge .docx) and on its private memory (RLIMIT_DATA: a 26 MB
+RTF of text took LibreOffice to 1.1 GB; within the cap it fails in seconds,
+while a 27 MB .doc of six photos converts as before). Without LibreOffice the caller gets
 ``document.legacy``, whose finding asks the correspondent for a .docx.
 """
 
@@ -14,13 +18,25 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import olefile
 
 TIMEOUT_SECONDS = 60
-MAX_OUTPUT_BYTES = 100 * 1024 * 1024
+#: The largest .docx a conversion may write (a .doc within the attachment
+#: limit makes a smaller one): LibreOffice is stopped by the kernel past it.
+MAX_OUTPUT_BYTES = 40 * 1024 * 1024
+#: LibreOffice's heap and other private memory at most (a conversion of a
+#: usual .doc needs some 150 MB of it).
+MAX_DATA_BYTES = 200 * 1024 * 1024
+# Starts the program with its file size and data capped (limits are inherited
+# by everything it starts), then becomes it.
+_CAPPED = ("import os, resource, sys; "
+           "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]),) * 2); "
+           "resource.setrlimit(resource.RLIMIT_DATA, (int(sys.argv[2]),) * 2); "
+           "os.execv(sys.argv[3], sys.argv[3:])")
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Word's FIB flag "fEncrypted" (offset 0x0A, bit 8) in the WordDocument stream.
 _FIB_FLAGS, _F_ENCRYPTED = 0x0A, 0x0100
@@ -69,16 +85,19 @@ def to_docx(data: bytes, suffix: str, timeout: float = TIMEOUT_SECONDS) -> bytes
         source = root / f"document{suffix if suffix in ('.doc', '.wps', '.rtf') else '.doc'}"
         source.write_bytes(data)
         command = [
-            program, f"-env:UserInstallation={(root / 'profile').as_uri()}",
+            sys.executable, "-c", _CAPPED, str(MAX_OUTPUT_BYTES + 1), str(MAX_DATA_BYTES),
+            program,
+            f"-env:UserInstallation={(root / 'profile').as_uri()}",
             "--headless", "--norestore", "--nologo", "--nolockcheck", "--nodefault",
             "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(root / "out"), str(source),
         ]
         _run(command, timeout, env={**os.environ, "HOME": folder})
         result = root / "out" / "document.docx"
+        if result.is_file() and result.stat().st_size > MAX_OUTPUT_BYTES:
+            # Stopped at the cap (LibreOffice mostly removes what it wrote: no .docx).
+            raise ConvertError("document.too_large", "converted document over the limit")
         if not result.is_file():
             raise ConvertError("document.unconvertible", "LibreOffice wrote no .docx")
-        if result.stat().st_size > MAX_OUTPUT_BYTES:
-            raise ConvertError("document.too_large", "converted document over the limit")
         return result.read_bytes()
 
 
