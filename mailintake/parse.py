@@ -18,6 +18,7 @@ import email.utils
 import logging
 import mimetypes
 import re
+import struct
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.feedparser import BytesFeedParser
@@ -44,6 +45,16 @@ MAX_REFUSED_HEADER = 2000  # what is kept of each header of a refused mail
 MAX_DEFECTS = 50
 _FEED_CHUNK = 64 * 1024
 _TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
+#: Bytes of a body part read as text. A mail's own text is a few KB, Outlook's
+#: HTML some hundred; an HTML body of a million elements took 1.2 GB to turn
+#: into text. Past this, the text read ends at the last line that fits (the
+#: mail is kept whole in the archive) and ``limits.body_size`` is noted.
+MAX_BODY_BYTES = 1024 * 1024
+#: Attributes of a winmail.dat unpacked at most (Outlook writes some ten per
+#: file): tnefparse copies the rest of the file for each one.
+MAX_TNEF_OBJECTS = 1000
+_TNEF_OBJECT = struct.Struct("<BHHI")  # level, name, type, length; then data, checksum
+_TNEF_ATTACHMENT = 0x9002  # attAttachRenddata: each attachment starts with it
 
 
 @cache
@@ -260,7 +271,9 @@ def parse_mail(raw: bytes, max_parts: int = 1000) -> ParsedMail:
         body=body or tnef_body,
         parts=parts,
         # After decoding: the standard library notes bad base64 only when it decodes.
-        defects=(envelope.defects + _mailparser_defects(message))[:MAX_DEFECTS],
+        # mail-parser decodes every text part whole again: not for a body over the limit.
+        defects=(envelope.defects + ([] if "limits.body_size" in defects
+                                     else _mailparser_defects(message)))[:MAX_DEFECTS],
         forwarded=[_forwarded(p) for p in message.walk() if _is_forward(p)],
     )
 
@@ -418,9 +431,12 @@ def _body(part: Message, defects: list[str]) -> str:
 
 
 def _text_of(part: Message, defects: list[str]) -> str:
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
+    payload = _payload(part)  # base64 without the standard library's copies of it
+    if len(payload) > MAX_BODY_BYTES:
+        defects.append("limits.body_size")
+        # At a line break: a character cut in half would change how the rest is decoded.
+        end = payload.rfind(b"\n", 0, MAX_BODY_BYTES)
+        payload = payload[:end if end > 0 else MAX_BODY_BYTES]
     return decode_bytes(payload, part.get_content_charset(), defects).replace("\r\n", "\n")
 
 
@@ -454,7 +470,7 @@ def _files(message: Message, defects: list[str], max_parts: int) -> tuple[list[M
         ctype = part.get_content_type()
         name = _filename(part, defects)
         if data and (ctype in _TNEF_TYPES or name.lower() == "winmail.dat"):
-            unpacked = _unpack_tnef(data, defects)
+            unpacked = _unpack_tnef(data, defects, max_parts)
             if unpacked is not None:
                 files.extend(unpacked[0])
                 tnef_body = tnef_body or unpacked[1]
@@ -494,10 +510,18 @@ def _safe_name(name: str, ctype: str, cid: str, number: int) -> str:
     return sanitize_filename(name, fallback) if name else fallback
 
 
-def _unpack_tnef(data: bytes, defects: list[str]) -> tuple[list[MailPart], str] | None:
-    """The files and body text inside Outlook's winmail.dat; None if it is unreadable."""
+def _unpack_tnef(data: bytes, defects: list[str], max_parts: int = 1000
+                 ) -> tuple[list[MailPart], str] | None:
+    """The files and body text inside Outlook's winmail.dat; None if it is unreadable,
+    or holds more than ``max_parts`` files or MAX_TNEF_OBJECTS attributes (then it
+    is kept as it is, one file)."""
     from tnefparse.tnef import TNEF
 
+    objects, files = _tnef_counts(data)
+    if objects > MAX_TNEF_OBJECTS or files > max_parts:
+        log.warning("winmail.dat not unpacked: %d attributes, %d files", objects, files)
+        defects.append("tnef.too_many")
+        return None
     try:
         tnef = TNEF(data, do_checksum=False)
         attachments = list(tnef.attachments)
@@ -519,6 +543,19 @@ def _unpack_tnef(data: bytes, defects: list[str]) -> tuple[list[MailPart], str] 
     if isinstance(body, bytes):
         body = decode_bytes(body.rstrip(b"\x00"), codepage, defects)
     return parts, (body or "").strip()
+
+
+def _tnef_counts(data: bytes) -> tuple[int, int]:
+    """How many attributes and files a winmail.dat holds, counted up to just past
+    the limits without copying anything."""
+    objects = files = 0
+    offset = 6  # signature and key
+    while offset + _TNEF_OBJECT.size < len(data) and objects <= MAX_TNEF_OBJECTS:
+        _level, name, _kind, length = _TNEF_OBJECT.unpack_from(data, offset)
+        objects += 1
+        files += name == _TNEF_ATTACHMENT
+        offset += _TNEF_OBJECT.size + length + 2
+    return objects, files
 
 
 def _tnef_name(attachment: Any, codepage: str, defects: list[str]) -> str:
