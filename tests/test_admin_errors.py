@@ -308,6 +308,7 @@ FILE_IN_THE_WAY = {
     # shape: (the file that is in the way, relative to the office; the key named)
     "storage dir": ("files", "[storage] dir"),
     "folder above storage": ("store", "[storage] dir"),
+    "Maildir": ("Maildir", "[mailbox] path"),
     "Maildir's new": ("Maildir/new", "[mailbox] path"),
     "reply folder": ("outbox", "[smtp] path"),
 }
@@ -324,6 +325,8 @@ def test_a_configured_folder_that_is_a_file_is_named(tmp_path: Path, shape: str)
         text = config.read_text(encoding="utf-8").replace('dir = "files"', 'dir = "store/files"')
         config.write_text(text + extra, encoding="utf-8")
     blocker = tmp_path / relative
+    if shape == "Maildir":  # the real one is set aside, with the waiting mail
+        blocker.rename(tmp_path / "Maildir.real")
     if shape == "Maildir's new":  # the waiting mail goes to cur/ first
         for waiting in blocker.iterdir():
             waiting.replace(tmp_path / "Maildir" / "cur" / waiting.name)
@@ -334,6 +337,8 @@ def test_a_configured_folder_that_is_a_file_is_named(tmp_path: Path, shape: str)
     line = the_line(done.stderr, done.stdout)
     assert f"{blocker} 是一个文件，不是文件夹" in line and key in line
     blocker.unlink()
+    if shape == "Maildir":
+        (tmp_path / "Maildir.real").rename(blocker)
     if shape == "Maildir's new":
         blocker.mkdir()
     all_waiting(tmp_path, 3)
