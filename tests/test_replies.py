@@ -19,6 +19,7 @@ from mailintake.app import App
 from mailintake.cli import main
 from mailintake.config import SmtpConfig, load_config
 from mailintake.database import session, upgrade
+from mailintake.outbox import FlushReport
 from mailintake.units import import_rows, read_rows
 from mailintake.views import message_rows, submission_rows
 
@@ -126,7 +127,7 @@ def test_smtp_down_for_an_hour_then_back_delivers_every_reply_once(app: App) -> 
         clock.now = NOW + timedelta(minutes=61)
         assert pipeline.deliver(app).sent == 8
         clock.now = NOW + timedelta(minutes=62)
-        assert cycle(app).replies == pipeline.FlushReport()
+        assert cycle(app).replies == FlushReport()
     assert len(server.received) == 8
     answered = [r.message["In-Reply-To"] for r in server.received]
     assert len(set(answered)) == 8
