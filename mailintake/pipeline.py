@@ -275,7 +275,8 @@ def process_prepared(
     )
     reading = prepared.reading
     if reading is None:
-        log.error("cannot read mail %s: %s\n%s", ref.source_key, prepared.error, prepared.trace)
+        log.error("cannot read mail %s: %s", ref.source_key, prepared.error)
+        log.debug("mail %s: where reading failed:\n%s", ref.source_key, prepared.trace)
         return _record(app, message, Outcome.QUARANTINED, ["parse.error"], error=prepared.error)
     _describe(message, reading)
     if reading.refused:  # over a limit that kept it from being read (a 1 MB header)
@@ -470,9 +471,20 @@ def _unit_of(named: Unit | None, own: list[Unit]) -> Unit | None:
 
 
 def _publish(app: App, submission: Submission, unit: str, files: list[StoredFile]) -> None:
+    """Link a filed piece's files into its unit's folder for the office to browse.
+
+    The piece is committed by then and its files are in the store: a folder
+    that cannot be written (a full disk) costs the browsing copy, not the
+    piece, so the mail still moves on.
+    """
     month = f"{app.local(submission.received_at):%Y-%m}"
     folder = f"{submission.tracking_no} {submission.title}"
-    app.storage.publish([(Path(f.stored_path), f.filename) for f in files], unit, month, folder)
+    try:
+        app.storage.publish([(Path(f.stored_path), f.filename) for f in files], unit, month,
+                            folder)
+    except OSError as exc:
+        log.warning("piece %s is filed, but its files were not published for %s: %s",
+                    submission.tracking_no, unit, exc)
 
 
 def _finish(

@@ -122,9 +122,13 @@ class Storage:
         except FileNotFoundError:  # a new folder: made only then (see publish)
             path.parent.mkdir(parents=True, exist_ok=True)
             handle = temporary.open("wb")
-        with handle:
-            handle.write(data)
-        temporary.replace(path)
+        try:
+            with handle:
+                handle.write(data)
+            temporary.replace(path)
+        except BaseException:  # a full disk: leave no half-written file behind
+            temporary.unlink(missing_ok=True)
+            raise
         return relative
 
     def holds(self, relative: str | Path, size: int) -> bool:

@@ -251,6 +251,26 @@ def test_names_that_clean_to_the_same_name_are_both_published(office: App) -> No
     assert files["照片 (2).exe"].read_bytes() == other
 
 
+def test_a_unit_folder_that_cannot_be_written_costs_the_copy_not_the_piece(
+    office: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the unit's folder cannot be made (a file stands in its place), the piece is
+    filed once, its mail moved to 已处理, and the files are still in the store."""
+    (office.storage.root / "单位").mkdir(parents=True)
+    (office.storage.root / "单位" / "组织部").write_bytes(b"not a folder")
+    deliver(office.config, mail_with(rfc2231_part("照片.exe")))
+    assert cycle(office).filed == 1
+    [message] = message_rows(office)
+    assert (message["outcome"], message["folder"], message["moved"]) == ("filed", "已处理", True)
+    [piece] = submission_rows(office)
+    assert piece["status"] == "accepted"
+    assert cycle(office).seen == 0  # nothing left behind to take again
+    with session(office.engine) as db:
+        stored = [office.storage.root / a.stored_path for a in db.exec(select(Attachment))]
+    assert PAYLOAD in {path.read_bytes() for path in stored}
+    assert any("were not published" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize("limit", [255, 143, 64])
 @pytest.mark.parametrize(("name", "extension"), [(n, e) for _i, n, e in SHAPES],
                          ids=[i for i, _n, _e in SHAPES])
