@@ -26,9 +26,13 @@ from zoneinfo import ZoneInfo
 import psycopg
 import sqlalchemy as sa
 
-from mailintake.config import Config
-from mailintake.database import make_engine, session, upgrade
-from mailintake.models import (
+from mailintake.config.settings import Config
+from mailintake.office.excel import report_bytes
+from mailintake.office.periods import parse_period
+from mailintake.office.points import settle
+from mailintake.office.reports import build_report, piece_rows
+from mailintake.store.database import make_engine, session, upgrade
+from mailintake.store.models import (
     Adoption,
     Correspondent,
     CorrespondentAddress,
@@ -38,10 +42,6 @@ from mailintake.models import (
     Submission,
     Unit,
 )
-from mailintake.periods import parse_period
-from mailintake.points import settle
-from mailintake.report_xlsx import report_bytes
-from mailintake.reports import build_report, piece_rows
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 TZ = ZoneInfo("Asia/Shanghai")

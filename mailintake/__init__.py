@@ -1,7 +1,7 @@
 """mailintake: files the news pieces schools email to an education office.
 
-The public front is the command line (``mailintake.cli``); the flow of one
-mail is ``mailintake.pipeline``.
+The public front is the command line (``mailintake.cli.main``); the flow of one
+mail is ``mailintake.intake.pipeline``.
 """
 
 from __future__ import annotations

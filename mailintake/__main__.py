@@ -1,3 +1,3 @@
-from mailintake.entry import main
+from mailintake.cli.entry import main
 
 main()

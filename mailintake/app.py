@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from mailintake.config import Config
-from mailintake.database import make_engine
+from mailintake.config.settings import Config
 from mailintake.mailbox.base import Mailbox
-from mailintake.replies import Replies
+from mailintake.replies.render import Replies
 from mailintake.storage import Storage
+from mailintake.store.database import make_engine
 
 Clock = Callable[[], datetime]
 

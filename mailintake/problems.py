@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from mailintake.mailbox.base import MailboxError
 
 if TYPE_CHECKING:
-    from mailintake.config import Config
+    from mailintake.config.settings import Config
 
 EXIT_FAILED = 1
 EXIT_SETUP = 2

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 from mailintake.app import App
-from mailintake.config import Config, load_config
-from mailintake.database import session, upgrade
-from mailintake.units import import_rows, read_rows
+from mailintake.config.settings import Config, load_config
+from mailintake.store.database import session, upgrade
+from mailintake.store.units import import_rows, read_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -49,7 +49,7 @@ MAX_RSS_MB = 300
 
 def good_docx() -> bytes:
     """The Word file of fixture 02, a piece that is filed without findings."""
-    from mailintake.parse import parse_mail
+    from mailintake.reading.mime import parse_mail
 
     raw = (ROOT / "fixtures" / "mail" / "02_outlook_rfc2231_website.eml").read_bytes()
     return parse_mail(raw).parts[0].payload

@@ -15,9 +15,9 @@ from conftest import FIXTURES, write_config
 from sqlmodel import col, select
 
 from mailintake.app import App
-from mailintake.config import load_config
-from mailintake.database import session, upgrade
-from mailintake.models import (
+from mailintake.config.settings import load_config
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import (
     CorrespondentUnit,
     Finding,
     InboundMessage,
@@ -27,7 +27,7 @@ from mailintake.models import (
     Submission,
     Unit,
 )
-from mailintake.units import import_rows, read_rows
+from mailintake.store.units import import_rows, read_rows
 
 _serial = itertools.count(1)
 

@@ -35,7 +35,7 @@ from conftest import FIXTURES, NOW, PG_ADMIN, fixture_mail, write_config
 from dovecot import Dovecot
 from smtp_server import free_port
 
-from mailintake.cli import main
+from mailintake.cli.main import main
 
 CLI = [sys.executable, "-m", "mailintake"]
 NOW_ARG = "--now=" + NOW.isoformat()

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from conftest import FIXTURES, ROOT, deliver, write_config
 
-from mailintake.cli import main
-from mailintake.config import load_config
+from mailintake.cli.main import main
+from mailintake.config.settings import load_config
 
 NOW = "2026-11-19T10:00:00+08:00"
 SUBMISSION_KEYS = {

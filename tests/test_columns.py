@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from mailintake.columns import SubjectMatcher, TemplateError, compile_format, subject_key
-from mailintake.config import default_columns
-from mailintake.models import Unit
+from mailintake.config.settings import default_columns
+from mailintake.rules.columns import SubjectMatcher, TemplateError, compile_format, subject_key
+from mailintake.store.models import Unit
 
 UNITS = {
     n: Unit(id=i, name=n, kind="部门")

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, write_config
 from pydantic import BaseModel
 
-from mailintake.config import Config, ConfigError, load_config
+from mailintake.config.settings import Config, ConfigError, load_config
 
 
 def _load(tmp_path: Path, text: str) -> None:

@@ -32,10 +32,10 @@ from test_imap_intake import (
     write_imap_config,
 )
 
-from mailintake import logs
-from mailintake.daemon import JOBS, make_scheduler
-from mailintake.database import session
-from mailintake.models import InboundMessage, OutboxMessage
+from mailintake.service import logs
+from mailintake.service.daemon import JOBS, make_scheduler
+from mailintake.store.database import session
+from mailintake.store.models import InboundMessage, OutboxMessage
 
 SMTP_USER = "xxbs@126.com"
 SMTP_PASSWORD = "smtp-Secret-42"
@@ -118,7 +118,7 @@ def test_run_files_mail_sends_receipts_over_smtp_and_exits_0_on_sigterm(
     for mid in ("daemon-1@x", "daemon-2@x"):
         filed = [ln for ln in lines if mid in ln and " filed as " in ln]
         assert len(filed) == 1, out[-3000:]
-        assert filed[0].startswith("level=info logger=mailintake.pipeline msg=")
+        assert filed[0].startswith("level=info logger=mailintake.intake.pipeline msg=")
     assert any("sent to lina@foxmail.com" in ln for ln in lines)
     assert "SIGTERM received" in out and "mailintake stopped" in out
     assert Dovecot.password not in out + err and SMTP_PASSWORD not in out + err

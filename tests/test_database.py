@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel, select
 
-from mailintake.database import (
+from mailintake.store.database import (
     HEAD,
     MIGRATIONS,
     current_revisions,
@@ -22,7 +22,7 @@ from mailintake.database import (
     session,
     upgrade,
 )
-from mailintake.models import Unit
+from mailintake.store.models import Unit
 
 
 def test_migrations_build_exactly_the_models(db_url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import FIXTURES
 
-from mailintake.demo import DEMO_DATA
+from mailintake.cli.demo import DEMO_DATA
 
 
 def test_the_shipped_demo_data_is_the_generated_fixtures() -> None:

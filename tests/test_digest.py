@@ -10,9 +10,9 @@ from conftest import SHANGHAI
 from office_pieces import body_text, file_piece, outbox, parsed
 
 from mailintake.app import App
-from mailintake.chart import Bar, bar_chart, cjk_font
-from mailintake.digest import send_digest
-from mailintake.models import Status
+from mailintake.office.chart import Bar, bar_chart, cjk_font
+from mailintake.office.digest import send_digest
+from mailintake.store.models import Status
 
 
 def at(day: date, hour: int = 8) -> datetime:

@@ -22,7 +22,7 @@ from test_daemon import (  # noqa: F401
 )
 from test_imap_intake import PASSWORD_ENV, make_app, write_imap_config
 
-from mailintake import doctor
+from mailintake.service import doctor
 
 
 def lines(config: Path, send_to: str | None = None) -> tuple[int, list[str]]:

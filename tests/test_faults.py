@@ -49,10 +49,11 @@ from test_replies import OFFICE, Clock, over_smtp
 from test_replies import PASSWORD as SMTP_PASSWORD
 from test_replies import PASSWORD_ENV as SMTP_PASSWORD_ENV
 
-from mailintake import pipeline, smtp
 from mailintake.app import App
-from mailintake.database import session
-from mailintake.models import InboundMessage, OutboxMessage, OutboxStatus, Submission
+from mailintake.intake import pipeline
+from mailintake.replies import smtp
+from mailintake.store.database import session
+from mailintake.store.models import InboundMessage, OutboxMessage, OutboxStatus, Submission
 
 PIECES = ["01_foxmail_gbk_weekly.eml", "02_outlook_rfc2231_website.eml",
           "03_web126_utf8_weibo.eml", "04_general_piece.eml",
@@ -171,9 +172,9 @@ def config_sqlite(tmp_path: Path) -> Iterator[App]:
     """An app on SQLite whose busy timeout is half a second, so a held lock fails a cycle fast."""
     from conftest import FIXTURES, NOW, write_config
 
-    from mailintake.config import load_config
-    from mailintake.database import upgrade
-    from mailintake.units import import_rows, read_rows
+    from mailintake.config.settings import load_config
+    from mailintake.store.database import upgrade
+    from mailintake.store.units import import_rows, read_rows
 
     app = App.from_config(load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db'}")),
                           lambda: NOW)
@@ -198,9 +199,9 @@ def pg_app(tmp_path: Path) -> Iterator[tuple[App, str]]:
 
     from conftest import FIXTURES, NOW, write_config
 
-    from mailintake.config import load_config
-    from mailintake.database import upgrade
-    from mailintake.units import import_rows, read_rows
+    from mailintake.config.settings import load_config
+    from mailintake.store.database import upgrade
+    from mailintake.store.units import import_rows, read_rows
 
     name = f"mi_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -313,7 +314,7 @@ def unsent(db_file: Path, *, due_only: bool = False) -> int:
     """
     from conftest import NOW
 
-    from mailintake.outbox import LEASE
+    from mailintake.replies.outbox import LEASE
 
     with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=10) as db:
         rows = db.execute("SELECT next_attempt_at FROM outbox WHERE status != 'sent'").fetchall()
@@ -332,7 +333,7 @@ def start_run(config: Path) -> subprocess.Popen[str]:
 def assert_imap_exactly_once(d: Dovecot, config: Path, prefix: str, count: int) -> None:
     from conftest import NOW
 
-    from mailintake.config import load_config
+    from mailintake.config.settings import load_config
 
     assert d.folder_uids("INBOX") == []
     app = App.from_config(load_config(config), lambda: NOW)
@@ -398,7 +399,7 @@ def test_run_killed_9_at_random_points_over_many_rounds_loses_nothing(tmp_path: 
         # A reply claimed by a killed process goes once its lease is over.
         from conftest import NOW
 
-        from mailintake.outbox import LEASE
+        from mailintake.replies.outbox import LEASE
 
         later = f"--now={(NOW + LEASE + timedelta(minutes=1)).isoformat()}"
         subprocess.run([*CLI, "--config", str(config), later, "poll", "--once"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from mailintake.fingerprint import (
+from mailintake.reading.fingerprint import (
     Fingerprint,
     bands,
     normalize_text,
@@ -49,6 +49,6 @@ def test_remembered_shingles_are_those_of_the_text() -> None:
 
 def test_intake_does_not_import_scipy() -> None:
     """Starting the intake does not load scipy (half a second and 85 MB per process)."""
-    code = "import sys, mailintake.pipeline; print('scipy' in sys.modules)"
+    code = "import sys, mailintake.intake.pipeline; print('scipy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -26,12 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.config import load_config
-from mailintake.database import session, upgrade
-from mailintake.models import InboundMessage, OutboxMessage, Outcome
-from mailintake.units import import_rows, read_rows
+from mailintake.config.settings import load_config
+from mailintake.intake import pipeline
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import InboundMessage, OutboxMessage, Outcome
+from mailintake.store.units import import_rows, read_rows
 
 # "ci" keeps the suite inside its budget; "long" is the overnight run.
 PROFILE = os.environ.get("MAILINTAKE_FUZZ", "ci")
@@ -329,7 +329,7 @@ def test_spoofed_senders_are_never_answered_nor_filed(
     (row,) = fuzz.run(raw)
     assert row.outcome in (Outcome.QUARANTINED, Outcome.IGNORED), (row.outcome, row.reasons)
     assert fuzz.replies_to(row) == []
-    from mailintake.models import Submission
+    from mailintake.store.models import Submission
 
     with session(fuzz.app.engine) as db:
         assert db.exec(select(Submission).where(Submission.message_id == row.id)).first() is None

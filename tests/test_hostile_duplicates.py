@@ -20,11 +20,12 @@ from pieces import LI, WANG, chinese, mail, piece_mail, word_file
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from mailintake import pipeline, sameness
 from mailintake.app import App
-from mailintake.database import session
-from mailintake.models import InboundMessage, OutboxMessage, Submission
-from mailintake.views import message_rows
+from mailintake.cli.views import message_rows
+from mailintake.intake import pipeline
+from mailintake.reading import sameness
+from mailintake.store.database import session
+from mailintake.store.models import InboundMessage, OutboxMessage, Submission
 
 REUSED = "20261119090000.reused@example.test"
 STRANGER = "someone@evil.example"

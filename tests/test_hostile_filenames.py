@@ -26,13 +26,13 @@ from test_reading_hostile import DOCX, SENDER, good_docx
 from test_replies import cycle
 
 from mailintake.app import App
-from mailintake.config import load_config
-from mailintake.database import session, upgrade
-from mailintake.models import Attachment
-from mailintake.pipeline import CycleReport
+from mailintake.cli.views import message_rows, submission_rows
+from mailintake.config.settings import load_config
+from mailintake.intake.pipeline import CycleReport
 from mailintake.storage import MAX_NAME_BYTES, sanitize_filename
-from mailintake.units import import_rows, read_rows
-from mailintake.views import message_rows, submission_rows
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import Attachment
+from mailintake.store.units import import_rows, read_rows
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
         "\u200e", "\u200f", "\u061c"]

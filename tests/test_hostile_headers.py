@@ -27,13 +27,13 @@ from conftest import FIXTURES, ROOT, deliver, write_config
 from pieces import news
 from sqlmodel import col, select
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.config import AuthConfig, LimitsConfig, load_config
-from mailintake.database import session, upgrade
-from mailintake.models import InboundMessage, OutboxMessage, Submission
+from mailintake.config.settings import AuthConfig, LimitsConfig, load_config
+from mailintake.intake import pipeline
 from mailintake.storage import sha256
-from mailintake.units import import_rows, read_rows
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import InboundMessage, OutboxMessage, Submission
+from mailintake.store.units import import_rows, read_rows
 
 NOW = "2026-11-19T10:00:00+08:00"
 LIMIT = 200 * 1024  # [limits] max_message_bytes here: every piece is under it

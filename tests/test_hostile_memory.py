@@ -36,11 +36,18 @@ from memory_bombs import (
     zeros_deflated,
 )
 
-from mailintake import convert
-from mailintake.config import LimitsConfig
-from mailintake.extract import DocumentError, read_member
-from mailintake.fingerprint import MAX_CHARS, Fingerprint, bands, head_of, normalize_text, shingles
-from mailintake.reading import read_mail
+from mailintake.config.settings import LimitsConfig
+from mailintake.reading import convert
+from mailintake.reading.fingerprint import (
+    MAX_CHARS,
+    Fingerprint,
+    bands,
+    head_of,
+    normalize_text,
+    shingles,
+)
+from mailintake.reading.mail import read_mail
+from mailintake.reading.word import DocumentError, read_member
 
 NORMAL = "03_web126_utf8_weibo.eml"
 NORMAL_ID = "5e6a3f2b.7c41.19a95d3c1f7.Coremail.zhangkun@qq.com"

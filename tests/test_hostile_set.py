@@ -41,12 +41,12 @@ from pathlib import Path
 sys.path.insert(0, "tests")
 from conftest import FIXTURES, NOW, deliver, write_config
 from sqlmodel import select
-from mailintake import pipeline
+from mailintake.intake import pipeline
 from mailintake.app import App
-from mailintake.config import load_config
-from mailintake.database import session, upgrade
-from mailintake.models import InboundMessage
-from mailintake.units import import_rows, read_rows
+from mailintake.config.settings import load_config
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import InboundMessage
+from mailintake.store.units import import_rows, read_rows
 results = {}
 for eml in sys.argv[2:]:
     eml = Path(eml)

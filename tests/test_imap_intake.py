@@ -22,13 +22,13 @@ from conftest import FIXTURES, NOW, fixture_mail, write_config
 from dovecot import Dovecot
 from sqlmodel import col, func, select
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.config import load_config
-from mailintake.database import session, upgrade
-from mailintake.intake import Intake
-from mailintake.models import InboundMessage, OutboxMessage, Submission
-from mailintake.units import import_rows, read_rows
+from mailintake.config.settings import load_config
+from mailintake.intake import pipeline
+from mailintake.intake.loop import Intake
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import InboundMessage, OutboxMessage, Submission
+from mailintake.store.units import import_rows, read_rows
 
 PASSWORD_ENV = "MAILINTAKE_TEST_IMAP_PASSWORD"
 CLI = [sys.executable, "-m", "mailintake"]

@@ -33,7 +33,7 @@ from test_imap_intake import (
 )
 from test_status import register_stranger
 
-from mailintake.cli import main
+from mailintake.cli.main import main
 from mailintake.mailbox.imap import ImapMailbox
 
 LIMIT = 1024 * 1024  # [limits] max_message_bytes, so an oversize mail is cheap to make

@@ -16,8 +16,8 @@ from typing import Literal
 import pytest
 from conftest import deliver, fixture_mail
 
-from mailintake import pipeline
 from mailintake.app import App
+from mailintake.intake import pipeline
 from mailintake.mailbox.base import MailboxError
 from mailintake.mailbox.maildir import MaildirMailbox
 

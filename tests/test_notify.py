@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import FIXTURES, deliver, fixture_mail, write_config
 
-from mailintake.config import load_config
+from mailintake.config.settings import load_config
 
 
 def _messages(sock: socket.socket, until: str, timeout: float) -> list[str]:

@@ -13,12 +13,12 @@ import pytest
 from conftest import deliver, fixture_mail
 from sqlmodel import func, select
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.database import session
+from mailintake.cli.views import message_rows, submission_rows
+from mailintake.intake import pipeline
 from mailintake.mailbox.base import MailRef
-from mailintake.models import Attachment, InboundMessage, OutboxMessage, Submission
-from mailintake.views import message_rows, submission_rows
+from mailintake.store.database import session
+from mailintake.store.models import Attachment, InboundMessage, OutboxMessage, Submission
 
 # What the office expects of each fixture: outcome, reasons, unit, column.
 EXPECTED = {

@@ -9,9 +9,9 @@ import pytest
 from dovecot import Dovecot
 from test_imap_mailbox import make_mailbox
 
-from mailintake import prefetch
+from mailintake.intake import prefetch
+from mailintake.intake.prefetch import Prefetch
 from mailintake.mailbox.base import FOLDER_FILED, MailboxError
-from mailintake.prefetch import Prefetch
 
 
 def mail(n: int, size: int = 200_000) -> bytes:

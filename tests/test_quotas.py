@@ -12,11 +12,11 @@ from conftest import SHANGHAI
 from office_pieces import body_text, file_piece, make_app, outbox, parsed, unit_id
 
 from mailintake.app import App
-from mailintake.calendar import TeachingCalendar
-from mailintake.config import CalendarConfig, SemesterConfig
-from mailintake.periods import PeriodError, parse_period, period_of
-from mailintake.quotas import Quotas, UnitInfo
-from mailintake.reminders import send_reminders
+from mailintake.config.settings import CalendarConfig, SemesterConfig
+from mailintake.office.calendar import TeachingCalendar
+from mailintake.office.periods import PeriodError, parse_period, period_of
+from mailintake.office.quotas import Quotas, UnitInfo
+from mailintake.office.reminders import send_reminders
 
 CALENDAR = TeachingCalendar(CalendarConfig(
     semesters=[SemesterConfig(name="2026秋", week1_monday=date(2026, 9, 7), weeks=20)]))

@@ -34,15 +34,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from mailintake import parse, pipeline
 from mailintake.app import App
-from mailintake.checks import CATALOGUE
-from mailintake.config import LimitsConfig
-from mailintake.convert import ConvertError, to_docx
-from mailintake.database import session
-from mailintake.models import Attachment, Submission
-from mailintake.parse import parse_mail
-from mailintake.reading import Reading, read_mail
+from mailintake.config.settings import LimitsConfig
+from mailintake.intake import pipeline
+from mailintake.reading import mime as parse
+from mailintake.reading.convert import ConvertError, to_docx
+from mailintake.reading.mail import Reading, read_mail
+from mailintake.reading.mime import parse_mail
+from mailintake.rules import CATALOGUE
+from mailintake.store.database import session
+from mailintake.store.models import Attachment, Submission
 
 CLIENTS = FIXTURES / "mail" / "clients"
 SUBJECT = "人文学院信息（2026.11.18）“喆思讲坛”邀请赵镕教授谈经典阅读"

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, deliver, fixture_mail
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.views import message_rows
+from mailintake.cli.views import message_rows
+from mailintake.intake import pipeline
 
 SENDER = ("刘晓燕", "liuxy@163.com")
 SUBJECT = "组织部信息（2026.11.18）我校多措并举扎实推进党的建设"
@@ -37,7 +37,7 @@ MAX_RSS_MB = 300
 
 def good_docx() -> bytes:
     """The Word file of fixture 02, a piece that is filed without findings."""
-    from mailintake.parse import parse_mail
+    from mailintake.reading.mime import parse_mail
 
     return parse_mail(fixture_mail("02_outlook_rfc2231_website.eml")).parts[0].payload
 
@@ -197,8 +197,8 @@ def test_hostile_mail_gets_its_reason_and_the_next_mail_is_filed(
 _MEASURE = """
 import re, sys
 from pathlib import Path
-from mailintake.config import LimitsConfig
-from mailintake.reading import read_mail
+from mailintake.config.settings import LimitsConfig
+from mailintake.reading.mail import read_mail
 reading = read_mail(Path(sys.argv[1]).read_bytes(), LimitsConfig())
 codes = [c for _n, c, _d in reading.document_errors + reading.file_errors]
 peak_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))

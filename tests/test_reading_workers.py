@@ -16,12 +16,15 @@ import pytest
 from conftest import FIXTURES, deliver, fixture_mail
 from sqlmodel import select
 
-from mailintake import collector, entry, pipeline, readers
+from mailintake import collector
 from mailintake.app import App
-from mailintake.config import LimitsConfig
-from mailintake.database import session
-from mailintake.models import Attachment, InboundMessage
-from mailintake.reading import Limits
+from mailintake.cli import entry
+from mailintake.config.settings import LimitsConfig
+from mailintake.intake import pipeline
+from mailintake.reading import workers as readers
+from mailintake.reading.mail import Limits
+from mailintake.store.database import session
+from mailintake.store.models import Attachment, InboundMessage
 
 
 def test_big_mail_read_from_the_archive_keeps_every_file(app: App) -> None:
@@ -70,8 +73,9 @@ def test_the_main_process_files_without_the_reading_libraries(tmp_path: Path) ->
     (tmp_path / "prepared.pickle").write_bytes(pickle.dumps(prepared))
     loaded = _run(
         "import pickle, sys\n"
-        "import mailintake.cli, mailintake.pipeline, mailintake.mailbox.imap\n"
-        "import mailintake.outbox, mailintake.smtp, mailintake.daemon, mailintake.reply_samples\n"
+        "import mailintake.cli.main, mailintake.intake.pipeline, mailintake.mailbox.imap\n"
+        "import mailintake.replies.outbox, mailintake.replies.smtp, mailintake.replies.samples\n"
+        "import mailintake.service.daemon\n"
         "with open(sys.argv[1], 'rb') as f: pickle.load(f)\n"
         "print(*{m.split('.')[0] for m in sys.modules})",
         str(tmp_path / "prepared.pickle"),
@@ -85,7 +89,7 @@ def test_the_workers_load_no_configuration_nor_database_layer() -> None:
     job = pickle.dumps(Limits.of(LimitsConfig()))
     loaded = _run(
         "import pickle, sys\n"
-        "import mailintake.readers, mailintake.preload\n"
+        "import mailintake.reading.workers, mailintake.reading.preload\n"
         "pickle.loads(bytes.fromhex(sys.argv[1]))\n"
         "print(*{m.split('.')[0] for m in sys.modules})",
         job.hex(),
@@ -104,14 +108,15 @@ def test_the_command_knows_its_subcommand_before_parsing(args: list[str], name: 
 
 
 def test_the_forkserver_preloads_everything_reading_imports() -> None:
-    """A worker forked after ``mailintake.preload`` imports no library at its first mails."""
+    """A worker forked after ``mailintake.reading.preload`` imports no library at its first
+    mails."""
     mails = [*sorted((FIXTURES / "mail" / "clients").glob("1[2-8]_*.eml")),
              *sorted((FIXTURES / "mail").glob("0*.eml"))]
     new = _run(
         "import sys\n"
-        "import mailintake.preload\n"
-        "from mailintake.config import LimitsConfig\n"
-        "from mailintake.reading import read_mail\n"
+        "import mailintake.reading.preload\n"
+        "from mailintake.config.settings import LimitsConfig\n"
+        "from mailintake.reading.mail import read_mail\n"
         "before = set(sys.modules)\n"
         "for path in sys.argv[1:]:\n"
         "    with open(path, 'rb') as f: read_mail(f.read(), LimitsConfig())\n"
@@ -129,14 +134,14 @@ def test_the_command_and_the_forkserver_leave_what_they_loaded_to_no_collection(
              "print(gc.isenabled(), gc.get_freeze_count() > 20_000, gc.get_threshold()[0])")
     command = _run(
         "import sys\n"
-        "from mailintake import entry\n"
+        "from mailintake.cli import entry\n"
         "sys.argv = ['mailintake', '--version']\n"
         "try:\n"
         "    entry.main()\n"
         "except SystemExit:\n"
         "    pass\n" + state
     )
-    forkserver = _run("import mailintake.readers, mailintake.preload\n" + state)
+    forkserver = _run("import mailintake.reading.workers, mailintake.reading.preload\n" + state)
     settled = ["True", "True", str(collector.YOUNG_THRESHOLD)]
     assert command[-3:] == settled
     assert forkserver == settled

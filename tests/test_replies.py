@@ -14,14 +14,15 @@ from conftest import FIXTURES, NOW, deliver, fixture_mail, write_config
 from smtp_server import Smtpd
 from tenacity import wait_none
 
-from mailintake import pipeline, smtp
 from mailintake.app import App
-from mailintake.cli import main
-from mailintake.config import SmtpConfig, load_config
-from mailintake.database import session, upgrade
-from mailintake.outbox import FlushReport
-from mailintake.units import import_rows, read_rows
-from mailintake.views import message_rows, submission_rows
+from mailintake.cli.main import main
+from mailintake.cli.views import message_rows, submission_rows
+from mailintake.config.settings import SmtpConfig, load_config
+from mailintake.intake import pipeline
+from mailintake.replies import smtp
+from mailintake.replies.outbox import FlushReport
+from mailintake.store.database import session, upgrade
+from mailintake.store.units import import_rows, read_rows
 
 OFFICE = "xxbs@126.com"
 PASSWORD = "auth-code-123"

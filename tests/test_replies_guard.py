@@ -11,15 +11,15 @@ import pytest
 from conftest import FIXTURES, NOW, deliver, fixture_mail
 from sqlmodel import col, func, select
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.bounces import bouncing_addresses
-from mailintake.config import AuthConfig
-from mailintake.database import session
+from mailintake.cli.views import message_rows
+from mailintake.config.settings import AuthConfig
+from mailintake.intake import pipeline
 from mailintake.mailbox.base import MailRef
 from mailintake.mailbox.maildir import MaildirMailbox
-from mailintake.models import OutboxMessage, OutboxStatus, Submission
-from mailintake.views import message_rows
+from mailintake.replies.bounces import bouncing_addresses
+from mailintake.store.database import session
+from mailintake.store.models import OutboxMessage, OutboxStatus, Submission
 
 ROBOTS = FIXTURES / "mail" / "robots"
 EXPECTED = {

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_config
 
-from mailintake.cli import main
-from mailintake.replies import DEFAULT_TEMPLATES, Replies, TemplateProblem
-from mailintake.reply_samples import SAMPLES
+from mailintake.cli.main import main
+from mailintake.replies.render import DEFAULT_TEMPLATES, Replies, TemplateProblem
+from mailintake.replies.samples import SAMPLES
 
 SENDER = "教育信息报送 <xxbs@126.com>"
 

@@ -17,12 +17,12 @@ from office_pieces import file_piece, make_app
 from sqlmodel import select
 
 from mailintake.app import App
-from mailintake.cli import main
-from mailintake.database import session
-from mailintake.models import Status, Submission
-from mailintake.office_config import PointsConfig
-from mailintake.periods import parse_period
-from mailintake.points import quota_line
+from mailintake.cli.main import main
+from mailintake.config.office import PointsConfig
+from mailintake.office.periods import parse_period
+from mailintake.office.points import quota_line
+from mailintake.store.database import session
+from mailintake.store.models import Status, Submission
 
 SEED_001 = """
 [points]

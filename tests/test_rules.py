@@ -10,14 +10,14 @@ import pytest
 from conftest import ROOT, SHANGHAI
 from pieces import CHEN, LI, WANG, ZHANG, chinese, mail, news, photo, piece_mail, weekly, word_file
 
-from mailintake.checks import CATALOGUE, Piece, run_checks
-from mailintake.columns import SubjectMatcher
-from mailintake.config import ColumnConfig, Config, LimitsConfig
-from mailintake.fingerprint import Fingerprint
-from mailintake.history import Earlier, History
-from mailintake.models import Correspondent, Unit
-from mailintake.reading import read_mail
-from mailintake.units import Sender
+from mailintake.config.settings import ColumnConfig, Config, LimitsConfig
+from mailintake.reading.fingerprint import Fingerprint
+from mailintake.reading.mail import read_mail
+from mailintake.rules import CATALOGUE, Piece, run_checks
+from mailintake.rules.columns import SubjectMatcher
+from mailintake.store.history import Earlier, History
+from mailintake.store.models import Correspondent, Unit
+from mailintake.store.units import Sender
 
 CONFIG = Config.model_validate({
     "mailbox": {"kind": "maildir", "path": "/nonexistent/Maildir"},

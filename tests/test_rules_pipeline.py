@@ -14,11 +14,11 @@ from conftest import SHANGHAI, deliver
 from pieces import CHEN, LI, WANG, ZHANG, ZHAO, chinese, piece_mail, weekly, word_file
 from sqlmodel import col, select
 
-from mailintake import pipeline
 from mailintake.app import App
-from mailintake.database import session
-from mailintake.models import Status, Submission
-from mailintake.views import submission_rows
+from mailintake.cli.views import submission_rows
+from mailintake.intake import pipeline
+from mailintake.store.database import session
+from mailintake.store.models import Status, Submission
 
 NOW = datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI)  # Thursday of teaching week 11
 

@@ -19,11 +19,11 @@ from tenacity import wait_none
 from test_reading_hostile import DOCX, good_docx, mail
 from test_replies import OFFICE, PASSWORD_ENV, cycle, over_smtp
 
-from mailintake import smtp
 from mailintake.app import App
-from mailintake.cli import main
-from mailintake.database import session
-from mailintake.models import Attachment, InboundMessage, OutboxMessage, Submission
+from mailintake.cli.main import main
+from mailintake.replies import smtp
+from mailintake.store.database import session
+from mailintake.store.models import Attachment, InboundMessage, OutboxMessage, Submission
 
 SECRET = "S3cretAuthCode7731"
 # A sentence from the mail body and one from the Word file: mail text, not log text.
@@ -56,7 +56,7 @@ def test_logs_never_hold_the_password_nor_the_mail_text(
     assert SECRET not in text
     assert BODY_LINE not in text
     document = good_docx()
-    from mailintake.parse import parse_mail
+    from mailintake.reading.mime import parse_mail
 
     assert parse_mail(mail(("稿件.docx", DOCX, document))).parts  # the file was there to leak
 

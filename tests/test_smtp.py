@@ -15,12 +15,18 @@ from sqlmodel import col, select
 from tenacity import wait_none
 
 from mailintake.app import App
-from mailintake.bounces import bouncing_addresses
-from mailintake.config import ConfigError, RateLimit, RepliesConfig, SmtpConfig, load_config
-from mailintake.database import session
-from mailintake.models import OutboxMessage, OutboxStatus
-from mailintake.outbox import FlushReport, FolderSender, failed_replies, flush
-from mailintake.smtp import SmtpSender
+from mailintake.config.settings import (
+    ConfigError,
+    RateLimit,
+    RepliesConfig,
+    SmtpConfig,
+    load_config,
+)
+from mailintake.replies.bounces import bouncing_addresses
+from mailintake.replies.outbox import FlushReport, FolderSender, failed_replies, flush
+from mailintake.replies.smtp import SmtpSender
+from mailintake.store.database import session
+from mailintake.store.models import OutboxMessage, OutboxStatus
 
 OFFICE = "xxbs@126.com"
 PASSWORD = "auth-code-123"

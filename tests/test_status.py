@@ -14,11 +14,11 @@ from sqlmodel import select
 from test_imap_intake import PASSWORD_ENV, make_app, write_imap_config
 
 from mailintake.app import App
-from mailintake.database import session
-from mailintake.intake import Intake
-from mailintake.models import InboundMessage, OutboxMessage
-from mailintake.status import retry
-from mailintake.units import import_rows, read_rows
+from mailintake.intake.loop import Intake
+from mailintake.service.status import retry
+from mailintake.store.database import session
+from mailintake.store.models import InboundMessage, OutboxMessage
+from mailintake.store.units import import_rows, read_rows
 
 CLI = [sys.executable, "-m", "mailintake"]
 

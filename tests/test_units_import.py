@@ -13,12 +13,12 @@ from conftest import FIXTURES, NOW, write_config
 from sqlmodel import select
 
 from mailintake.app import App
-from mailintake.cli import main
-from mailintake.config import Config, load_config
-from mailintake.database import session, upgrade
-from mailintake.models import Correspondent, CorrespondentAddress
-from mailintake.units import UnitsFileError, find_sender, import_rows, read_rows
-from mailintake.views import unit_rows
+from mailintake.cli.main import main
+from mailintake.cli.views import unit_rows
+from mailintake.config.settings import Config, load_config
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import Correspondent, CorrespondentAddress
+from mailintake.store.units import UnitsFileError, find_sender, import_rows, read_rows
 
 BAD = FIXTURES / "bad_units"
 

@@ -52,7 +52,7 @@ class Mailbox(Protocol):
     #: ``source_key`` in the database when several mailboxes share it.
     name: str
     #: Whether ``fetch`` may run on another thread while this one moves mail
-    #: (see ``mailintake.prefetch``): worth it where fetching waits on a network.
+    #: (see ``mailintake.intake.prefetch``): worth it where fetching waits on a network.
     fetch_on_thread: bool
 
     def list_new(self) -> list[MailRef]:

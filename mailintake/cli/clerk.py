@@ -1,0 +1,143 @@
+"""What the clerk's commands do: adopt / unadopt, report, remind, digest.
+
+``cli.py`` declares the commands and hands over here; messages are Chinese,
+and a mistake a clerk can fix (an unknown tracking number, channel, unit or
+period) ends with the message and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from tabulate import tabulate
+
+from mailintake.app import App
+from mailintake.cli.csvout import write_csv
+from mailintake.office.periods import Period, PeriodError, parse_period
+from mailintake.office.points import PointsError, adopt, settle, unadopt
+from mailintake.office.quotas import Quotas
+from mailintake.office.reports import By, Report, build_report, piece_rows
+from mailintake.store.database import session
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"错误：{message}", err=True)
+    sys.exit(1)
+
+
+def adopt_command(
+    app: App, tracking_no: str, channel: str, *, brief: bool, split: str, day: str | None
+) -> None:
+    now = app.clock()
+    when = now
+    if day:
+        try:
+            # Midday office time: the adoption stays on that local date.
+            when = datetime.combine(date.fromisoformat(day), time(12), tzinfo=app.config.office.tz)
+        except ValueError:
+            fail(f"日期 {day} 有误，应为 YYYY-MM-DD")
+    with session(app.engine) as db:
+        try:
+            adoption = adopt(db, app.config.points, tracking_no, channel, when=when, brief=brief,
+                             split=split)
+        except PointsError as exc:
+            fail(str(exc))
+        db.commit()
+    named = app.config.points.channel(adoption.channel)
+    points = named.earned(brief) if named else 0
+    click.echo(f"已记录：稿件 {tracking_no} 被{named.name if named else channel}采用"
+               f"{'（简讯）' if brief else ''}，{points:g} 分。")
+
+
+def unadopt_command(app: App, tracking_no: str, channel: str) -> None:
+    with session(app.engine) as db:
+        try:
+            unadopt(db, app.config.points, tracking_no, channel, now=app.clock())
+        except PointsError as exc:
+            fail(str(exc))
+        db.commit()
+    click.echo(f"已撤销：稿件 {tracking_no} 的“{channel}”采用记录，积分已冲回。")
+
+
+def period_arg(app: App, text: str) -> Period:
+    quotas = Quotas(app.config)
+    try:
+        return parse_period(text, quotas.calendar, app.config.quotas.school_year_starts)
+    except PeriodError as exc:
+        fail(str(exc))
+
+
+def _cell(key: str, value: Any) -> Any:
+    if key == "eligible":
+        return "是" if value else "否（零报送）"
+    return value
+
+
+def print_report(report: Report, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=1))
+        return
+    if fmt == "csv":
+        write_csv(sys.stdout, [key for key, _ in report.headers],
+                  (row.values() for row in report.rows))
+        return
+    who = "单位" if report.by == "unit" else "信息员"
+    click.echo(f"{report.period.label}  按{who}统计\n")
+    # On screen, channels nobody was adopted in this period are left out.
+    headers = [(k, h) for k, h in report.headers if not k.startswith("adopted_")
+               or any(row[k] for row in report.rows)]
+    table = [[_cell(k, row[k]) for k, _ in headers] for row in report.rows]
+    click.echo(tabulate(table, headers=[h for _, h in headers]) if table else "（无）")
+    s = report.summary
+    median = "—" if s.median_days_to_adoption is None else f"{s.median_days_to_adoption:g} 天"
+    click.echo(f"\n投稿 {s.received} 篇，登记 {s.accepted} 篇，退回 {s.rejected} 篇；"
+               f"采用 {s.adopted} 篇，收稿至采用中位数 {median}。")
+    if s.by_column:
+        click.echo("按栏目：" + "、".join(f"{k} {v}" for k, v in s.by_column.items()))
+    if s.by_channel:
+        click.echo("按采用渠道：" + "、".join(f"{k} {v}" for k, v in s.by_channel.items()))
+    zero = [row.get("unit") or row.get("correspondent") for row in report.rows
+            if not row["eligible"]]
+    if zero:
+        click.echo(f"零报送（不参加评优，{len(zero)} 个）：" + "、".join(map(str, zero)))
+
+
+def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | None) -> None:
+    from mailintake.office.excel import write_report
+
+    period = period_arg(app, period_text)
+    now = app.clock()
+    settle(app.engine, app.config, now)
+    report = build_report(app.engine, app.config, period, by, now)
+    print_report(report, fmt)
+    if xlsx is not None:
+        with session(app.engine) as db:
+            pieces = piece_rows(db, app.config, *period.bounds(app.config.office.tz))
+        try:
+            write_report(report, pieces, xlsx)
+        except OSError as exc:
+            fail(f"无法写入 {xlsx}：{exc.strerror}")
+        click.echo(f"已保存 Excel：{xlsx}", err=fmt != "table")
+
+
+def remind_command(app: App) -> None:
+    from mailintake.intake.pipeline import deliver
+    from mailintake.office.reminders import send_reminders
+
+    queued = send_reminders(app, app.clock())
+    deliver(app)
+    click.echo(f"已发出催报邮件 {queued} 封。" if queued else "目前没有需要催报的单位。")
+
+
+def digest_command(app: App) -> None:
+    from mailintake.intake.pipeline import deliver
+    from mailintake.office.digest import send_digest
+
+    queued = send_digest(app, app.clock())
+    deliver(app)
+    click.echo("已发出周报。" if queued else "本周周报已发出过（或未配置 [office] addresses）。")

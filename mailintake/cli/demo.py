@@ -1,0 +1,97 @@
+"""The demo: the bundled fixture mails through the whole flow, on the
+embedded default (SQLite, a Maildir, replies written to a folder).
+
+The units and mails ship inside the package (``mailintake/cli/demo_data/``, a copy
+of the test fixtures that ``fixtures/make_fixtures.py`` writes), so the demo
+runs from an ordinary install too."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import mailbox
+import shutil
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from sqlalchemy.engine import make_url
+
+from mailintake.cli.views import message_rows, print_rows, submission_rows
+from mailintake.config.settings import Config, ConfigError
+from mailintake.intake import pipeline
+from mailintake.store.database import session, upgrade
+from mailintake.store.units import import_rows, read_rows
+
+if TYPE_CHECKING:
+    from mailintake.cli.main import State
+
+DEMO_DATA = resources.files("mailintake.cli") / "demo_data"
+
+
+def _demo_paths(config: Config) -> list[Path]:
+    """The folders the demo may wipe; refuses any config that is not local."""
+    if config.mailbox.kind != "maildir" or config.smtp.kind != "folder":
+        raise ConfigError("演示只能在 Maildir 收信、文件夹发信的配置下运行（如 config/demo.toml）")
+    database = make_url(config.database.url).database or ""
+    if not config.database.url.startswith("sqlite") or not database:
+        raise ConfigError("演示只能使用 SQLite 数据库")
+    assert config.mailbox.path is not None and config.smtp.path is not None
+    db_file = Path(database)
+    return [config.mailbox.path, config.smtp.path, config.storage.dir,
+            db_file, db_file.with_name(db_file.name + "-wal"),
+            db_file.with_name(db_file.name + "-shm")]
+
+
+def _reset(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def run_demo(state: State, reset: bool, now: datetime) -> None:
+    paths = _demo_paths(state.config)
+    if reset:
+        _reset(paths)
+    state.now = now
+    app = state.open_app(create=True)  # the demo sets up its own database
+    upgrade(app.engine)
+    with resources.as_file(DEMO_DATA / "units.csv") as units, session(app.engine) as db:
+        summary = import_rows(db, read_rows(units))
+        db.commit()
+    click.echo(
+        f"已导入登记表：{len(summary.unit_names)} 个单位，{summary.correspondents} 名信息员。"
+    )
+    assert state.config.mailbox.path is not None and state.config.smtp.path is not None
+    inbox = mailbox.Maildir(state.config.mailbox.path, create=True)
+    fixtures = sorted((mail for mail in (DEMO_DATA / "mail").iterdir()
+                       if mail.name.endswith(".eml")), key=lambda mail: mail.name)
+    for mail in fixtures:
+        inbox.add(mail.read_bytes())
+    click.echo(f"已投递 {len(fixtures)} 封样例邮件到 {state.config.mailbox.path}\n")
+    box = app.open_mailbox()
+    try:
+        report = pipeline.run_cycle(app, box)
+    finally:
+        box.close()
+    click.echo("== 收到的邮件 ==")
+    print_rows(message_rows(app), "table")
+    click.echo("\n== 登记的稿件 ==")
+    print_rows(submission_rows(app), "table")
+    outbox = sorted(state.config.smtp.path.glob("*.eml"))
+    click.echo(f"\n== 发出的回复（{state.config.smtp.path}）==")
+    for path in outbox:
+        reply = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        click.echo(f"  {path.name}  →  {reply['To']}  {reply['Subject']}")
+    if outbox:
+        first = email.message_from_bytes(outbox[0].read_bytes(), policy=email.policy.default)
+        body = first.get_body()
+        click.echo(f"\n== 第一封回复的正文 ==\n{body.get_content() if body else ''}")
+    click.echo(
+        f"共 {report.seen} 封：登记 {report.filed}，退回 {report.rejected}，"
+        f"待人工 {report.quarantined}，忽略 {report.ignored}。"
+    )

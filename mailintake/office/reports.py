@@ -1,0 +1,268 @@
+"""Statistics and rankings (统计与排名) for any period, per unit or per
+correspondent, aggregated in SQL.
+
+A row counts the pieces received, accepted and rejected, the adoptions by
+channel and the points of the ledger in the period, and ranks by points
+(equal points, equal rank). Units with no accepted piece are flagged as not
+eligible for awards (seed 004: 报送信息为零的单位取消奖励资格). The summary
+keeps seed 002's figures: pieces by column, adoptions by channel, and the
+median days from receipt to adoption.
+
+What a unit owes (应报) counts the quota periods that start in the period
+and are over by ``now``; 缺报 is what it owes beyond what it sent.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from mailintake.config.settings import Config
+from mailintake.office.periods import Period
+from mailintake.office.quotas import Quotas, submissions_by_unit
+from mailintake.store.database import session as open_session
+from mailintake.store.models import (
+    Adoption,
+    Correspondent,
+    CorrespondentUnit,
+    PointEntry,
+    Status,
+    Submission,
+    Unit,
+)
+
+By = Literal["unit", "correspondent"]
+Row = dict[str, Any]
+
+STATUS_CN = {"accepted": "已登记", "rejected": "已退回", "superseded": "已被更正稿替换"}
+
+
+@dataclass
+class Summary:
+    received: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    adopted: int = 0
+    by_column: dict[str, int] = field(default_factory=dict)
+    by_channel: dict[str, int] = field(default_factory=dict)
+    median_days_to_adoption: float | None = None
+
+
+@dataclass
+class Report:
+    period: Period
+    by: By
+    rows: list[Row]
+    # (key, Chinese header) for every column of ``rows``, in order.
+    headers: list[tuple[str, str]]
+    summary: Summary
+
+    def as_json(self) -> dict[str, Any]:
+        return {"period": self.period.key, "label": self.period.label, "by": self.by,
+                "rows": self.rows, "summary": self.summary.__dict__}
+
+
+def build_report(engine: Engine, config: Config, period: Period, by: By, now: datetime) -> Report:
+    """The statistics of ``period`` as known at ``now``."""
+    start, end = period.bounds(config.office.tz)
+    with open_session(engine) as db:
+        ledger = _ledger(db, start, end, by)
+        if by == "unit":
+            rows = _unit_rows(db, config, period, start=start, end=end, ledger=ledger, now=now)
+        else:
+            rows = _correspondent_rows(db, start, end, ledger)
+        summary = summarize(db, config, start, end)
+    for row in rows:
+        adopted: dict[str, int] = row.pop("_adopted")
+        for channel in config.points.channels:
+            row[f"adopted_{channel.key}"] = adopted.get(channel.key, 0)
+        row["adopted"] = sum(adopted.values())
+        row["eligible"] = row["accepted"] > 0
+    _rank(rows)
+    headers = _headers(config, by)
+    rows = [{key: row[key] for key, _ in headers} for row in rows]
+    return Report(period, by, rows, headers, summary)
+
+
+def _headers(config: Config, by: By) -> list[tuple[str, str]]:
+    who = ([("unit", "单位"), ("kind", "类别")] if by == "unit"
+           else [("correspondent", "信息员"), ("units", "所在单位")])
+    quota = [("required", "应报"), ("missing", "缺报")] if by == "unit" else []
+    channels = [(f"adopted_{c.key}", f"采用·{c.name}") for c in config.points.channels]
+    return [
+        ("rank", "名次"), *who, ("received", "投稿"), ("accepted", "登记"), ("rejected", "退回"),
+        *quota, ("adopted", "采用"), *channels, ("points_submission", "投稿分"),
+        ("points_adoption", "采用分"), ("points_quota", "任务分"), ("points", "积分"),
+        ("eligible", "可评优"),
+    ]
+
+
+def _ledger(db: Session, start: datetime, end: datetime, by: By) -> dict[int | None, Row]:
+    """Points by kind and adoptions by channel, per unit or correspondent, from the ledger."""
+    who = col(PointEntry.unit_id) if by == "unit" else col(PointEntry.correspondent_id)
+    lines = db.connection().execute(
+        sa.select(who, col(PointEntry.kind), col(PointEntry.channel),
+                  func.sum(col(PointEntry.points)), func.sum(col(PointEntry.quantity)))
+        .where(col(PointEntry.earned_at) >= start, col(PointEntry.earned_at) < end)
+        .group_by(who, col(PointEntry.kind), col(PointEntry.channel))
+    ).all()
+    found: dict[int | None, Row] = {}
+    for owner, kind, channel, points, quantity in lines:
+        row = found.setdefault(owner, {"points_submission": 0.0, "points_adoption": 0.0,
+                                       "points_quota": 0.0, "_adopted": {}})
+        name = f"points_{kind}"
+        row[name] = round(row.get(name, 0.0) + float(points or 0), 2)
+        if kind == "adoption":
+            row["_adopted"][channel] = row["_adopted"].get(channel, 0) + int(quantity or 0)
+    for row in found.values():
+        row["points"] = round(row["points_submission"] + row["points_adoption"]
+                              + row["points_quota"], 2)
+    return found
+
+
+def _empty_points() -> Row:
+    return {"points_submission": 0.0, "points_adoption": 0.0, "points_quota": 0.0,
+            "points": 0.0, "_adopted": {}}
+
+
+def _unit_rows(
+    db: Session, config: Config, period: Period, *, start: datetime, end: datetime,
+    ledger: dict[int | None, Row], now: datetime,
+) -> list[Row]:
+    counts = submissions_by_unit(db, start, end)
+    quotas = Quotas(config)
+    today = now.astimezone(config.office.tz).date()
+    owed: dict[tuple[int, str], int] = {}
+    rows = []
+    for unit in db.exec(select(Unit).order_by(col(Unit.name))).all():
+        received, accepted, rejected = counts.get(unit.id, (0, 0, 0))
+        if not unit.active and not received and unit.id not in ledger:
+            continue
+        rule = quotas.rule_for(unit) if unit.active else None
+        required = 0
+        if rule is not None:
+            key = (rule.count, rule.period)
+            if key not in owed:
+                owed[key] = quotas.required_between(rule, period.start, period.end, today)[0]
+            required = owed[key]
+        rows.append({
+            "unit": unit.name, "kind": unit.kind, "received": received, "accepted": accepted,
+            "rejected": rejected, "required": required, "missing": max(0, required - accepted),
+            **ledger.get(unit.id, _empty_points()),
+        })
+    return rows
+
+
+def _correspondent_rows(
+    db: Session, start: datetime, end: datetime, ledger: dict[int | None, Row]
+) -> list[Row]:
+    counts = submissions_by_unit(db, start, end, by_correspondent=True)
+    units: dict[int, list[str]] = {}
+    for cid, name in db.exec(
+        select(CorrespondentUnit.correspondent_id, Unit.name)
+        .join(Unit, col(Unit.id) == col(CorrespondentUnit.unit_id))
+        .order_by(col(Unit.name))
+    ).all():
+        units.setdefault(cid, []).append(name)
+    rows = []
+    for person in db.exec(select(Correspondent).order_by(col(Correspondent.name))).all():
+        received, acc, rej = counts.get(person.id, (0, 0, 0))
+        if not person.active and not received and person.id not in ledger:
+            continue
+        rows.append({
+            "correspondent": person.name, "units": "、".join(units.get(person.id or 0, [])),
+            "received": received, "accepted": acc, "rejected": rej,
+            **ledger.get(person.id, _empty_points()),
+        })
+    return rows
+
+
+def _rank(rows: list[Row]) -> None:
+    """Sort by points, then accepted pieces; equal points share a rank (1, 2, 2, 4)."""
+    rows.sort(key=lambda r: (-r["points"], -r["accepted"], r.get("unit") or r["correspondent"]))
+    for index, row in enumerate(rows):
+        same = index and rows[index - 1]["points"] == row["points"]
+        row["rank"] = rows[index - 1]["rank"] if same else index + 1
+
+
+def summarize(db: Session, config: Config, start: datetime, end: datetime) -> Summary:
+    """Seed 002's figures for [start, end)."""
+    summary = Summary()
+    names = {c.key: c.name for c in config.columns}
+    for column, status, count in db.exec(
+        select(Submission.column, Submission.status, func.count())
+        .where(Submission.received_at >= start, Submission.received_at < end)
+        .group_by(col(Submission.column), col(Submission.status))
+    ).all():
+        summary.received += count
+        if status == Status.ACCEPTED:
+            summary.accepted += count
+            label = names.get(column, column or "（未识别栏目）")
+            summary.by_column[label] = summary.by_column.get(label, 0) + count
+        elif status == Status.REJECTED:
+            summary.rejected += count
+    channels = {c.key: c.name for c in config.points.channels}
+    pairs = db.exec(
+        select(Adoption.channel, Adoption.adopted_at, Submission.received_at)
+        .join(Submission, col(Submission.id) == col(Adoption.submission_id))
+        .where(col(Adoption.revoked_at).is_(None),
+               Adoption.adopted_at >= start, Adoption.adopted_at < end)
+    ).all()
+    days = []
+    for channel, adopted_at, received_at in pairs:
+        label = channels.get(channel, channel)
+        summary.by_channel[label] = summary.by_channel.get(label, 0) + 1
+        days.append((adopted_at - received_at).total_seconds() / 86400)
+    summary.adopted = len(pairs)
+    if days:
+        summary.median_days_to_adoption = round(statistics.median(days), 1)
+    return summary
+
+
+def piece_rows(
+    db: Session, config: Config, start: datetime, end: datetime, *, accepted_only: bool = False
+) -> list[Row]:
+    """Every piece received in [start, end), oldest first, for the detail sheet and digest."""
+    s = Submission
+    query = (sa.select(col(s.id), col(s.tracking_no), col(s.unit_id), col(s.correspondent_id),
+                       col(s.column), col(s.title), col(s.author), col(s.received_at),
+                       col(s.status), col(s.word_count), col(s.picture_count))
+             .where(col(s.received_at) >= start, col(s.received_at) < end)
+             .order_by(col(s.received_at), col(s.id)))
+    if accepted_only:
+        query = query.where(col(s.status) == Status.ACCEPTED)
+    units = dict(db.exec(select(Unit.id, Unit.name)).all())
+    people = dict(db.exec(select(Correspondent.id, Correspondent.name)).all())
+    columns = {c.key: c.name for c in config.columns}
+    channels = {c.key: c.name for c in config.points.channels}
+    adopted: dict[int, list[str]] = {}
+    for sid, channel in db.exec(
+        select(Adoption.submission_id, Adoption.channel)
+        .join(Submission, col(Submission.id) == col(Adoption.submission_id))
+        .where(col(Adoption.revoked_at).is_(None),
+               Submission.received_at >= start, Submission.received_at < end)
+    ).all():
+        adopted.setdefault(sid, []).append(channels.get(channel, channel))
+    tz = config.office.tz
+    return [
+        {"tracking_no": r.tracking_no or "", "unit": units.get(r.unit_id, ""),
+         "correspondent": people.get(r.correspondent_id, ""),
+         "column": columns.get(r.column, r.column), "title": r.title, "author": r.author,
+         "received_at": f"{r.received_at.astimezone(tz):%Y-%m-%d %H:%M}",
+         "status": STATUS_CN.get(r.status, r.status), "word_count": r.word_count,
+         "picture_count": r.picture_count, "adopted": "、".join(adopted.get(r.id, []))}
+        for r in db.connection().execute(query).all()
+    ]
+
+
+PIECE_HEADERS = [
+    ("tracking_no", "登记编号"), ("unit", "单位"), ("correspondent", "信息员"), ("column", "栏目"),
+    ("title", "标题"), ("author", "作者"), ("received_at", "收稿时间"), ("status", "状态"),
+    ("word_count", "字数"), ("picture_count", "图片"), ("adopted", "采用"),
+]
