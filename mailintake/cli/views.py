@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
 from typing import Any
 
 import click
-from sqlmodel import col, select
 from tabulate import tabulate
 
 from mailintake.app import App
 from mailintake.cli.csvout import write_csv
-from mailintake.store.database import session
-from mailintake.store.models import (
-    Correspondent,
-    CorrespondentAddress,
-    CorrespondentUnit,
-    Finding,
-    InboundMessage,
-    Submission,
-    Unit,
-)
+from mailintake.store import listing
 
 Row = dict[str, Any]
 
@@ -35,81 +24,63 @@ OUTCOME_CN = {"filed": "已登记", "rejected": "已退回", "quarantined": "待
 
 
 def submission_rows(app: App) -> list[Row]:
-    with session(app.engine) as db:
-        units = {u.id: u.name for u in db.exec(select(Unit)).all()}
-        findings: dict[int, list[str]] = defaultdict(list)
-        for f in db.exec(select(Finding).order_by(col(Finding.id))).all():
-            findings[f.submission_id].append(f.code)
-        pairs = db.exec(
-            select(Submission, InboundMessage)
-            .join(InboundMessage, col(Submission.message_id) == col(InboundMessage.id))
-            .order_by(col(Submission.id))
-        ).all()
-        columns = {c.key: c.name for c in app.config.columns}
-        return [
-            {
-                "tracking_no": s.tracking_no,
-                "unit": units.get(s.unit_id, "") if s.unit_id else "",
-                "column": s.column,
-                "column_name": columns.get(s.column, ""),
-                "title": s.title,
-                "status": s.status,
-                "findings": findings.get(s.id or 0, []),
-                "word_count": s.word_count,
-                "picture_count": s.picture_count,
-                "received_at": app.local(s.received_at).isoformat(),
-                "message_id": m.message_id,
-                "from": m.from_addr,
-            }
-            for s, m in pairs
-        ]
+    columns = {c.key: c.name for c in app.config.columns}
+    return [_submission_row(app, piece, columns) for piece in listing.pieces(app.engine)]
+
+
+def _submission_row(app: App, piece: listing.ListedPiece, columns: dict[str, str]) -> Row:
+    s = piece.submission
+    return {
+        "tracking_no": s.tracking_no,
+        "unit": piece.unit,
+        "column": s.column,
+        "column_name": columns.get(s.column, ""),
+        "title": s.title,
+        "status": s.status,
+        "findings": piece.findings,
+        "word_count": s.word_count,
+        "picture_count": s.picture_count,
+        "received_at": app.local(s.received_at).isoformat(),
+        "message_id": piece.message.message_id,
+        "from": piece.message.from_addr,
+    }
 
 
 def message_rows(app: App) -> list[Row]:
-    with session(app.engine) as db:
-        rows = db.exec(select(InboundMessage).order_by(col(InboundMessage.id))).all()
-        return [
-            {
-                "message_id": m.message_id,
-                "from": m.from_addr,
-                "from_name": m.from_name,
-                "subject": m.subject,
-                "received_at": app.local(m.received_at).isoformat(),
-                "outcome": m.outcome,
-                "reasons": m.reasons,
-                "folder": m.target_folder if m.moved_at else m.folder,
-                "moved": m.moved_at is not None,
-                "size": m.size,
-                "raw_sha256": m.raw_sha256,
-                "error": m.error,
-            }
-            for m in rows
-        ]
+    return [
+        {
+            "message_id": m.message_id,
+            "from": m.from_addr,
+            "from_name": m.from_name,
+            "subject": m.subject,
+            "received_at": app.local(m.received_at).isoformat(),
+            "outcome": m.outcome,
+            "reasons": m.reasons,
+            "folder": m.target_folder if m.moved_at else m.folder,
+            "moved": m.moved_at is not None,
+            "size": m.size,
+            "raw_sha256": m.raw_sha256,
+            "error": m.error,
+        }
+        for m in listing.messages(app.engine)
+    ]
 
 
 def unit_rows(app: App) -> list[Row]:
-    with session(app.engine) as db:
-        people = {p.id: p for p in db.exec(select(Correspondent)).all()}
-        addresses: dict[int, list[str]] = defaultdict(list)
-        for a in db.exec(select(CorrespondentAddress).order_by(col(CorrespondentAddress.id))):
-            addresses[a.correspondent_id].append(a.address)
-        links: dict[int, list[int]] = defaultdict(list)
-        for link in db.exec(select(CorrespondentUnit)).all():
-            links[link.unit_id].append(link.correspondent_id)
-        return [
-            {
-                "unit": u.name,
-                "aliases": u.aliases,
-                "kind": u.kind,
-                "active": u.active,
-                "correspondents": [
-                    {"name": people[c].name, "title": people[c].title,
-                     "phone": people[c].phone, "emails": addresses[c]}
-                    for c in links[u.id or 0]
-                ],
-            }
-            for u in db.exec(select(Unit).order_by(col(Unit.name))).all()
-        ]
+    return [
+        {
+            "unit": u.name,
+            "aliases": u.aliases,
+            "kind": u.kind,
+            "active": u.active,
+            "correspondents": [
+                {"name": p.correspondent.name, "title": p.correspondent.title,
+                 "phone": p.correspondent.phone, "emails": p.addresses}
+                for p in people
+            ],
+        }
+        for u, people in listing.units(app.engine)
+    ]
 
 
 _TABLE_HEADERS = {

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine as Engine  # noqa: PLC0414  (re-exported, for callers)
 from sqlmodel import Session
 
 from mailintake.problems import EXIT_SETUP, Problem, shown_url, sqlite_file
