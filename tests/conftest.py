@@ -18,8 +18,8 @@ import pytest
 
 from mailintake.app import App
 from mailintake.config.settings import Config, load_config
-from mailintake.store.database import session, upgrade
-from mailintake.store.units import import_rows, read_rows
+from mailintake.office.registry import import_rows, read_rows
+from mailintake.store.database import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -99,9 +99,7 @@ def app(config: Config, clock: Callable[[], datetime]) -> Iterator[App]:
     """An app with the fixture units registered."""
     app = App.from_config(config, clock)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     yield app
     app.engine.dispose()
 

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from mailintake.app import App
 from mailintake.config.settings import load_config
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import (
     CorrespondentUnit,
@@ -27,7 +28,6 @@ from mailintake.store.models import (
     Submission,
     Unit,
 )
-from mailintake.store.units import import_rows, read_rows
 
 _serial = itertools.count(1)
 
@@ -37,9 +37,7 @@ def make_app(folder: Path, db_url: str, extra: str, clock: Callable[[], datetime
     folder.mkdir(parents=True, exist_ok=True)
     app = App.from_config(load_config(write_config(folder, db_url, extra)), clock)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     return app
 
 

@@ -173,15 +173,13 @@ def config_sqlite(tmp_path: Path) -> Iterator[App]:
     from conftest import FIXTURES, NOW, write_config
 
     from mailintake.config.settings import load_config
+    from mailintake.office.registry import import_rows, read_rows
     from mailintake.store.database import upgrade
-    from mailintake.store.units import import_rows, read_rows
 
     app = App.from_config(load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db'}")),
                           lambda: NOW)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     app.engine.dispose()
 
     def short_wait(connection: sqlite3.Connection, _record: object) -> None:
@@ -200,8 +198,8 @@ def pg_app(tmp_path: Path) -> Iterator[tuple[App, str]]:
     from conftest import FIXTURES, NOW, write_config
 
     from mailintake.config.settings import load_config
+    from mailintake.office.registry import import_rows, read_rows
     from mailintake.store.database import upgrade
-    from mailintake.store.units import import_rows, read_rows
 
     name = f"mi_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -209,9 +207,7 @@ def pg_app(tmp_path: Path) -> Iterator[tuple[App, str]]:
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     app = App.from_config(load_config(write_config(tmp_path, url)), lambda: NOW)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     yield app, name
     app.engine.dispose()
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:

@@ -29,10 +29,10 @@ from mailintake.app import App
 from mailintake.cli.views import message_rows, submission_rows
 from mailintake.config.settings import load_config
 from mailintake.intake.pipeline import CycleReport
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.storage import MAX_NAME_BYTES, sanitize_filename
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import Attachment
-from mailintake.store.units import import_rows, read_rows
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
         "\u200e", "\u200f", "\u061c"]
@@ -133,9 +133,7 @@ def new_office(folder: Path) -> App:
     app = App.from_config(load_config(write_config(folder, f"sqlite:///{folder / 'db'}")),
                           lambda: NOW)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     return app
 
 

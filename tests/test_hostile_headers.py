@@ -30,10 +30,10 @@ from sqlmodel import col, select
 from mailintake.app import App
 from mailintake.config.settings import AuthConfig, LimitsConfig, load_config
 from mailintake.intake import pipeline
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.storage import sha256
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import InboundMessage, OutboxMessage, Submission
-from mailintake.store.units import import_rows, read_rows
 
 NOW = "2026-11-19T10:00:00+08:00"
 LIMIT = 200 * 1024  # [limits] max_message_bytes here: every piece is under it
@@ -260,9 +260,7 @@ def polled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config = load_config(path)
     app = App.from_config(config)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     assert config.mailbox.path is not None
     deliver_in_order(config.mailbox.path, [shape.raw for shape in CORPUS])
     done = subprocess.run(

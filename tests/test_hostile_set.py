@@ -46,7 +46,7 @@ from mailintake.app import App
 from mailintake.config.settings import load_config
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import InboundMessage
-from mailintake.store.units import import_rows, read_rows
+from mailintake.office.registry import import_rows, read_rows
 results = {}
 for eml in sys.argv[2:]:
     eml = Path(eml)
@@ -55,9 +55,7 @@ for eml in sys.argv[2:]:
     config = load_config(write_config(work, f"sqlite:///{work / 'mailintake.db'}"))
     app = App.from_config(config, lambda: NOW)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     deliver(config, eml.read_bytes())
     box = app.open_mailbox()
     pipeline.run_cycle(app, box)

@@ -26,9 +26,9 @@ from mailintake.app import App
 from mailintake.config.settings import load_config
 from mailintake.intake import pipeline
 from mailintake.intake.loop import Intake
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import InboundMessage, OutboxMessage, Submission
-from mailintake.store.units import import_rows, read_rows
 
 PASSWORD_ENV = "MAILINTAKE_TEST_IMAP_PASSWORD"
 CLI = [sys.executable, "-m", "mailintake"]
@@ -60,9 +60,7 @@ def make_app(config_path: Path) -> App:
     """The app for a config, its database upgraded and the fixture units registered."""
     app = App.from_config(load_config(config_path), lambda: NOW)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     return app
 
 

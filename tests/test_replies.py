@@ -19,10 +19,10 @@ from mailintake.cli.main import main
 from mailintake.cli.views import message_rows, submission_rows
 from mailintake.config.settings import SmtpConfig, load_config
 from mailintake.intake import pipeline
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.replies import smtp
 from mailintake.replies.outbox import FlushReport
-from mailintake.store.database import session, upgrade
-from mailintake.store.units import import_rows, read_rows
+from mailintake.store.database import upgrade
 
 OFFICE = "xxbs@126.com"
 PASSWORD = "auth-code-123"
@@ -147,9 +147,7 @@ def _second_office(tmp_path: Path, db_url: str, address: str, clock: Clock) -> A
     units = folder / "units.csv"
     units.write_text("单位名称,简称,单位类别,信息员姓名,职务,邮箱,联系电话\n"
                      f"党政办公室,,部门,收稿机器人,,{OFFICE},0\n", encoding="utf-8")
-    with session(other.engine) as db:
-        import_rows(db, read_rows(units))
-        db.commit()
+    import_rows(other.engine, read_rows(units))
     return other
 
 

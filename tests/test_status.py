@@ -15,10 +15,10 @@ from test_imap_intake import PASSWORD_ENV, make_app, write_imap_config
 
 from mailintake.app import App
 from mailintake.intake.loop import Intake
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.service.status import retry
 from mailintake.store.database import session
 from mailintake.store.models import InboundMessage, OutboxMessage
-from mailintake.store.units import import_rows, read_rows
 
 CLI = [sys.executable, "-m", "mailintake"]
 
@@ -34,9 +34,7 @@ def register_stranger(app: App, folder: Path) -> None:
     added = "实验小学,实小、县实验小学,学校,某某,教师,stranger@example.com,13700000009\n"
     units.write_text((FIXTURES / "units.csv").read_text(encoding="utf-8-sig") + added,
                      encoding="utf-8")
-    with session(app.engine) as db:
-        import_rows(db, read_rows(units))
-        db.commit()
+    import_rows(app.engine, read_rows(units))
 
 
 def test_status_shows_the_last_cycle_waiting_mails_and_replies(app: App, tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.cli.views import unit_rows
 from mailintake.config.settings import Config, load_config
+from mailintake.office.registry import UnitsFileError, import_rows, read_rows
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import Correspondent, CorrespondentAddress
-from mailintake.store.units import UnitsFileError, find_sender, import_rows, read_rows
+from mailintake.store.units import find_sender
 
 BAD = FIXTURES / "bad_units"
 
@@ -26,9 +27,7 @@ BAD = FIXTURES / "bad_units"
 @pytest.mark.parametrize("name", ["units.csv", "units.xlsx"])
 def test_registration_form_imports_units_people_and_addresses(app: App, name: str) -> None:
     """CSV and XLSX give the same units, aliases, kinds and correspondents."""
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / name))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / name))
     rows = {row["unit"]: row for row in unit_rows(app)}
     assert len(rows) == 7
     assert rows["实验小学"]["aliases"] == ["实小", "县实验小学"]
@@ -68,9 +67,8 @@ def test_reimport_replaces_a_units_correspondent(app: App, tmp_path: Path) -> No
         writer = csv.writer(handle)
         writer.writerow(["单位名称", "简称", "单位类别", "信息员姓名", "职务", "邮箱", "联系电话"])
         writer.writerow(["实验小学", "实小", "学校", "周敏", "教师", "zhoumin@126.com", "1"])
+    import_rows(app.engine, read_rows(changed))
     with session(app.engine) as db:
-        import_rows(db, read_rows(changed))
-        db.commit()
         assert find_sender(db, "lina@foxmail.com") is not None  # still registered...
         lina = find_sender(db, "lina@foxmail.com")
         assert lina is not None and lina.units == []  # ...but no longer for 实验小学
@@ -149,9 +147,7 @@ def sqlite_app(tmp_path: Path) -> Iterator[App]:
     app = App.from_config(load_config(write_config(tmp_path, f"sqlite:///{tmp_path / 'db'}")),
                           lambda: NOW)
     upgrade(app.engine)
-    with session(app.engine) as db:
-        import_rows(db, read_rows(FIXTURES / "units.csv"))
-        db.commit()
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
     yield app
     app.engine.dispose()
 
@@ -184,8 +180,8 @@ def test_rows_read_from_two_forms_are_refused_by_the_import_too(app: App, tmp_pa
     before = registry(app)
     other = write_form(tmp_path / "other.csv",
                        [["城关镇东街小学", "", "学校", "刘强", "教师", "wangzhe@126.com", "3"]])
-    with pytest.raises(UnitsFileError) as caught, session(app.engine) as db:
-        import_rows(db, [*read_rows(FIXTURES / "units.csv"), *read_rows(other)])
+    with pytest.raises(UnitsFileError) as caught:
+        import_rows(app.engine, [*read_rows(FIXTURES / "units.csv"), *read_rows(other)])
     assert "「wangzhe@126.com」同时登记给了「王喆」（第 6、7 行）和「刘强」（第 2 行）" in str(
         caught.value)
     assert registry(app) == before

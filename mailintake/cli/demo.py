@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.engine import make_url
 
 from mailintake.cli.views import message_rows, print_rows, submission_rows
 from mailintake.config.settings import Config, ConfigError
 from mailintake.intake import pipeline
-from mailintake.store.database import session, upgrade
-from mailintake.store.units import import_rows, read_rows
+from mailintake.office.registry import import_rows, read_rows
+from mailintake.problems import sqlite_file
+from mailintake.store.database import upgrade
 
 if TYPE_CHECKING:
     from mailintake.cli.main import State
@@ -35,11 +35,10 @@ def _demo_paths(config: Config) -> list[Path]:
     """The folders the demo may wipe; refuses any config that is not local."""
     if config.mailbox.kind != "maildir" or config.smtp.kind != "folder":
         raise ConfigError("演示只能在 Maildir 收信、文件夹发信的配置下运行（如 config/demo.toml）")
-    database = make_url(config.database.url).database or ""
-    if not config.database.url.startswith("sqlite") or not database:
+    db_file = sqlite_file(config.database.url)
+    if db_file is None:
         raise ConfigError("演示只能使用 SQLite 数据库")
     assert config.mailbox.path is not None and config.smtp.path is not None
-    db_file = Path(database)
     return [config.mailbox.path, config.smtp.path, config.storage.dir,
             db_file, db_file.with_name(db_file.name + "-wal"),
             db_file.with_name(db_file.name + "-shm")]
@@ -60,9 +59,8 @@ def run_demo(state: State, reset: bool, now: datetime) -> None:
     state.now = now
     app = state.open_app(create=True)  # the demo sets up its own database
     upgrade(app.engine)
-    with resources.as_file(DEMO_DATA / "units.csv") as units, session(app.engine) as db:
-        summary = import_rows(db, read_rows(units))
-        db.commit()
+    with resources.as_file(DEMO_DATA / "units.csv") as units:
+        summary = import_rows(app.engine, read_rows(units))
     click.echo(
         f"已导入登记表：{len(summary.unit_names)} 个单位，{summary.correspondents} 名信息员。"
     )

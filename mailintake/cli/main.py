@@ -179,17 +179,14 @@ def units() -> None:
 @_guard
 def units_import(state: State, file: Path) -> None:
     """导入信息报送人员登记表（CSV 或 XLSX）。"""
-    from mailintake.store.database import session
-    from mailintake.store.units import UnitsFileError, import_rows, read_rows
+    from mailintake.office.registry import UnitsFileError, import_rows, read_rows
 
     try:
         rows = read_rows(file)
     except UnitsFileError as exc:
         click.echo(f"登记表有误，未导入任何数据：\n{exc}", err=True)
         sys.exit(1)
-    with session(state.app.engine) as db_session:
-        summary = import_rows(db_session, rows)
-        db_session.commit()
+    summary = import_rows(state.app.engine, rows)
     click.echo(
         f"已导入 {len(summary.unit_names)} 个单位（新增 {summary.units_created}，"
         f"更新 {summary.units_updated}），信息员 {summary.correspondents} 人。"

@@ -1,73 +1,42 @@
-"""Units and correspondents: the registration form's import, and look-ups.
+"""Units and correspondents: registering them, and looking them up.
 
-The form (信息报送人员登记表) is what offices already collect, as CSV or XLSX
-with Chinese headers, one row per unit and correspondent. An import checks
-every row first and changes nothing if any row is wrong; for each unit in the
-file, its correspondents become exactly those the file lists (seed 000: a
-changed correspondent must be registered in time).
-
-An address belongs to one person. Rows that share an address are that one
-person (a township school's correspondent sending for its village schools,
-seed 004); two different names given the same address are refused, naming
-the rows, for the office to say whose it is.
+``register`` writes what a checked registration form says (reading and
+checking the form is ``mailintake.office.registry``): for each unit named,
+its correspondents become exactly those listed. An address belongs to one
+person; a person is found again by one of their addresses and their name.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlmodel import Session, col, delete, select
 
+from mailintake.store.database import Engine, session
 from mailintake.store.models import Correspondent, CorrespondentAddress, CorrespondentUnit, Unit
 
-HEADERS = {
-    "单位名称": "unit",
-    "简称": "aliases",
-    "单位类别": "kind",
-    "信息员姓名": "name",
-    "职务": "title",
-    "邮箱": "emails",
-    "联系电话": "phone",
-}
-REQUIRED = ("单位名称", "单位类别", "信息员姓名", "邮箱")
 
-# The kinds a form may name, and the words offices use for them.
-KINDS = {
-    "学校": ("学校", "中学", "小学", "高中", "初中", "中心校", "职校", "九年制学校"),
-    "幼儿园": ("幼儿园", "幼儿园所", "园所"),
-    "部门": ("部门", "科室", "股室", "处室", "机关科室", "局属单位", "直属单位"),
-    "学院": ("学院", "系", "院系", "研究院"),
-    "社区": ("社区",),
-}
-_KIND_OF = {word: kind for kind, words in KINDS.items() for word in words}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
-_SPLIT = re.compile(r"[;；,，、\s]+")
+@dataclass(frozen=True)
+class UnitEntry:
+    """A unit as the registration form gives it."""
 
-
-class UnitsFileError(Exception):
-    """The registration file is wrong; ``problems`` lists each row and column."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass
-class Row:
-    line: int
-    unit: str
-    aliases: list[str]
+    name: str
     kind: str
+    aliases: list[str]
+
+
+@dataclass(frozen=True)
+class PersonEntry:
+    """A correspondent as the registration form gives them: every address they gave,
+    and the units (by name) they send for."""
+
     name: str
     title: str
-    emails: list[str]
     phone: str
+    emails: list[str]
+    units: list[str]
 
 
 @dataclass
@@ -79,207 +48,78 @@ class ImportSummary:
     unit_names: list[str] = field(default_factory=list)
 
 
-def read_rows(path: Path) -> list[Row]:
-    """Read and check every row; raise UnitsFileError listing all problems."""
-    table = _read_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path)
-    if not table:
-        raise UnitsFileError([f"{path.name}：文件为空"])
-    header = [str(h or "").strip() for h in table[0]]
-    missing = [h for h in REQUIRED if h not in header]
-    if missing:
-        raise UnitsFileError([f"{path.name}：缺少列 {'、'.join(missing)}（第 1 行表头）"])
-    index = {HEADERS[h]: i for i, h in enumerate(header) if h in HEADERS}
-    rows, problems = [], []
-    for number, cells in enumerate(table[1:], start=2):
-        values = {key: _cell(cells, i) for key, i in index.items()}
-        if not any(values.values()):
-            continue
-        row, row_problems = _check_row(number, values)
-        problems.extend(row_problems)
-        rows.append(row)
-    problems.extend(shared_addresses(rows))
-    if problems:
-        raise UnitsFileError(problems)
-    if not rows:
-        raise UnitsFileError([f"{path.name}：没有数据行"])
-    return rows
-
-
-def _same_person(name: str) -> str:
+def same_person(name: str) -> str:
     """A name as compared: full-width letters and spaces (王 喆, 王　喆) do not count."""
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
-def shared_addresses(rows: list[Row]) -> list[str]:
-    """One problem for each address the rows give to more than one person."""
-    owners: dict[str, dict[str, list[Row]]] = {}
-    for row in rows:
-        for address in dict.fromkeys(row.emails):
-            owners.setdefault(address, {}).setdefault(_same_person(row.name), []).append(row)
-    problems = []
-    for address, people in owners.items():
-        if len(people) < 2:
-            continue
-        lines = sorted(row.line for same in people.values() for row in same)
-        named = [f"「{same[0].name}」（第 {'、'.join(str(r.line) for r in same)} 行）"
-                 for same in people.values()]
-        problems.append(
-            f"第 {'、'.join(map(str, lines))} 行「邮箱」列：「{address}」同时登记给了"
-            f"{'、'.join(named[:-1])}和{named[-1]}；一个邮箱只能属于一位信息员，"
-            "请确认邮箱属于谁，改正后重新导入"
-        )
-    return problems
-
-
-def _people(rows: list[Row]) -> list[list[Row]]:
-    """The rows grouped by person: rows that share an address are one person."""
-    first: dict[str, int] = {}  # address -> the first row that gives it
-    parent = list(range(len(rows)))
-
-    def root(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
-
-    for index, row in enumerate(rows):
-        for address in row.emails:
-            parent[root(index)] = root(first.setdefault(address, index))
-    groups: dict[int, list[Row]] = {}
-    for index, row in enumerate(rows):
-        groups.setdefault(root(index), []).append(row)
-    return list(groups.values())
-
-
-def _cell(cells: Iterable[object], index: int) -> str:
-    values = list(cells)
-    value = values[index] if index < len(values) else None
-    return "" if value is None else str(value).strip()
-
-
-def _check_row(line: int, values: dict[str, str]) -> tuple[Row, list[str]]:
-    problems = []
-    for header in REQUIRED:
-        if not values.get(HEADERS[header]):
-            problems.append(f"第 {line} 行「{header}」列：不能为空")
-    kind = _KIND_OF.get(values.get("kind", ""), "")
-    if values.get("kind") and not kind:
-        problems.append(
-            f"第 {line} 行「单位类别」列：无法识别「{values['kind']}」，"
-            f"可用：{'、'.join(KINDS)}"
-        )
-    emails = [e.lower() for e in _SPLIT.split(values.get("emails", "")) if e]
-    problems.extend(
-        f"第 {line} 行「邮箱」列：「{e}」不是有效的邮箱地址" for e in emails if not _EMAIL.match(e)
-    )
-    aliases = [a for a in _SPLIT.split(values.get("aliases", "")) if a]
-    row = Row(line, values.get("unit", ""), aliases, kind, values.get("name", ""),
-              values.get("title", ""), emails, values.get("phone", ""))
-    return row, problems
-
-
-def _read_csv(path: Path) -> list[list[str]]:
-    data = path.read_bytes()
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise UnitsFileError([f"{path.name}：无法识别文件编码，请另存为 UTF-8 CSV"])
-    return list(csv.reader(io.StringIO(text)))
-
-
-def _read_xlsx(path: Path) -> list[list[str]]:
-    try:
-        import openpyxl  # only ``units import`` of an .xlsx needs it
-
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise UnitsFileError([f"{path.name}：无法打开 Excel 文件（{exc}）"]) from exc
-    try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        return [["" if c is None else str(c) for c in row] for row in rows]
-    finally:
-        book.close()
-
-
-def import_rows(session: Session, rows: list[Row]) -> ImportSummary:
-    """Apply checked rows in the caller's transaction; nothing is written when two
-    people share an address (UnitsFileError)."""
-    problems = shared_addresses(rows)
-    if problems:
-        raise UnitsFileError(problems)
+def register(engine: Engine, units: list[UnitEntry], people: list[PersonEntry]) -> ImportSummary:
+    """Write ``units`` and ``people`` in one transaction; each listed unit's
+    correspondents become exactly the people listed for it."""
     summary = ImportSummary()
-    units: dict[str, Unit] = {}
-    for row in rows:
-        if row.unit not in units:
-            units[row.unit] = _upsert_unit(session, row, summary)
-        else:
-            units[row.unit].aliases = sorted({*units[row.unit].aliases, *row.aliases})
-    unit_ids = [u.id for u in units.values()]
-    session.exec(delete(CorrespondentUnit).where(col(CorrespondentUnit.unit_id).in_(unit_ids)))
-    people: set[int] = set()
-    for same in _people(rows):
-        emails = list(dict.fromkeys(address for row in same for address in row.emails))
-        person_id = _upsert_person(session, same[0], emails, summary).id
-        assert person_id is not None
-        people.add(person_id)
-        for row in same:
-            unit_id = units[row.unit].id
+    with session(engine) as db:
+        ids: dict[str, int] = {}
+        for entry in units:
+            unit_id = _upsert_unit(db, entry, summary).id
             assert unit_id is not None
-            if session.get(CorrespondentUnit, (person_id, unit_id)) is None:
-                session.add(CorrespondentUnit(correspondent_id=person_id, unit_id=unit_id))
-                session.flush()
-    summary.correspondents = len(people)
-    summary.unit_names = list(units)
+            ids[entry.name] = unit_id
+        db.exec(delete(CorrespondentUnit).where(col(CorrespondentUnit.unit_id).in_(ids.values())))
+        registered: set[int] = set()
+        for person in people:
+            person_id = _upsert_person(db, person, summary).id
+            assert person_id is not None
+            registered.add(person_id)
+            for name in person.units:
+                if db.get(CorrespondentUnit, (person_id, ids[name])) is None:
+                    db.add(CorrespondentUnit(correspondent_id=person_id, unit_id=ids[name]))
+                    db.flush()
+        db.commit()
+    summary.correspondents = len(registered)
+    summary.unit_names = [entry.name for entry in units]
     return summary
 
 
-def _upsert_unit(session: Session, row: Row, summary: ImportSummary) -> Unit:
-    unit = session.exec(select(Unit).where(Unit.name == row.unit)).first()
+def _upsert_unit(db: Session, entry: UnitEntry, summary: ImportSummary) -> Unit:
+    unit = db.exec(select(Unit).where(Unit.name == entry.name)).first()
     if unit is None:
-        unit = Unit(name=row.unit, kind=row.kind, aliases=row.aliases)
+        unit = Unit(name=entry.name, kind=entry.kind, aliases=entry.aliases)
         summary.units_created += 1
     else:
-        unit.kind, unit.aliases, unit.active = row.kind, row.aliases, True
+        unit.kind, unit.aliases, unit.active = entry.kind, entry.aliases, True
         summary.units_updated += 1
-    session.add(unit)
-    session.flush()
+    db.add(unit)
+    db.flush()
     return unit
 
 
-def _upsert_person(
-    session: Session, row: Row, emails: list[str], summary: ImportSummary
-) -> Correspondent:
-    """The registered person who owns one of ``emails`` under this name, else a new one;
-    the addresses move to them (from another person, once theirs)."""
-    known = session.exec(
+def _upsert_person(db: Session, entry: PersonEntry, summary: ImportSummary) -> Correspondent:
+    """The registered person who owns one of the addresses under this name, else a new
+    one; the addresses move to them (from another person, once theirs)."""
+    known = db.exec(
         select(Correspondent)
         .join(CorrespondentAddress)
-        .where(col(CorrespondentAddress.address).in_(emails))
+        .where(col(CorrespondentAddress.address).in_(entry.emails))
         .order_by(col(CorrespondentAddress.id))
     ).all()
-    person = next((p for p in known if _same_person(p.name) == _same_person(row.name)), None)
+    person = next((p for p in known if same_person(p.name) == same_person(entry.name)), None)
     if person is None:
-        person = Correspondent(name=row.name)
-    person.name, person.title, person.phone, person.active = row.name, row.title, row.phone, True
-    session.add(person)
-    session.flush()
+        person = Correspondent(name=entry.name)
+    person.name, person.title, person.phone = entry.name, entry.title, entry.phone
+    person.active = True
+    db.add(person)
+    db.flush()
     assert person.id is not None
-    for address in emails:
-        existing = session.exec(
+    for address in entry.emails:
+        existing = db.exec(
             select(CorrespondentAddress).where(CorrespondentAddress.address == address)
         ).first()
         if existing is None:
-            session.add(CorrespondentAddress(correspondent_id=person.id, address=address))
+            db.add(CorrespondentAddress(correspondent_id=person.id, address=address))
             summary.addresses += 1
         else:
             existing.correspondent_id = person.id  # the address moved to a new correspondent
-            session.add(existing)
-    session.flush()
+            db.add(existing)
+    db.flush()
     return person
 
 
@@ -357,3 +197,51 @@ def unit_names(units: Iterable[Unit]) -> dict[str, Unit]:
         for name in (unit.name, *unit.aliases):
             names.setdefault(name, unit)
     return names
+
+
+def load_registry(engine: Engine) -> Registry:
+    """``Registry.load`` in a session of its own."""
+    with session(engine) as db:
+        return Registry.load(db)
+
+
+def all_units(engine: Engine, *, by_name: bool = True) -> list[Unit]:
+    """Every unit, active or not, by name (or in the order registered)."""
+    with session(engine) as db:
+        order = col(Unit.name) if by_name else col(Unit.id)
+        return list(db.exec(select(Unit).order_by(order)).all())
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """What quota logic needs of a unit, detached from the database."""
+
+    id: int
+    name: str
+    kind: str
+    quota: int | None = None
+    # (address id, address, correspondent name) of its active correspondents.
+    recipients: tuple[tuple[int, str, str], ...] = field(default=())
+
+
+def quota_units(engine: Engine) -> list[UnitInfo]:
+    """Active units, by name, with the addresses of their active correspondents."""
+    with session(engine) as db:
+        units = db.exec(select(Unit).where(col(Unit.active)).order_by(col(Unit.name))).all()
+        rows = db.exec(
+            select(CorrespondentUnit.unit_id, CorrespondentAddress.id,
+                   CorrespondentAddress.address, Correspondent.name)
+            .join(Correspondent, col(Correspondent.id) == col(CorrespondentUnit.correspondent_id))
+            .join(CorrespondentAddress,
+                  col(CorrespondentAddress.correspondent_id) == col(Correspondent.id))
+            .where(col(Correspondent.active))
+            .order_by(col(CorrespondentAddress.id))
+        ).all()
+    recipients: dict[int, list[tuple[int, str, str]]] = {}
+    for unit_id, address_id, address, name in rows:
+        recipients.setdefault(unit_id, []).append((address_id or 0, address, name))
+    return [
+        UnitInfo(id=u.id or 0, name=u.name, kind=u.kind, quota=u.quota,
+                 recipients=tuple(recipients.get(u.id or 0, [])))
+        for u in units
+    ]
