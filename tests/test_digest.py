@@ -11,7 +11,7 @@ from office_pieces import body_text, file_piece, outbox, parsed
 
 from mailintake.app import App
 from mailintake.office.chart import Bar, bar_chart, cjk_font
-from mailintake.office.digest import send_digest
+from mailintake.office.digest import queue_digest
 from mailintake.store.models import Status
 
 
@@ -24,11 +24,11 @@ def test_digest_after_a_three_day_outage_is_sent_once(app: App) -> None:
     file_piece(app, "实验小学", at(date(2026, 11, 17), 10), title="开展秋季趣味运动会")
     file_piece(app, "实验小学", at(date(2026, 11, 18), 10), title="举办读书节", warn=True)
     file_piece(app, "组织部", at(date(2026, 11, 18), 11), status=Status.REJECTED)
-    assert send_digest(app, at(date(2026, 11, 16), 9))  # last Monday's, as usual
-    assert not send_digest(app, at(date(2026, 11, 23), 7))  # this Monday, before 8:00
-    assert send_digest(app, at(date(2026, 11, 26), 10))  # Thursday, after the outage
-    assert not send_digest(app, at(date(2026, 11, 26), 11))
-    assert not send_digest(app, at(date(2026, 11, 29), 23))
+    assert queue_digest(app, at(date(2026, 11, 16), 9))  # last Monday's, as usual
+    assert not queue_digest(app, at(date(2026, 11, 23), 7))  # this Monday, before 8:00
+    assert queue_digest(app, at(date(2026, 11, 26), 10))  # Thursday, after the outage
+    assert not queue_digest(app, at(date(2026, 11, 26), 11))
+    assert not queue_digest(app, at(date(2026, 11, 29), 23))
     keys = [item.dedup_key for item in outbox(app, "digest")]
     assert keys == ["digest:2026-W46:office@example.test", "digest:2026-W47:office@example.test"]
 
@@ -38,7 +38,7 @@ def test_digest_says_what_the_office_needs(app: App) -> None:
     file_piece(app, "实验小学", at(date(2026, 11, 17), 10), title="开展秋季趣味运动会")
     file_piece(app, "实验小学", at(date(2026, 11, 18), 10), title="举办读书节", warn=True)
     file_piece(app, "组织部", at(date(2026, 11, 18), 11), status=Status.REJECTED)
-    assert send_digest(app, at(date(2026, 11, 23)))
+    assert queue_digest(app, at(date(2026, 11, 23)))
     mail = parsed(outbox(app, "digest")[0])
     assert mail["Subject"] == "【周报】第11教学周（2026年11月16日—11月22日）信息报送情况"
     assert mail["Auto-Submitted"] == "auto-generated"

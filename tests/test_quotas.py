@@ -15,8 +15,9 @@ from mailintake.app import App
 from mailintake.config.settings import CalendarConfig, SemesterConfig
 from mailintake.office.calendar import TeachingCalendar
 from mailintake.office.periods import PeriodError, parse_period, period_of
-from mailintake.office.quotas import Quotas, UnitInfo
-from mailintake.office.reminders import send_reminders
+from mailintake.office.quotas import Quotas
+from mailintake.office.reminders import queue_reminders
+from mailintake.store.units import UnitInfo
 
 CALENDAR = TeachingCalendar(CalendarConfig(
     semesters=[SemesterConfig(name="2026秋", week1_monday=date(2026, 9, 7), weeks=20)]))
@@ -98,12 +99,12 @@ def _reminded(app: App) -> dict[str, list[str]]:
 def test_school_with_nothing_in_week_12_is_reminded_once(app: App) -> None:
     """A school that sent nothing in teaching week 12 gets one reminder Thursday, none Friday."""
     file_piece(app, "城关镇中心校", at(date(2026, 11, 24), 15))
-    assert send_reminders(app, at(date(2026, 11, 26), 8)) == 0  # Thursday, before 9:00
-    assert send_reminders(app, at(date(2026, 11, 26))) > 0
+    assert queue_reminders(app, at(date(2026, 11, 26), 8)) == 0  # Thursday, before 9:00
+    assert queue_reminders(app, at(date(2026, 11, 26))) > 0
     reminded = _reminded(app)
     assert reminded["实验小学"] == ["lina@foxmail.com"]
     assert "城关镇中心校" not in reminded
-    assert send_reminders(app, at(date(2026, 11, 27))) == 0  # Friday: nothing twice
+    assert queue_reminders(app, at(date(2026, 11, 27))) == 0  # Friday: nothing twice
     assert _reminded(app) == reminded
     mail = parsed(next(i for i in outbox(app, "reminder") if i.recipient == "lina@foxmail.com"))
     assert mail["Subject"] == "【催报】实验小学第12教学周（2026年11月23日—11月29日）尚缺 1 篇信息"
@@ -114,26 +115,26 @@ def test_school_with_nothing_in_week_12_is_reminded_once(app: App) -> None:
 
 def test_departments_are_reminded_in_the_last_week_of_the_month(app: App) -> None:
     """A department that sent nothing this month hears so in the month's last week only."""
-    send_reminders(app, at(date(2026, 11, 19)))  # Thursday of week 11: not the last week
+    queue_reminders(app, at(date(2026, 11, 19)))  # Thursday of week 11: not the last week
     assert "组织部" not in _reminded(app)
-    send_reminders(app, at(date(2026, 11, 26)))
+    queue_reminders(app, at(date(2026, 11, 26)))
     assert sorted(_reminded(app)["组织部"]) == ["liuxy@163.com", "zzb_xx@126.com"]
 
 
 def test_no_reminders_in_a_holiday_week(app: App) -> None:
     """National Day week asks for nothing, so nobody is reminded."""
-    assert send_reminders(app, at(date(2026, 10, 8))) == 0
-    assert send_reminders(app, at(date(2026, 10, 9), 17)) == 0
+    assert queue_reminders(app, at(date(2026, 10, 8))) == 0
+    assert queue_reminders(app, at(date(2026, 10, 9), 17)) == 0
     assert outbox(app, "reminder") == []
 
 
 def test_a_reminder_missed_during_downtime_goes_out_once_on_restart(app: App) -> None:
     """Down from Wednesday to Saturday: the reminders go out at restart, and only once."""
-    assert send_reminders(app, at(date(2026, 11, 28), 11)) > 0
+    assert queue_reminders(app, at(date(2026, 11, 28), 11)) > 0
     first = len(outbox(app, "reminder"))
-    assert send_reminders(app, at(date(2026, 11, 28), 12)) == 0
+    assert queue_reminders(app, at(date(2026, 11, 28), 12)) == 0
     assert len(outbox(app, "reminder")) == first
     # Next Monday a new week starts and is not yet due.
-    assert send_reminders(app, at(date(2026, 11, 30))) == 0
+    assert queue_reminders(app, at(date(2026, 11, 30))) == 0
     assert unit_id(app, "实验小学") in {int(i.dedup_key.split(":")[1])
                                       for i in outbox(app, "reminder")}

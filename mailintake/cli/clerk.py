@@ -1,6 +1,6 @@
 """What the clerk's commands do: adopt / unadopt, report, remind, digest.
 
-``cli.py`` declares the commands and hands over here; messages are Chinese,
+``cli.main`` declares the commands and hands over here; messages are Chinese,
 and a mistake a clerk can fix (an unknown tracking number, channel, unit or
 period) ends with the message and exit status 1, never a traceback.
 """
@@ -22,7 +22,6 @@ from mailintake.office.periods import Period, PeriodError, parse_period
 from mailintake.office.points import PointsError, adopt, settle, unadopt
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import By, Report, build_report, piece_rows
-from mailintake.store.database import session
 
 
 def fail(message: str) -> NoReturn:
@@ -41,13 +40,11 @@ def adopt_command(
             when = datetime.combine(date.fromisoformat(day), time(12), tzinfo=app.config.office.tz)
         except ValueError:
             fail(f"日期 {day} 有误，应为 YYYY-MM-DD")
-    with session(app.engine) as db:
-        try:
-            adoption = adopt(db, app.config.points, tracking_no, channel, when=when, brief=brief,
-                             split=split)
-        except PointsError as exc:
-            fail(str(exc))
-        db.commit()
+    try:
+        adoption = adopt(app.engine, app.config.points, tracking_no, channel, when=when,
+                         brief=brief, split=split)
+    except PointsError as exc:
+        fail(str(exc))
     named = app.config.points.channel(adoption.channel)
     points = named.earned(brief) if named else 0
     click.echo(f"已记录：稿件 {tracking_no} 被{named.name if named else channel}采用"
@@ -55,12 +52,10 @@ def adopt_command(
 
 
 def unadopt_command(app: App, tracking_no: str, channel: str) -> None:
-    with session(app.engine) as db:
-        try:
-            unadopt(db, app.config.points, tracking_no, channel, now=app.clock())
-        except PointsError as exc:
-            fail(str(exc))
-        db.commit()
+    try:
+        unadopt(app.engine, app.config.points, tracking_no, channel, now=app.clock())
+    except PointsError as exc:
+        fail(str(exc))
     click.echo(f"已撤销：稿件 {tracking_no} 的“{channel}”采用记录，积分已冲回。")
 
 
@@ -116,8 +111,7 @@ def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | No
     report = build_report(app.engine, app.config, period, by, now)
     print_report(report, fmt)
     if xlsx is not None:
-        with session(app.engine) as db:
-            pieces = piece_rows(db, app.config, *period.bounds(app.config.office.tz))
+        pieces = piece_rows(app.engine, app.config, *period.bounds(app.config.office.tz))
         try:
             write_report(report, pieces, xlsx)
         except OSError as exc:
@@ -127,17 +121,17 @@ def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | No
 
 def remind_command(app: App) -> None:
     from mailintake.intake.pipeline import deliver
-    from mailintake.office.reminders import send_reminders
+    from mailintake.office.reminders import queue_reminders
 
-    queued = send_reminders(app, app.clock())
+    queued = queue_reminders(app, app.clock())
     deliver(app)
     click.echo(f"已发出催报邮件 {queued} 封。" if queued else "目前没有需要催报的单位。")
 
 
 def digest_command(app: App) -> None:
     from mailintake.intake.pipeline import deliver
-    from mailintake.office.digest import send_digest
+    from mailintake.office.digest import queue_digest
 
-    queued = send_digest(app, app.clock())
+    queued = queue_digest(app, app.clock())
     deliver(app)
     click.echo("已发出周报。" if queued else "本周周报已发出过（或未配置 [office] addresses）。")

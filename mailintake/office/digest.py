@@ -19,20 +19,18 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
-
 from mailintake.app import App
 from mailintake.config.office import DigestConfig
 from mailintake.office.calendar import TeachingCalendar
 from mailintake.office.chart import Bar, bar_chart
 from mailintake.office.periods import Period, day_label, period_of
 from mailintake.office.points import settle
-from mailintake.office.quotas import Quotas, accepted_by_unit, load_units, submissions_by_unit
+from mailintake.office.quotas import Quotas
 from mailintake.office.reports import build_report, piece_rows
 from mailintake.replies import bounces, outbox
-from mailintake.store.database import session as open_session
-from mailintake.store.models import Finding, OutboxMessage, Status, Submission
+from mailintake.store import sent
+from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
+from mailintake.store.units import UnitInfo, quota_units
 
 log = logging.getLogger("mailintake.office.digest")
 
@@ -67,24 +65,12 @@ class Digest:
     attachment_name: str
 
 
-def _warned(db: Session, start: datetime, end: datetime) -> dict[int | None, int]:
-    """Accepted pieces that carry at least one warning, per unit."""
-    rows = db.exec(
-        select(Submission.unit_id, func.count(func.distinct(Submission.id)))
-        .join(Finding, col(Finding.submission_id) == col(Submission.id))
-        .where(Finding.severity == "warn", Submission.status == Status.ACCEPTED,
-               Submission.received_at >= start, Submission.received_at < end)
-        .group_by(col(Submission.unit_id))
-    ).all()
-    return dict(rows)
-
-
-def _behind(app: App, db: Session, day: datetime) -> list[dict[str, Any]]:
+def _behind(app: App, units: list[UnitInfo], day: datetime) -> list[dict[str, Any]]:
     """Units behind their quota in the quota period holding ``day``."""
     tz, quotas = app.config.office.tz, Quotas(app.config)
     local_day = day.astimezone(tz).date()
     wanted: dict[Period, list[tuple[int, str, int]]] = {}
-    for unit in load_units(db):
+    for unit in units:
         rule = quotas.rule_for(unit)
         if rule is None:
             continue
@@ -93,9 +79,9 @@ def _behind(app: App, db: Session, day: datetime) -> list[dict[str, Any]]:
         if required:
             wanted.setdefault(period, []).append((unit.id, unit.name, required))
     behind = []
-    for period, units in wanted.items():
-        got = accepted_by_unit(db, *period.bounds(tz), [u[0] for u in units])
-        for unit_id, name, required in units:
+    for period, owing in wanted.items():
+        got = accepted_by_unit(app.engine, *period.bounds(tz), [u[0] for u in owing])
+        for unit_id, name, required in owing:
             if got.get(unit_id, 0) < required:
                 behind.append({"unit": name, "period": period.label, "required": required,
                                "got": got.get(unit_id, 0),
@@ -130,12 +116,12 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     month = period_of("month", week.last_day)
     ranking = build_report(app.engine, config, month, "unit", now)
     week_report = build_report(app.engine, config, week, "unit", now)
-    with open_session(app.engine) as db:
-        counts = submissions_by_unit(db, start, end)
-        warned = _warned(db, start, end)
-        names = {u.id: u.name for u in load_units(db)}
-        behind = _behind(app, db, end - timedelta(seconds=1))
-        all_pieces = piece_rows(db, config, start, end)
+    counts = submissions_by_unit(app.engine, start, end)
+    warned = warned_by_unit(app.engine, start, end)
+    units = quota_units(app.engine)
+    names = {u.id: u.name for u in units}
+    behind = _behind(app, units, end - timedelta(seconds=1))
+    all_pieces = piece_rows(app.engine, config, start, end)
     per_unit: list[dict[str, Any]] = sorted(
         ({"unit": names.get(uid, "（未确定单位）") if uid else "（未确定单位）",
           "received": n, "accepted": a, "rejected": r, "warned": warned.get(uid, 0)}
@@ -189,7 +175,7 @@ def _message(app: App, digest: Digest, to: str, now: datetime) -> bytes:
     return bytes(message)
 
 
-def send_digest(app: App, now: datetime) -> bool:
+def queue_digest(app: App, now: datetime) -> bool:
     """Queue the latest due digest unless it was queued before; True when queued now."""
     week = digest_week(now, app.config.digest, app.config.office.tz,
                        TeachingCalendar(app.config.calendar))
@@ -197,23 +183,14 @@ def send_digest(app: App, now: datetime) -> bool:
     if week is None or not addresses:
         return False
     key = f"digest:{week.key}"
-    with open_session(app.engine) as db:
-        if db.exec(select(OutboxMessage.id).where(
-                col(OutboxMessage.dedup_key).like(f"{key}:%"))).first() is not None:
-            return False
+    if sent.queued(app.engine, key):
+        return False
     digest = build_digest(app, week, now)
-    with open_session(app.engine) as db:
-        for address in addresses:
-            db.add(OutboxMessage(
-                dedup_key=f"{key}:{address}"[:200], kind="digest", recipient=address,
-                subject=digest.subject, raw=_message(app, digest, address, now),
-                created_at=now, next_attempt_at=now,
-            ))
-        try:
-            db.commit()
-        except IntegrityError:
-            db.rollback()  # another process queued this week's digest first
-            return False
+    mails = [sent.Mail(dedup_key=f"{key}:{address}"[:200], kind="digest", recipient=address,
+                       subject=digest.subject, raw=_message(app, digest, address, now))
+             for address in addresses]
+    if not sent.queue_once(app.engine, mails, now):
+        return False  # another process queued this week's digest first
     log.info("digest for %s queued to %s", week.key, ", ".join(addresses))
     return True
 

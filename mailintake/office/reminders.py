@@ -9,8 +9,8 @@ queues it, so a restart after downtime sends a missed reminder once and a
 second call sends nothing. No reminder goes out in a week that asks for no
 pieces (holidays, outside the semester).
 
-``due_reminders`` is pure (time and counts are arguments); ``send_reminders``
-reads the database and queues; the daemon calls it as ``(app, now)``.
+``due_reminders`` is pure (time and counts are arguments); ``queue_reminders``
+reads the store and queues; the daemon calls it as ``(app, now)``.
 """
 
 from __future__ import annotations
@@ -22,16 +22,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
-
 from mailintake.app import App
 from mailintake.config.office import RemindersConfig
 from mailintake.config.settings import ColumnConfig
 from mailintake.office.periods import Period, day_label
-from mailintake.office.quotas import Quotas, UnitInfo, accepted_by_unit, load_units
-from mailintake.store.database import session as open_session
-from mailintake.store.models import OutboxMessage
+from mailintake.office.quotas import Quotas
+from mailintake.store import sent
+from mailintake.store.counts import accepted_by_unit
+from mailintake.store.units import UnitInfo, quota_units
 
 log = logging.getLogger("mailintake.office.reminders")
 
@@ -122,51 +120,39 @@ def reminder_context(
     }
 
 
-def _already_reminded(db: Session, periods: set[str]) -> set[tuple[int, str]]:
-    done: set[tuple[int, str]] = set()
-    for key in periods:
-        rows = db.exec(
-            select(OutboxMessage.dedup_key)
-            .where(OutboxMessage.kind == "reminder",
-                   col(OutboxMessage.dedup_key).like(f"reminder:%:{key}:%"))
-        ).all()
-        done |= {(int(k.split(":")[1]), key) for k in rows}
-    return done
-
-
-def send_reminders(app: App, now: datetime) -> int:
+def queue_reminders(app: App, now: datetime) -> int:
     """Queue the reminders due at ``now``; returns how many mails were queued."""
     tz = app.config.office.tz
     quotas = Quotas(app.config)
     queued = 0
-    with open_session(app.engine) as db:
-        units = load_units(db)
-        settings = app.config.reminders
-        candidates = reminder_periods(now, units, quotas=quotas, settings=settings, tz=tz)
-        by_period: dict[Period, list[int]] = {}
-        for unit, period, _ in candidates:
-            by_period.setdefault(period, []).append(unit.id)
-        accepted: dict[tuple[int, str], int] = {}
-        for period, ids in by_period.items():
-            start, end = period.bounds(tz)
-            for unit_id, count in accepted_by_unit(db, start, end, ids).items():
-                accepted[(unit_id, period.key)] = count
-        done = _already_reminded(db, {p.key for p in by_period})
-        for reminder in due_reminders(now, units, accepted=accepted, quotas=quotas,
-                                      settings=app.config.reminders, tz=tz):
-            if (reminder.unit.id, reminder.period.key) in done:
-                continue
-            if not reminder.unit.recipients:
-                log.warning("unit %s is behind its quota but has no correspondent to remind",
-                            reminder.unit.name)
-                continue
-            queued += _queue(app, db, reminder, now)
+    units = quota_units(app.engine)
+    settings = app.config.reminders
+    candidates = reminder_periods(now, units, quotas=quotas, settings=settings, tz=tz)
+    by_period: dict[Period, list[int]] = {}
+    for unit, period, _ in candidates:
+        by_period.setdefault(period, []).append(unit.id)
+    accepted: dict[tuple[int, str], int] = {}
+    for period, ids in by_period.items():
+        start, end = period.bounds(tz)
+        for unit_id, count in accepted_by_unit(app.engine, start, end, ids).items():
+            accepted[(unit_id, period.key)] = count
+    done = sent.reminded(app.engine, {p.key for p in by_period})
+    for reminder in due_reminders(now, units, accepted=accepted, quotas=quotas,
+                                  settings=app.config.reminders, tz=tz):
+        if (reminder.unit.id, reminder.period.key) in done:
+            continue
+        if not reminder.unit.recipients:
+            log.warning("unit %s is behind its quota but has no correspondent to remind",
+                        reminder.unit.name)
+            continue
+        queued += _queue(app, reminder, now)
     return queued
 
 
-def _queue(app: App, db: Session, reminder: Reminder, now: datetime) -> int:
+def _queue(app: App, reminder: Reminder, now: datetime) -> int:
     """All of a unit's reminder mails in one transaction: all queued, or none."""
     as_of = f"{app.local(now):%m月%d日 %H:%M}"
+    mails = []
     for address_id, address, name in reminder.unit.recipients:
         context = reminder_context(
             reminder, recipient_name=name, as_of=as_of, columns=app.config.columns,
@@ -175,15 +161,10 @@ def _queue(app: App, db: Session, reminder: Reminder, now: datetime) -> int:
         subject, body = app.replies.render("reminder", context)
         raw = app.replies.plain(to=address, subject=subject, body=body, now=now,
                                 auto="auto-generated")
-        db.add(OutboxMessage(
-            dedup_key=f"{reminder.key}:{address_id}", kind="reminder", recipient=address,
-            subject=subject, raw=raw, created_at=now, next_attempt_at=now,
-        ))
-    try:
-        db.commit()
-    except IntegrityError:
-        db.rollback()  # another process queued this unit's reminder first
-        return 0
+        mails.append(sent.Mail(dedup_key=f"{reminder.key}:{address_id}", kind="reminder",
+                               recipient=address, subject=subject, raw=raw))
+    if not sent.queue_once(app.engine, mails, now):
+        return 0  # another process queued this unit's reminder first
     log.info("reminder queued for %s (%s: %d of %d)", reminder.unit.name,
              reminder.period.key, reminder.got, reminder.required)
     return len(reminder.unit.recipients)

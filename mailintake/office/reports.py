@@ -19,23 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
-
 from mailintake.config.settings import Config
 from mailintake.office.periods import Period
-from mailintake.office.quotas import Quotas, submissions_by_unit
-from mailintake.store.database import session as open_session
-from mailintake.store.models import (
-    Adoption,
-    Correspondent,
-    CorrespondentUnit,
-    PointEntry,
-    Status,
-    Submission,
-    Unit,
-)
+from mailintake.office.quotas import Quotas
+from mailintake.store import reports as store
+from mailintake.store.counts import submissions_by_unit
+from mailintake.store.database import Engine
+from mailintake.store.models import Status
+from mailintake.store.units import all_units
 
 By = Literal["unit", "correspondent"]
 Row = dict[str, Any]
@@ -71,13 +62,12 @@ class Report:
 def build_report(engine: Engine, config: Config, period: Period, by: By, now: datetime) -> Report:
     """The statistics of ``period`` as known at ``now``."""
     start, end = period.bounds(config.office.tz)
-    with open_session(engine) as db:
-        ledger = _ledger(db, start, end, by)
-        if by == "unit":
-            rows = _unit_rows(db, config, period, start=start, end=end, ledger=ledger, now=now)
-        else:
-            rows = _correspondent_rows(db, start, end, ledger)
-        summary = summarize(db, config, start, end)
+    ledger = _ledger(engine, start, end, by)
+    if by == "unit":
+        rows = _unit_rows(engine, config, period, start=start, end=end, ledger=ledger, now=now)
+    else:
+        rows = _correspondent_rows(engine, start, end, ledger)
+    summary = summarize(engine, config, start, end)
     for row in rows:
         adopted: dict[str, int] = row.pop("_adopted")
         for channel in config.points.channels:
@@ -103,23 +93,17 @@ def _headers(config: Config, by: By) -> list[tuple[str, str]]:
     ]
 
 
-def _ledger(db: Session, start: datetime, end: datetime, by: By) -> dict[int | None, Row]:
+def _ledger(engine: Engine, start: datetime, end: datetime, by: By) -> dict[int | None, Row]:
     """Points by kind and adoptions by channel, per unit or correspondent, from the ledger."""
-    who = col(PointEntry.unit_id) if by == "unit" else col(PointEntry.correspondent_id)
-    lines = db.connection().execute(
-        sa.select(who, col(PointEntry.kind), col(PointEntry.channel),
-                  func.sum(col(PointEntry.points)), func.sum(col(PointEntry.quantity)))
-        .where(col(PointEntry.earned_at) >= start, col(PointEntry.earned_at) < end)
-        .group_by(who, col(PointEntry.kind), col(PointEntry.channel))
-    ).all()
     found: dict[int | None, Row] = {}
-    for owner, kind, channel, points, quantity in lines:
-        row = found.setdefault(owner, {"points_submission": 0.0, "points_adoption": 0.0,
-                                       "points_quota": 0.0, "_adopted": {}})
-        name = f"points_{kind}"
-        row[name] = round(row.get(name, 0.0) + float(points or 0), 2)
-        if kind == "adoption":
-            row["_adopted"][channel] = row["_adopted"].get(channel, 0) + int(quantity or 0)
+    for line in store.ledger_sums(engine, start, end, by_correspondent=by != "unit"):
+        row = found.setdefault(line.owner, {"points_submission": 0.0, "points_adoption": 0.0,
+                                            "points_quota": 0.0, "_adopted": {}})
+        name = f"points_{line.kind}"
+        row[name] = round(row.get(name, 0.0) + line.points, 2)
+        if line.kind == "adoption":
+            adopted = row["_adopted"]
+            adopted[line.channel] = adopted.get(line.channel, 0) + line.quantity
     for row in found.values():
         row["points"] = round(row["points_submission"] + row["points_adoption"]
                               + row["points_quota"], 2)
@@ -132,15 +116,15 @@ def _empty_points() -> Row:
 
 
 def _unit_rows(
-    db: Session, config: Config, period: Period, *, start: datetime, end: datetime,
+    engine: Engine, config: Config, period: Period, *, start: datetime, end: datetime,
     ledger: dict[int | None, Row], now: datetime,
 ) -> list[Row]:
-    counts = submissions_by_unit(db, start, end)
+    counts = submissions_by_unit(engine, start, end)
     quotas = Quotas(config)
     today = now.astimezone(config.office.tz).date()
     owed: dict[tuple[int, str], int] = {}
     rows = []
-    for unit in db.exec(select(Unit).order_by(col(Unit.name))).all():
+    for unit in all_units(engine):
         received, accepted, rejected = counts.get(unit.id, (0, 0, 0))
         if not unit.active and not received and unit.id not in ledger:
             continue
@@ -160,23 +144,16 @@ def _unit_rows(
 
 
 def _correspondent_rows(
-    db: Session, start: datetime, end: datetime, ledger: dict[int | None, Row]
+    engine: Engine, start: datetime, end: datetime, ledger: dict[int | None, Row]
 ) -> list[Row]:
-    counts = submissions_by_unit(db, start, end, by_correspondent=True)
-    units: dict[int, list[str]] = {}
-    for cid, name in db.exec(
-        select(CorrespondentUnit.correspondent_id, Unit.name)
-        .join(Unit, col(Unit.id) == col(CorrespondentUnit.unit_id))
-        .order_by(col(Unit.name))
-    ).all():
-        units.setdefault(cid, []).append(name)
+    counts = submissions_by_unit(engine, start, end, by_correspondent=True)
     rows = []
-    for person in db.exec(select(Correspondent).order_by(col(Correspondent.name))).all():
+    for person, units in store.correspondents(engine):
         received, acc, rej = counts.get(person.id, (0, 0, 0))
         if not person.active and not received and person.id not in ledger:
             continue
         rows.append({
-            "correspondent": person.name, "units": "、".join(units.get(person.id or 0, [])),
+            "correspondent": person.name, "units": "、".join(units),
             "received": received, "accepted": acc, "rejected": rej,
             **ledger.get(person.id, _empty_points()),
         })
@@ -191,15 +168,11 @@ def _rank(rows: list[Row]) -> None:
         row["rank"] = rows[index - 1]["rank"] if same else index + 1
 
 
-def summarize(db: Session, config: Config, start: datetime, end: datetime) -> Summary:
+def summarize(engine: Engine, config: Config, start: datetime, end: datetime) -> Summary:
     """Seed 002's figures for [start, end)."""
     summary = Summary()
     names = {c.key: c.name for c in config.columns}
-    for column, status, count in db.exec(
-        select(Submission.column, Submission.status, func.count())
-        .where(Submission.received_at >= start, Submission.received_at < end)
-        .group_by(col(Submission.column), col(Submission.status))
-    ).all():
+    for column, status, count in store.column_counts(engine, start, end):
         summary.received += count
         if status == Status.ACCEPTED:
             summary.accepted += count
@@ -208,12 +181,7 @@ def summarize(db: Session, config: Config, start: datetime, end: datetime) -> Su
         elif status == Status.REJECTED:
             summary.rejected += count
     channels = {c.key: c.name for c in config.points.channels}
-    pairs = db.exec(
-        select(Adoption.channel, Adoption.adopted_at, Submission.received_at)
-        .join(Submission, col(Submission.id) == col(Adoption.submission_id))
-        .where(col(Adoption.revoked_at).is_(None),
-               Adoption.adopted_at >= start, Adoption.adopted_at < end)
-    ).all()
+    pairs = store.adoptions(engine, start, end)
     days = []
     for channel, adopted_at, received_at in pairs:
         label = channels.get(channel, channel)
@@ -226,38 +194,21 @@ def summarize(db: Session, config: Config, start: datetime, end: datetime) -> Su
 
 
 def piece_rows(
-    db: Session, config: Config, start: datetime, end: datetime, *, accepted_only: bool = False
+    engine: Engine, config: Config, start: datetime, end: datetime, *,
+    accepted_only: bool = False,
 ) -> list[Row]:
     """Every piece received in [start, end), oldest first, for the detail sheet and digest."""
-    s = Submission
-    query = (sa.select(col(s.id), col(s.tracking_no), col(s.unit_id), col(s.correspondent_id),
-                       col(s.column), col(s.title), col(s.author), col(s.received_at),
-                       col(s.status), col(s.word_count), col(s.picture_count))
-             .where(col(s.received_at) >= start, col(s.received_at) < end)
-             .order_by(col(s.received_at), col(s.id)))
-    if accepted_only:
-        query = query.where(col(s.status) == Status.ACCEPTED)
-    units = dict(db.exec(select(Unit.id, Unit.name)).all())
-    people = dict(db.exec(select(Correspondent.id, Correspondent.name)).all())
     columns = {c.key: c.name for c in config.columns}
     channels = {c.key: c.name for c in config.points.channels}
-    adopted: dict[int, list[str]] = {}
-    for sid, channel in db.exec(
-        select(Adoption.submission_id, Adoption.channel)
-        .join(Submission, col(Submission.id) == col(Adoption.submission_id))
-        .where(col(Adoption.revoked_at).is_(None),
-               Submission.received_at >= start, Submission.received_at < end)
-    ).all():
-        adopted.setdefault(sid, []).append(channels.get(channel, channel))
     tz = config.office.tz
     return [
-        {"tracking_no": r.tracking_no or "", "unit": units.get(r.unit_id, ""),
-         "correspondent": people.get(r.correspondent_id, ""),
-         "column": columns.get(r.column, r.column), "title": r.title, "author": r.author,
-         "received_at": f"{r.received_at.astimezone(tz):%Y-%m-%d %H:%M}",
-         "status": STATUS_CN.get(r.status, r.status), "word_count": r.word_count,
-         "picture_count": r.picture_count, "adopted": "、".join(adopted.get(r.id, []))}
-        for r in db.connection().execute(query).all()
+        {"tracking_no": p.tracking_no, "unit": p.unit, "correspondent": p.correspondent,
+         "column": columns.get(p.column, p.column), "title": p.title, "author": p.author,
+         "received_at": f"{p.received_at.astimezone(tz):%Y-%m-%d %H:%M}",
+         "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
+         "picture_count": p.picture_count,
+         "adopted": "、".join(channels.get(c, c) for c in p.channels)}
+        for p in store.piece_lines(engine, start, end, accepted_only=accepted_only)
     ]
 
 

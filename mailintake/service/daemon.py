@@ -63,17 +63,17 @@ def _deliver(app: App) -> None:
 
 
 def _remind(app: App) -> None:
-    from mailintake.office.reminders import send_reminders
+    from mailintake.office.reminders import queue_reminders
 
-    if queued := send_reminders(app, app.clock()):
+    if queued := queue_reminders(app, app.clock()):
         log.info("reminders queued: %d", queued)
         _deliver(app)
 
 
 def _digest(app: App) -> None:
-    from mailintake.office.digest import send_digest
+    from mailintake.office.digest import queue_digest
 
-    if send_digest(app, app.clock()):
+    if queue_digest(app, app.clock()):
         log.info("weekly digest queued")
         _deliver(app)
 

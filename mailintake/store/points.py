@@ -1,0 +1,212 @@
+"""The points ledger (积分台账) and the adoptions (采用) it records.
+
+Every line is written here, each write in a transaction of its own: an
+adoption with its lines, a revoked adoption with the same lines negated, the
+lines of accepted pieces (and of pieces since replaced by a correction), and a
+scoring period's quota lines. Lines written by settlement carry a unique key,
+so two processes settling at once write each line once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from mailintake.store.database import Engine, session
+from mailintake.store.models import Adoption, AwareDateTime, PointEntry, Status, Submission
+
+# Pieces filed out of id order (two processes committing) are still picked up.
+_ID_MARGIN = 5000
+
+
+def piece(engine: Engine, tracking_no: str) -> Submission | None:
+    """The piece with this tracking number, or None."""
+    with session(engine) as db:
+        return db.exec(select(Submission).where(Submission.tracking_no == tracking_no)).first()
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One unit's line of an adoption: its share of the points, and why."""
+
+    unit_id: int
+    correspondent_id: int | None
+    points: float
+    reason: str
+
+
+def record_adoption(
+    engine: Engine, piece: Submission, channel: str, *, when: datetime, brief: bool,
+    shares: dict[int, float], credits: list[Credit],
+) -> Adoption | None:
+    """Record ``piece`` as adopted in ``channel`` with one ledger line per credit; None,
+    and nothing written, when it is already adopted there (a revoked adoption is
+    taken up again)."""
+    with session(engine) as db:
+        adoption = _adoption(db, piece, channel)
+        if adoption is not None and adoption.revoked_at is None:
+            return None
+        if adoption is None:
+            adoption = Adoption(submission_id=piece.id or 0, channel=channel, adopted_at=when)
+        adoption.brief, adoption.adopted_at, adoption.revoked_at = brief, when, None
+        adoption.shares = {str(k): v for k, v in shares.items()}
+        db.add(adoption)
+        db.flush()
+        for credit in credits:
+            db.add(PointEntry(
+                unit_id=credit.unit_id, adoption_id=adoption.id, submission_id=piece.id,
+                correspondent_id=credit.correspondent_id, kind="adoption", channel=channel,
+                quantity=1, points=credit.points, reason=credit.reason, earned_at=when,
+                created_at=when,
+            ))
+        db.commit()
+    return adoption
+
+
+def revoke_adoption(
+    engine: Engine, piece: Submission, channel: str, *, now: datetime, reason: str
+) -> Adoption | None:
+    """Revoke the adoption: its lines negated, dated as the adoption was; None, and
+    nothing written, when there is no adoption in force."""
+    with session(engine) as db:
+        adoption = _adoption(db, piece, channel)
+        if adoption is None or adoption.revoked_at is not None:
+            return None
+        adoption.revoked_at = now
+        db.add(adoption)
+        lines = db.exec(
+            select(PointEntry.unit_id, PointEntry.correspondent_id,
+                   func.sum(PointEntry.points), func.sum(PointEntry.quantity))
+            .where(PointEntry.adoption_id == adoption.id)
+            .group_by(col(PointEntry.unit_id), col(PointEntry.correspondent_id))
+        ).all()
+        for unit_id, correspondent_id, points, quantity in lines:
+            if not points and not quantity:
+                continue
+            db.add(PointEntry(
+                unit_id=unit_id, correspondent_id=correspondent_id, adoption_id=adoption.id,
+                submission_id=piece.id, kind="adoption", channel=channel,
+                quantity=-int(quantity or 0), points=-round(float(points or 0), 2),
+                reason=reason, earned_at=adoption.adopted_at, created_at=now,
+            ))
+        db.commit()
+    return adoption
+
+
+def _adoption(db: Session, piece: Submission, channel: str) -> Adoption | None:
+    return db.exec(select(Adoption).where(
+        Adoption.submission_id == piece.id, Adoption.channel == channel)).first()
+
+
+def settle_pieces(engine: Engine, points: float, now: datetime) -> tuple[int, int]:
+    """Credit every accepted piece not yet credited, and take the credit back from the
+    pieces replaced by a correction; (lines credited, lines taken back)."""
+    with session(engine) as db:
+        low = (db.exec(select(func.max(PointEntry.submission_id))
+                       .where(PointEntry.kind == "submission")).one() or 0) - _ID_MARGIN
+        credited = _credit_pieces(db, points, low, now)
+        voided = _void_replaced(db, points, low, now)
+    return credited, voided
+
+
+def _commit(db: Session) -> bool:
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()  # another process settled the same lines first
+        return False
+    return True
+
+
+def _credit_pieces(db: Session, points: float, low: int, now: datetime) -> int:
+    s, p = Submission.__table__, PointEntry.__table__  # type: ignore[attr-defined]
+    exists = sa.exists().where(p.c.kind == "submission", p.c.submission_id == s.c.id)
+    chosen = sa.select(
+        s.c.unit_id, s.c.correspondent_id, s.c.id, sa.literal("submission"), sa.literal(""),
+        sa.literal(1), sa.literal(points),
+        sa.literal("投稿 ") + s.c.tracking_no + sa.literal("：") + func.substr(s.c.title, 1, 200),
+        sa.literal(""), s.c.received_at,
+        sa.literal("sub:") + sa.cast(s.c.id, sa.String), sa.literal(now, AwareDateTime()),
+    ).where(s.c.status == Status.ACCEPTED.value, s.c.unit_id.is_not(None), s.c.id > low,
+            ~exists)
+    insert = p.insert().from_select(
+        ["unit_id", "correspondent_id", "submission_id", "kind", "channel", "quantity",
+         "points", "reason", "period", "earned_at", "entry_key", "created_at"], chosen)
+    try:
+        count = db.connection().execute(insert).rowcount
+    except IntegrityError:
+        db.rollback()  # another process settled the same pieces first
+        return 0
+    return count if _commit(db) else 0
+
+
+def _void_replaced(db: Session, points: float, low: int, now: datetime) -> int:
+    """A piece replaced by its corrected version stops counting (the new one counts)."""
+    replaced = db.exec(select(Submission.replaces_id).where(
+        col(Submission.id) > low, col(Submission.replaces_id).is_not(None))).all()
+    ids = [i for i in replaced if i is not None]
+    if not ids:
+        return 0
+    keys = {f"sub:{i}" for i in ids} | {f"sub-void:{i}" for i in ids}
+    present = set(db.exec(select(PointEntry.entry_key)
+                          .where(col(PointEntry.entry_key).in_(keys))).all())
+    count = 0
+    for old in db.exec(select(Submission).where(col(Submission.id).in_(ids),
+                                                Submission.status == Status.SUPERSEDED)).all():
+        if f"sub:{old.id}" not in present or f"sub-void:{old.id}" in present:
+            continue
+        db.add(PointEntry(
+            unit_id=old.unit_id or 0, correspondent_id=old.correspondent_id,
+            submission_id=old.id, kind="submission", quantity=-1, points=-points,
+            reason=f"已被更正稿替换，原稿不再计分：{old.tracking_no}", earned_at=old.received_at,
+            entry_key=f"sub-void:{old.id}", created_at=now,
+        ))
+        count += 1
+    return count if _commit(db) else 0
+
+
+def quota_since(engine: Engine) -> datetime | None:
+    """Where quota settlement goes on from: the newest quota line's date, else the
+    first piece's receipt; None before the first piece."""
+    with session(engine) as db:
+        last: datetime | None = db.exec(
+            select(func.max(PointEntry.earned_at)).where(PointEntry.kind == "quota")).one()
+        if last is None:
+            last = db.exec(select(func.min(Submission.received_at))).one()
+    return last
+
+
+def quota_settled(engine: Engine, period: str) -> set[int]:
+    """The units whose quota line for the scoring period ``period`` is written."""
+    with session(engine) as db:
+        return set(db.exec(select(PointEntry.unit_id).where(
+            PointEntry.kind == "quota", PointEntry.period == period)).all())
+
+
+@dataclass(frozen=True)
+class QuotaLine:
+    """One unit's quota result for one scoring period."""
+
+    unit_id: int
+    period: str
+    missing: int
+    points: float
+    reason: str
+    earned_at: datetime
+
+
+def write_quota_lines(engine: Engine, lines: list[QuotaLine], now: datetime) -> bool:
+    """Write ``lines`` together; False, and none written, when another process wrote
+    one of them first."""
+    with session(engine) as db:
+        for line in lines:
+            db.add(PointEntry(
+                unit_id=line.unit_id, kind="quota", quantity=line.missing, points=line.points,
+                reason=line.reason, period=line.period, earned_at=line.earned_at,
+                entry_key=f"quota:{line.unit_id}:{line.period}", created_at=now,
+            ))
+        return _commit(db)
