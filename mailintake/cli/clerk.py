@@ -1,6 +1,6 @@
 """What the clerk's commands do: adopt / unadopt, report, remind, digest.
 
-``cli.main`` declares the commands and hands over here; messages are Chinese,
+``cli.office`` declares the commands and hands over here; messages are Chinese,
 and a mistake a clerk can fix (an unknown tracking number, channel, unit or
 period) ends with the message and exit status 1, never a traceback.
 """
@@ -11,22 +11,18 @@ import json
 import sys
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from tabulate import tabulate
 
 from mailintake.app import App
 from mailintake.cli.csvout import write_csv
+from mailintake.cli.state import fail
 from mailintake.office.periods import Period, PeriodError, parse_period
 from mailintake.office.points import PointsError, adopt, settle, unadopt
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import By, Report, build_report, piece_rows
-
-
-def fail(message: str) -> NoReturn:
-    click.echo(f"错误：{message}", err=True)
-    sys.exit(1)
 
 
 def adopt_command(

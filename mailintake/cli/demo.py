@@ -26,7 +26,7 @@ from mailintake.problems import sqlite_file
 from mailintake.store.database import upgrade
 
 if TYPE_CHECKING:
-    from mailintake.cli.main import State
+    from mailintake.cli.state import State
 
 DEMO_DATA = resources.files("mailintake.cli") / "demo_data"
 

@@ -1,0 +1,62 @@
+"""``mailintake submissions`` and ``mailintake messages``: what was filed, what
+arrived, and a held mail processed again."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mailintake.cli.state import FORMATS, State, guard
+
+
+@click.group()
+def submissions() -> None:
+    """已登记的稿件。"""
+
+
+@submissions.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_obj
+@guard
+def submissions_list(state: State, fmt: str) -> None:
+    """列出稿件（json 为每行一个对象）。"""
+    from mailintake.cli.views import print_rows, submission_rows
+
+    print_rows(submission_rows(state.app), fmt)
+
+
+@click.group()
+def messages() -> None:
+    """邮箱收到的每一封邮件。"""
+
+
+@messages.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.pass_obj
+@guard
+def messages_list(state: State, fmt: str) -> None:
+    """列出收到的全部邮件及其处理结果。"""
+    from mailintake.cli.views import message_rows, print_rows
+
+    print_rows(message_rows(state.app), fmt)
+
+
+@messages.command("retry")
+@click.argument("message_id", type=int)
+@click.pass_obj
+@guard
+def messages_retry(state: State, message_id: int) -> None:
+    """按存档重新处理一封待人工的邮件（例如补登信息员之后）。"""
+    from mailintake.service.status import RetryError, retry
+
+    try:
+        done = retry(state.app, message_id)
+    except RetryError as exc:
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(1)
+    outcome = {"filed": "已登记", "rejected": "已退回", "quarantined": "仍待人工",
+               "ignored": "已忽略"}.get(str(done.new.outcome), str(done.new.outcome))
+    where = (f"服务器上的邮件已移到“{done.new.target_folder}”。" if done.moved
+             else "在服务器的“待人工”文件夹中没有找到这封邮件，如需要请手工移动。")
+    click.echo(f"邮件 {message_id} 已重新处理（新编号 {done.new.id}）：{outcome}。{where}")

@@ -1,0 +1,80 @@
+"""The clerk's commands: adoptions, the report, reminders and the digest now.
+
+Declared here; what they do is ``mailintake.cli.clerk``, imported when one runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mailintake.cli.state import FORMATS, State, guard
+
+
+@click.command()
+@click.argument("tracking_no")
+@click.option("--channel", required=True, help="采用渠道：名称或 key（配置 [[points.channels]]）")
+@click.option("--brief", is_flag=True, help="以简讯采用（按 brief_points 计分）")
+@click.option("--split", default="", help="合稿分配积分，例如 单位A=0.6,单位B=0.4")
+@click.option("--date", "day", default=None, help="采用日期 YYYY-MM-DD（默认今天）")
+@click.pass_obj
+@guard
+def adopt(state: State, *, tracking_no: str, channel: str, brief: bool, split: str,
+          day: str | None) -> None:
+    """记录稿件被采用，并计入积分。"""
+    from mailintake.cli.clerk import adopt_command
+
+    adopt_command(state.app, tracking_no, channel, brief=brief, split=split, day=day)
+
+
+@click.command()
+@click.argument("tracking_no")
+@click.option("--channel", required=True, help="采用渠道：名称或 key")
+@click.pass_obj
+@guard
+def unadopt(state: State, tracking_no: str, channel: str) -> None:
+    """撤销一条采用记录（积分冲回）。"""
+    from mailintake.cli.clerk import unadopt_command
+
+    unadopt_command(state.app, tracking_no, channel)
+
+
+@click.command()
+@click.option("--period", "period_text", required=True,
+              help="统计期：2026-11、2026-Q4、2026-H2、2026、2026-W47、2026-2027（学年）")
+@click.option("--by", type=click.Choice(["unit", "correspondent"]), default="unit",
+              help="按单位或按信息员")
+@click.option("--format", "fmt", type=FORMATS, default="table")
+@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="同时保存为 Excel 文件")
+@click.pass_obj
+@guard
+def report(state: State, period_text: str, by: str, fmt: str, xlsx: Path | None) -> None:
+    """报送、采用、积分统计与排名。"""
+    from mailintake.cli.clerk import report_command
+
+    report_command(state.app, period_text, "unit" if by == "unit" else "correspondent", fmt, xlsx)
+
+
+@click.command()
+@click.pass_obj
+@guard
+def remind(state: State) -> None:
+    """立即给落后于报送任务的单位发催报（每期每单位只发一次）。"""
+    from mailintake.cli.clerk import remind_command
+
+    remind_command(state.app)
+
+
+@click.command()
+@click.pass_obj
+@guard
+def digest(state: State) -> None:
+    """立即发送应发的周报（每周只发一次）。"""
+    from mailintake.cli.clerk import digest_command
+
+    digest_command(state.app)
+
+
+COMMANDS = [adopt, unadopt, report, remind, digest]
