@@ -31,7 +31,7 @@ from mailintake.office.excel import report_bytes
 from mailintake.office.periods import parse_period
 from mailintake.office.points import settle
 from mailintake.office.reports import build_report, piece_rows
-from mailintake.store.database import make_engine, session, upgrade
+from mailintake.store.database import make_engine, upgrade
 from mailintake.store.models import (
     Adoption,
     Correspondent,
@@ -231,8 +231,7 @@ def run(url: str, units: int, pieces: int) -> None:
 
     def yearly() -> int:
         found = build_report(engine, cfg, year, "unit", NOW)
-        with session(engine) as db:
-            pieces_of_year = piece_rows(db, cfg, *year.bounds(TZ))
+        pieces_of_year = piece_rows(engine, cfg, *year.bounds(TZ))
         return len(report_bytes(found, pieces_of_year))
 
     size = timed("yearly Excel report (2026)", yearly)
