@@ -30,7 +30,7 @@ from mailintake.office.periods import Period, day_label, period_of
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas, accepted_by_unit, load_units, submissions_by_unit
 from mailintake.office.reports import build_report, piece_rows
-from mailintake.replies import bounces, outbox
+from mailintake.store import bounces, outbox
 from mailintake.store.database import session as open_session
 from mailintake.store.models import Finding, OutboxMessage, Status, Submission
 
