@@ -22,6 +22,7 @@ from pathlib import Path
 from mailintake.app import App
 from mailintake.config.settings import Config, ConfigError, load_config
 from mailintake.problems import explain, os_reason
+from mailintake.store.database import close
 
 OK, WARN, FAIL = "正常", "提示", "失败"
 
@@ -51,16 +52,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _database(app: App) -> str:
-    from sqlalchemy.exc import SQLAlchemyError
+    from mailintake.store.database import HEAD, DatabaseError, DatabaseNotReady, check, shown
 
-    from mailintake.store.database import HEAD, DatabaseNotReady, check
-
-    where = app.engine.url.render_as_string(hide_password=True)
+    where = shown(app.engine)
     try:
         behind = check(app.engine) != {HEAD}
     except DatabaseNotReady as exc:
         raise Failed(str(exc), "") from exc  # the line says what to do
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         explained = explain(exc, app.config)
         if explained is not None:  # the line says what to do
             raise Failed(explained.line, "") from exc
@@ -249,7 +248,7 @@ def checks(config_path: Path, send_to: str | None = None) -> Iterator[Check]:
                 state = WARN if name in ("LibreOffice", "中文字体") else FAIL
                 yield Check(name, state, str(exc), exc.advice)
     finally:
-        app.engine.dispose()
+        close(app.engine)
 
 
 def run(config_path: Path, send_to: str | None = None, echo: Callable[[str], None] = print) -> int:
