@@ -101,10 +101,7 @@ def _imap(app: App) -> str:
     assert isinstance(mailbox, ImapMailbox)
     try:
         waiting = len(mailbox.list_new())  # login, ID, SELECT of the intake folder
-        with mailbox._guard("list folders"):  # same connection: which outcome folders exist
-            conn = mailbox._client()
-            has_id = conn.has_capability("ID")
-            existing = {str(entry[2]) for entry in conn.list_folders()}
+        facts = mailbox.server_facts()  # same connection: which outcome folders exist
         trial = mailbox.try_folders()
     except MailboxError as exc:
         operation = exc.operation if isinstance(exc, ImapError) else ""
@@ -119,9 +116,9 @@ def _imap(app: App) -> str:
     finally:
         mailbox.close()
     missing = [f for f in dict.fromkeys(FOLDER_OF.values())
-               if not any(name.endswith(f) for name in existing)]
+               if not any(name.endswith(f) for name in facts.folders)]
     notes = [f"已登录 {box.host}:{box.port}，{box.folder} 中有 {waiting} 封待处理",
-             "服务器支持 ID 命令" if has_id else "服务器不支持 ID 命令（无妨）",
+             "服务器支持 ID 命令" if facts.has_id else "服务器不支持 ID 命令（无妨）",
              "已新建测试文件夹、移入测试邮件并删除"
              + (f"（文件夹建在“{trial.prefix}”之下）" if trial.prefix else ""),
              _MOVE_METHODS[trial.method]]
@@ -183,7 +180,7 @@ def _smtp(app: App, send_to: str | None) -> str:
         raise Failed(str(exc), "检查 [smtp] password_file 或 password_env") from exc
     subject = "【测试】mailintake 发信测试"
     try:
-        sender._connected()  # connect, TLS, login
+        sender.connect()
         if send_to:
             raw = app.replies.plain(to=send_to, subject=subject,
                                     body="这是一封测试邮件，收到即说明发信设置正确。\n",
