@@ -62,10 +62,9 @@ def claim(engine: Engine, item: OutboxMessage, *, until: datetime) -> bool:
     due at the same moment); a claimed ``item`` then says ``until`` is its
     next attempt, as the row does.
     """
-    with session(engine) as db:
+    with engine.begin() as connection:
         params = {"row": item.id, "due": item.next_attempt_at, "lease": until}
-        claimed = db.connection().execute(_CLAIM, params)
-        db.commit()
+        claimed = connection.execute(_CLAIM, params)
     if claimed.rowcount != 1:
         return False
     item.next_attempt_at = until
@@ -78,13 +77,17 @@ def save_states(
     """Write each reply's delivery state (status, attempts, last error, next attempt,
     sent at) to its row, and ``bounce`` (an address found gone) with them, in one
     transaction. Nothing else of a reply is ever written here."""
+    rows = [{"row": item.id, **{name: getattr(item, name) for name in _STATE}} for item in items]
+    if bounce is None:
+        with engine.begin() as connection:
+            for row in rows:
+                connection.execute(_WRITE, row)
+        return
     with session(engine) as db:
         connection = db.connection()
-        for item in items:
-            params = {name: getattr(item, name) for name in _STATE}
-            connection.execute(_WRITE, {"row": item.id, **params})
-        if bounce is not None:
-            db.add(bounce)
+        for row in rows:
+            connection.execute(_WRITE, row)
+        db.add(bounce)
         db.commit()
 
 
