@@ -22,7 +22,7 @@ from pathlib import Path
 from mailintake.app import App
 from mailintake.config.settings import Config, ConfigError, load_config
 from mailintake.problems import explain, os_reason
-from mailintake.store.database import close
+from mailintake.store import database
 
 OK, WARN, FAIL = "正常", "提示", "失败"
 
@@ -52,14 +52,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _database(app: App) -> str:
-    from mailintake.store.database import HEAD, DatabaseError, DatabaseNotReady, check, shown
-
-    where = shown(app.engine)
+    where = database.shown(app.engine)
     try:
-        behind = check(app.engine) != {HEAD}
-    except DatabaseNotReady as exc:
+        behind = database.check(app.engine) != {database.HEAD}
+    except database.DatabaseNotReady as exc:
         raise Failed(str(exc), "") from exc  # the line says what to do
-    except DatabaseError as exc:
+    except database.DatabaseError as exc:
         explained = explain(exc, app.config)
         if explained is not None:  # the line says what to do
             raise Failed(explained.line, "") from exc
@@ -245,7 +243,7 @@ def checks(config_path: Path, send_to: str | None = None) -> Iterator[Check]:
                 state = WARN if name in ("LibreOffice", "中文字体") else FAIL
                 yield Check(name, state, str(exc), exc.advice)
     finally:
-        close(app.engine)
+        database.close(app.engine)
 
 
 def run(config_path: Path, send_to: str | None = None, echo: Callable[[str], None] = print) -> int:
