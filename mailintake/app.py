@@ -6,13 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.engine import Engine
-
 from mailintake.config.settings import Config
 from mailintake.mailbox.base import Mailbox
 from mailintake.replies.render import Replies
 from mailintake.storage import Storage
-from mailintake.store.database import make_engine
+from mailintake.store.database import Engine, make_engine
 
 Clock = Callable[[], datetime]
 

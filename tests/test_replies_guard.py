@@ -17,7 +17,7 @@ from mailintake.config.settings import AuthConfig
 from mailintake.intake import pipeline
 from mailintake.mailbox.base import MailRef
 from mailintake.mailbox.maildir import MaildirMailbox
-from mailintake.replies.bounces import bouncing_addresses
+from mailintake.store.bounces import bouncing_addresses
 from mailintake.store.database import session
 from mailintake.store.models import OutboxMessage, OutboxStatus, Submission
 

@@ -22,11 +22,12 @@ from mailintake.config.settings import (
     SmtpConfig,
     load_config,
 )
-from mailintake.replies.bounces import bouncing_addresses
-from mailintake.replies.outbox import FlushReport, FolderSender, failed_replies, flush
+from mailintake.replies.outbox import FlushReport, FolderSender, flush
 from mailintake.replies.smtp import SmtpSender
+from mailintake.store.bounces import bouncing_addresses
 from mailintake.store.database import session
 from mailintake.store.models import OutboxMessage, OutboxStatus
+from mailintake.store.outbox import failed_replies
 
 OFFICE = "xxbs@126.com"
 PASSWORD = "auth-code-123"

@@ -1,6 +1,8 @@
-"""The office's half of the config: quotas, reminders, the digest and points.
+"""The office's half of the config: who the office is, its teaching calendar,
+quotas, reminders, the digest and points.
 
-Kept apart from ``config.py`` so the rules of the notices read in one place.
+Kept apart from the servers and the checks so the rules of the notices read
+in one place.
 Defaults are the notices' own: seed 000 (a school one piece a week, a
 department one a month), seed 001 (every two weeks; points for meeting the
 quota) and seed 003 (points per adoption channel).
@@ -8,18 +10,18 @@ quota) and seed 003 (points per adoption channel).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from mailintake.config.base import Section
 
 PeriodKind = Literal["week", "two_weeks", "month", "quarter", "half_year", "year", "school_year"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class QuotaRule(_Section):
+class QuotaRule(Section):
     """At least ``count`` accepted pieces per ``period``."""
 
     count: int = Field(default=1, ge=0)
@@ -40,7 +42,7 @@ def default_kinds() -> dict[str, QuotaRule]:
     }
 
 
-class QuotasConfig(_Section):
+class QuotasConfig(Section):
     # The month a school year (学年) starts in, for period = "school_year".
     school_year_starts: int = Field(default=9, ge=1, le=12)
     # Per unit kind (单位类别); kinds not written keep their default.
@@ -52,7 +54,7 @@ class QuotasConfig(_Section):
         return {**default_kinds(), **value}
 
 
-class RemindersConfig(_Section):
+class RemindersConfig(Section):
     """When units behind their quota are reminded (催报)."""
 
     enabled: bool = True
@@ -61,7 +63,7 @@ class RemindersConfig(_Section):
     hour: int = Field(default=9, ge=0, le=23)
 
 
-class DigestConfig(_Section):
+class DigestConfig(Section):
     """The weekly digest (周报) to [office] addresses, about the week before."""
 
     enabled: bool = True
@@ -73,7 +75,7 @@ class DigestConfig(_Section):
     font: str = ""
 
 
-class ChannelConfig(_Section):
+class ChannelConfig(Section):
     """Where an adopted piece was published (采用渠道) and what it earns."""
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -101,7 +103,7 @@ def default_channels() -> list[ChannelConfig]:
     ]
 
 
-class PointsConfig(_Section):
+class PointsConfig(Section):
     """How points (积分) are earned; each point is kept with its reason."""
 
     # Each accepted piece (seed 003: 投稿每条计 1 分).
@@ -134,3 +136,57 @@ class PointsConfig(_Section):
             if word in (channel.key, channel.name):
                 return channel
         return None
+
+
+class OfficeConfig(Section):
+    name: str = "教育信息报送"
+    timezone: str = "Asia/Shanghai"
+    # Where the weekly digest goes.
+    addresses: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知时区 {value!r}，例如 \"Asia/Shanghai\"") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SemesterConfig(Section):
+    name: str
+    week1_monday: date
+    weeks: int = Field(default=20, ge=1, le=30)
+
+    @field_validator("week1_monday")
+    @classmethod
+    def _monday(cls, value: date) -> date:
+        if value.weekday() != 0:
+            raise ValueError(f"{value} 不是星期一")
+        return value
+
+
+class BreakConfig(Section):
+    """The office's own days off (sports week, exams …), beyond official holidays."""
+
+    name: str
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BreakConfig:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} 早于 start {self.start}")
+        return self
+
+
+class CalendarConfig(Section):
+    semesters: list[SemesterConfig] = Field(default_factory=list)
+    breaks: list[BreakConfig] = Field(default_factory=list)
+    # A week whose working days are at least this share holidays carries no quota.
+    holiday_week_share: float = Field(default=0.5, gt=0, le=1)

@@ -27,8 +27,7 @@ from mailintake.office.periods import Period, day_label, period_of
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import build_report, piece_rows
-from mailintake.replies import bounces, outbox
-from mailintake.store import sent
+from mailintake.store import bounces, outbox, sent
 from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
 from mailintake.store.units import UnitInfo, quota_units
 

@@ -20,18 +20,13 @@ import email.parser
 import email.policy
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import Message
 
-from sqlalchemy import bindparam
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-
 from mailintake.reading.mime import normalize_message_id
-from mailintake.store.database import session as open_session
-from mailintake.store.filing import flush_or_claimed
+from mailintake.store import bounces as stored
+from mailintake.store.database import Session
 from mailintake.store.models import InboundMessage, OutboxMessage, ReplyBounce
 
 log = logging.getLogger("mailintake.replies.bounces")
@@ -134,85 +129,48 @@ def record_report(
     failures, original = read_report(raw)
     if not failures:
         return []
-    db.add(report)
-    flush_or_claimed(db)
-    inbound_id = report.id
+    inbound_id = stored.add_report(db, report)
     marked = []
     for failure in failures:
         if not address_gone(failure.status, failure.diagnostic):
             log.info("reply to %s failed (%s); address kept", failure.address, failure.status)
             continue
-        ours = _our_reply(db, failure.address, original)
+        ours = _our_reply(stored.replies_to(db, failure.address), original)
         if ours is None:
             log.info("report about %s is not about a reply of ours; ignored", failure.address)
             continue
-        marked.append(mark(db, failure.address, failure.status, failure.diagnostic, now=now,
-                           hold_days=hold_days, inbound_id=inbound_id, outbox_id=ours.id))
+        bounce = hold(failure.address, failure.status, failure.diagnostic, now=now,
+                      hold_days=hold_days, inbound_id=inbound_id, outbox_id=ours.id)
+        stored.add(db, bounce)
+        marked.append(bounce)
     return marked
 
 
-def _our_reply(db: Session, address: str, original: str) -> OutboxMessage | None:
-    """The reply the report is about: sent to ``address``, with ``original`` as Message-ID."""
-    rows = db.exec(
-        select(OutboxMessage).where(OutboxMessage.recipient == address)
-        .order_by(col(OutboxMessage.id).desc()).limit(200)
-    ).all()
+def _our_reply(replies: list[OutboxMessage], original: str) -> OutboxMessage | None:
+    """The reply the report is about: of ``replies`` (the latest to the address, newest
+    first), the one with ``original`` as Message-ID, or without one the latest."""
     if not original:
-        return rows[0] if rows else None
+        return replies[0] if replies else None
     wanted = original.lower()
     parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-    for row in rows:
+    for row in replies:
         mid = normalize_message_id(str(parser.parsebytes(row.raw).get("Message-ID", "")))
         if mid.lower() == wanted:
             return row
     return None
 
 
-def mark(
-    db: Session, address: str, status: str, diagnostic: str, *, now: datetime, hold_days: int,
+def hold(
+    address: str, status: str, diagnostic: str, *, now: datetime, hold_days: int,
     inbound_id: int | None = None, outbox_id: int | None = None,
 ) -> ReplyBounce:
-    """Hold replies to ``address`` for ``hold_days`` from ``now`` (added to ``db``)."""
+    """The bounce that holds replies to ``address`` for ``hold_days`` from ``now``
+    (for the caller to write)."""
     bounce = ReplyBounce(
         address=address.lower(), status=status or "5.0.0", diagnostic=diagnostic[:1000],
         bounced_at=now, until=now + timedelta(days=hold_days),
         inbound_id=inbound_id, outbox_id=outbox_id,
     )
-    db.add(bounce)
     log.warning("address %s bounces (%s); replies held until %s", address, status,
                 bounce.until.isoformat())
     return bounce
-
-
-def holding(db: Session, addresses: Iterable[str], now: datetime) -> dict[str, ReplyBounce]:
-    """The bounce holding replies to each of ``addresses`` at ``now`` (the latest
-    lasting), by lower-cased address; addresses not held are left out."""
-    wanted = sorted({address.lower() for address in addresses})
-    if not wanted:
-        return {}
-    held: dict[str, ReplyBounce] = {}
-    for bounce in db.exec(_HOLDING, params={"addresses": wanted, "now": now}):
-        held.setdefault(bounce.address, bounce)
-    return held
-
-
-# Asked at every flush: built once (building costs more than running it).
-_HOLDING = (
-    select(ReplyBounce)
-    .where(col(ReplyBounce.address).in_(bindparam("addresses", expanding=True)),
-           ReplyBounce.until > bindparam("now"))
-    .order_by(col(ReplyBounce.until).desc())
-)
-
-
-def bouncing_addresses(engine: Engine, now: datetime) -> list[ReplyBounce]:
-    """Every address replies are held from at ``now``, its latest bounce each (for the digest)."""
-    with open_session(engine) as db:
-        rows = db.exec(
-            select(ReplyBounce).where(ReplyBounce.until > now)
-            .order_by(col(ReplyBounce.address), col(ReplyBounce.bounced_at).desc())
-        ).all()
-    latest: dict[str, ReplyBounce] = {}
-    for row in rows:
-        latest.setdefault(row.address, row)
-    return list(latest.values())

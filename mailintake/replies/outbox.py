@@ -27,13 +27,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-
 from mailintake.config.settings import RepliesConfig
 from mailintake.replies import bounces, ratelimit
-from mailintake.store.database import session as open_session
+from mailintake.store import bounces as stored_bounces
+from mailintake.store import outbox as stored
+from mailintake.store.database import Engine
 from mailintake.store.models import OutboxMessage, OutboxStatus, ReplyBounce
 
 log = logging.getLogger("mailintake.replies.outbox")
@@ -126,80 +124,50 @@ def flush(
 ) -> FlushReport:
     """Send what is due; one reply's failure never stops the others.
 
-    The due replies are read, then let go of by the session: each change of
-    a reply's state is one UPDATE (``_write``), committed with the next claim
-    or at the end, so no flush of the session ever compares or writes more.
+    Each reply is claimed before it is sent and its new state written after
+    (``store.outbox``). A reply held or deferred is written with the next
+    claim, or at the end of the flush: should that never come, it is only
+    found due again.
     """
     rules = rules or RepliesConfig()
     report = FlushReport()
-    with open_session(engine) as db:
-        due = list(db.exec(_DUE, params={"now": now, "limit": limit}).all())
-        if not due:
-            return report
-        db.expunge_all()
-        recipients = [item.recipient for item in due]
-        held = bounces.holding(db, recipients, now)
-        window = ratelimit.Window.load(db, recipients, now, rules.rate_limits)
-        for index, item in enumerate(due):
-            # A reply held or deferred is written with the next commit (the next
-            # claim, or the end of the flush): should that never come, it is
-            # only found due again.
-            if not _ready(item, now, held, window, report):
-                _write(db, item)
-                continue
-            if not _claim(db, item, now):
-                continue
-            try:
-                sender.send(item)
-            except DeliveryError as exc:
-                if exc.server:
-                    _unavailable(item, exc, now)
-                    _write(db, item)
-                    db.commit()
-                    report.deferred += len(due) - index
-                    report.waiting += len(due) - index
-                    break
-                _failed(db, item, exc, now=now, rules=rules, report=report)
-            else:
-                item.status, item.sent_at, item.last_error = OutboxStatus.SENT, now, ""
-                item.attempts += 1
-                window.note(item.recipient, now)
-                report.sent += 1
-                log.info("reply %s (%s) sent to %s", item.id, item.kind, item.recipient)
-            _write(db, item)
-            db.commit()
-        db.commit()
+    due = stored.due(engine, now, limit=limit)
+    if not due:
+        return report
+    recipients = [item.recipient for item in due]
+    held = stored_bounces.holding(engine, recipients, now)
+    window = ratelimit.Window.load(engine, recipients, now, rules.rate_limits)
+    waiting: list[OutboxMessage] = []  # held or deferred, not written yet
+    for index, item in enumerate(due):
+        if not _ready(item, now, held, window, report):
+            waiting.append(item)
+            continue
+        if waiting:
+            stored.save_states(engine, waiting)
+            waiting = []
+        if not stored.claim(engine, item, until=now + LEASE):
+            continue
+        bounce: ReplyBounce | None = None
+        try:
+            sender.send(item)
+        except DeliveryError as exc:
+            if exc.server:
+                _unavailable(item, exc, now)
+                stored.save_states(engine, [item])
+                report.deferred += len(due) - index
+                report.waiting += len(due) - index
+                return report
+            bounce = _failed(item, exc, now=now, rules=rules, report=report)
+        else:
+            item.status, item.sent_at, item.last_error = OutboxStatus.SENT, now, ""
+            item.attempts += 1
+            window.note(item.recipient, now)
+            report.sent += 1
+            log.info("reply %s (%s) sent to %s", item.id, item.kind, item.recipient)
+        stored.save_states(engine, [item], bounce=bounce)
+    if waiting:
+        stored.save_states(engine, waiting)
     return report
-
-
-# Asked at every flush, every quarter second while mail is coming in: built
-# once (building a statement costs more than SQLite takes to run it).
-_DUE = (
-    select(OutboxMessage)
-    .where(OutboxMessage.status == OutboxStatus.PENDING,
-           OutboxMessage.next_attempt_at <= bindparam("now"))
-    .order_by(col(OutboxMessage.id))
-    .limit(bindparam("limit"))
-)
-_CLAIM = (
-    update(OutboxMessage)
-    .where(col(OutboxMessage.id) == bindparam("row"),
-           col(OutboxMessage.status) == OutboxStatus.PENDING,
-           col(OutboxMessage.next_attempt_at) == bindparam("due"))
-    .values(next_attempt_at=bindparam("lease"))
-)
-_STATE = ("status", "attempts", "last_error", "next_attempt_at", "sent_at")
-_WRITE = (
-    update(OutboxMessage)
-    .where(col(OutboxMessage.id) == bindparam("row"))
-    .values({name: bindparam(name) for name in _STATE})
-)
-
-
-def _write(db: Session, item: OutboxMessage) -> None:
-    """Write the state of ``item`` (no longer in the session) to its row."""
-    params = {name: getattr(item, name) for name in _STATE}
-    db.connection().execute(_WRITE, {"row": item.id, **params})
 
 
 def _ready(
@@ -224,18 +192,6 @@ def _ready(
     return False
 
 
-def _claim(db: Session, item: OutboxMessage, now: datetime) -> bool:
-    """Own ``item`` for LEASE; False when another process claimed it first."""
-    lease = now + LEASE
-    params = {"row": item.id, "due": item.next_attempt_at, "lease": lease}
-    claimed = db.connection().execute(_CLAIM, params)
-    db.commit()
-    if claimed.rowcount != 1:
-        return False
-    item.next_attempt_at = lease  # what the row holds now
-    return True
-
-
 def _unavailable(item: OutboxMessage, exc: DeliveryError, now: datetime) -> None:
     # Due again at once: the next flush retries, and nothing counts against the reply.
     item.next_attempt_at = now
@@ -244,34 +200,21 @@ def _unavailable(item: OutboxMessage, exc: DeliveryError, now: datetime) -> None
 
 
 def _failed(
-    db: Session, item: OutboxMessage, exc: DeliveryError, *, now: datetime,
-    rules: RepliesConfig, report: FlushReport,
-) -> None:
+    item: OutboxMessage, exc: DeliveryError, *, now: datetime, rules: RepliesConfig,
+    report: FlushReport,
+) -> ReplyBounce | None:
+    """Count a refused attempt; the bounce to write when the address is gone for good."""
     item.attempts += 1
     item.last_error = str(exc)[:500]
-    if exc.permanent or item.attempts >= MAX_ATTEMPTS:
-        item.status = OutboxStatus.FAILED
-        report.failed += 1
-        log.error("reply %s to %s failed for good: %s", item.id, item.recipient, exc)
-        if exc.permanent and exc.address_gone and rules.bounce_hold_days > 0:
-            bounces.mark(db, item.recipient, exc.status, str(exc), now=now,
-                         hold_days=rules.bounce_hold_days, outbox_id=item.id)
-    else:
+    if not (exc.permanent or item.attempts >= MAX_ATTEMPTS):
         item.next_attempt_at = now + backoff(item.attempts)
         report.retrying += 1
         log.warning("reply %s to %s not sent yet: %s", item.id, item.recipient, exc)
-
-
-def failed_replies(engine: Engine, since: datetime) -> list[OutboxMessage]:
-    """Replies queued since ``since`` that will not go out: failed or held (for the digest).
-
-    Each row carries ``recipient``, ``kind``, ``subject``, ``status``,
-    ``attempts`` and ``last_error``.
-    """
-    with open_session(engine) as db:
-        return list(db.exec(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.status).in_([OutboxStatus.FAILED, OutboxStatus.HELD]),
-                   OutboxMessage.created_at >= since)
-            .order_by(col(OutboxMessage.id))
-        ).all())
+        return None
+    item.status = OutboxStatus.FAILED
+    report.failed += 1
+    log.error("reply %s to %s failed for good: %s", item.id, item.recipient, exc)
+    if exc.permanent and exc.address_gone and rules.bounce_hold_days > 0:
+        return bounces.hold(item.recipient, exc.status, str(exc), now=now,
+                            hold_days=rules.bounce_hold_days, outbox_id=item.id)
+    return None

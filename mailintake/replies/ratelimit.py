@@ -10,18 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, col, select
-
 from mailintake.config.settings import RateLimit
-from mailintake.store.models import OutboxMessage, OutboxStatus
-
-# Asked at every flush: built once (building costs more than running it).
-_SENT_SINCE = select(OutboxMessage.recipient, OutboxMessage.sent_at).where(
-    col(OutboxMessage.recipient).in_(bindparam("recipients", expanding=True)),
-    OutboxMessage.status == OutboxStatus.SENT,
-    col(OutboxMessage.sent_at) > bindparam("since"),
-)
+from mailintake.store import outbox as stored
+from mailintake.store.database import Engine
 
 
 class Window:
@@ -35,16 +26,13 @@ class Window:
 
     @classmethod
     def load(
-        cls, db: Session, recipients: Iterable[str], now: datetime, limits: Sequence[RateLimit]
+        cls, engine: Engine, recipients: Iterable[str], now: datetime,
+        limits: Sequence[RateLimit],
     ) -> Window:
-        wanted = sorted(set(recipients))
         sent: dict[str, list[datetime]] = {}
-        if limits and wanted:
+        if limits:
             widest = timedelta(minutes=max(limit.minutes for limit in limits))
-            params = {"recipients": wanted, "since": now - widest}
-            for recipient, moment in db.connection().execute(_SENT_SINCE, params):
-                if moment is not None:
-                    sent.setdefault(recipient, []).append(moment)
+            sent = stored.sent_since(engine, recipients, now - widest)
         return cls(limits, sent)
 
     def note(self, recipient: str, moment: datetime) -> None:

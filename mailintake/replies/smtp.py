@@ -87,6 +87,10 @@ class SmtpSender:
             raise
         return client
 
+    def connect(self) -> None:
+        """Connect, start TLS and log in now (``doctor``); DeliveryError when that fails."""
+        self._connected()
+
     def _connected(self) -> smtplib.SMTP:
         if self._client is not None:
             try:

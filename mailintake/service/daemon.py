@@ -24,7 +24,6 @@ and the templates are read at start only, so a change needs
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import signal
@@ -34,16 +33,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 
 import mailintake
 from mailintake.app import App
 from mailintake.intake import pipeline
 from mailintake.intake.loop import Intake
 from mailintake.service.systemd import Notifier
+from mailintake.store.database import DatabaseUnavailable, postgresql
+from mailintake.store.runtime import AdvisoryLock
 
 log = logging.getLogger("mailintake.service.daemon")
 
@@ -135,22 +133,22 @@ class IntakeLock:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self._connection: Connection | None = None
+        self._lock = AdvisoryLock(app.engine, lock_key(app))
 
     def acquire(self, stop: threading.Event, heartbeat: Callable[[], None]) -> bool:
         """Wait for the lock; False if ``stop`` was set first."""
-        if self.app.engine.dialect.name != "postgresql":
+        if not postgresql(self.app.engine):
             return True
-        key, waiting = lock_key(self.app), False
+        waiting = False
         while not stop.is_set():
             try:
-                if self._try(key):
+                if self._lock.take():
                     log.info("intake lock taken: this instance takes in the mail")
                     return True
                 if not waiting:
                     log.info("another instance takes in this mailbox; waiting to take over")
                     waiting = True
-            except OperationalError as exc:
+            except DatabaseUnavailable as exc:
                 log.warning("database unavailable while waiting for the intake lock: %s",
                             " ".join(str(exc.orig).split())[:200])
             deadline = time.monotonic() + LOCK_RETRY_SECONDS
@@ -159,22 +157,8 @@ class IntakeLock:
                 stop.wait(1.0)
         return False
 
-    def _try(self, key: int) -> bool:
-        connection = self._connection = self._connection or self.app.engine.connect()
-        try:
-            got = bool(connection.execute(sa.text("SELECT pg_try_advisory_lock(:key)"),
-                                          {"key": key}).scalar())
-            connection.commit()  # the lock is the session's; no transaction stays open
-        except OperationalError:
-            self.release()
-            raise
-        return got
-
     def release(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.close()  # closing the session releases the lock
+        self._lock.release()
 
 
 def stop_on_signals() -> threading.Event:

@@ -22,6 +22,7 @@ from pathlib import Path
 from mailintake.app import App
 from mailintake.config.settings import Config, ConfigError, load_config
 from mailintake.problems import explain, os_reason
+from mailintake.store import database
 
 OK, WARN, FAIL = "正常", "提示", "失败"
 
@@ -51,16 +52,12 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _database(app: App) -> str:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from mailintake.store.database import HEAD, DatabaseNotReady, check
-
-    where = app.engine.url.render_as_string(hide_password=True)
+    where = database.shown(app.engine)
     try:
-        behind = check(app.engine) != {HEAD}
-    except DatabaseNotReady as exc:
+        behind = database.check(app.engine) != {database.HEAD}
+    except database.DatabaseNotReady as exc:
         raise Failed(str(exc), "") from exc  # the line says what to do
-    except SQLAlchemyError as exc:
+    except database.DatabaseError as exc:
         explained = explain(exc, app.config)
         if explained is not None:  # the line says what to do
             raise Failed(explained.line, "") from exc
@@ -102,10 +99,7 @@ def _imap(app: App) -> str:
     assert isinstance(mailbox, ImapMailbox)
     try:
         waiting = len(mailbox.list_new())  # login, ID, SELECT of the intake folder
-        with mailbox._guard("list folders"):  # same connection: which outcome folders exist
-            conn = mailbox._client()
-            has_id = conn.has_capability("ID")
-            existing = {str(entry[2]) for entry in conn.list_folders()}
+        facts = mailbox.server_facts()  # same connection: which outcome folders exist
         trial = mailbox.try_folders()
     except MailboxError as exc:
         operation = exc.operation if isinstance(exc, ImapError) else ""
@@ -120,9 +114,9 @@ def _imap(app: App) -> str:
     finally:
         mailbox.close()
     missing = [f for f in dict.fromkeys(FOLDER_OF.values())
-               if not any(name.endswith(f) for name in existing)]
+               if not any(name.endswith(f) for name in facts.folders)]
     notes = [f"已登录 {box.host}:{box.port}，{box.folder} 中有 {waiting} 封待处理",
-             "服务器支持 ID 命令" if has_id else "服务器不支持 ID 命令（无妨）",
+             "服务器支持 ID 命令" if facts.has_id else "服务器不支持 ID 命令（无妨）",
              "已新建测试文件夹、移入测试邮件并删除"
              + (f"（文件夹建在“{trial.prefix}”之下）" if trial.prefix else ""),
              _MOVE_METHODS[trial.method]]
@@ -184,7 +178,7 @@ def _smtp(app: App, send_to: str | None) -> str:
         raise Failed(str(exc), "检查 [smtp] password_file 或 password_env") from exc
     subject = "【测试】mailintake 发信测试"
     try:
-        sender._connected()  # connect, TLS, login
+        sender.connect()
         if send_to:
             raw = app.replies.plain(to=send_to, subject=subject,
                                     body="这是一封测试邮件，收到即说明发信设置正确。\n",
@@ -249,7 +243,7 @@ def checks(config_path: Path, send_to: str | None = None) -> Iterator[Check]:
                 state = WARN if name in ("LibreOffice", "中文字体") else FAIL
                 yield Check(name, state, str(exc), exc.advice)
     finally:
-        app.engine.dispose()
+        database.close(app.engine)
 
 
 def run(config_path: Path, send_to: str | None = None, echo: Callable[[str], None] = print) -> int:

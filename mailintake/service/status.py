@@ -18,14 +18,12 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
-
 from mailintake.app import App
 from mailintake.intake.pipeline import CycleReport
 from mailintake.mailbox.base import FOLDER_REVIEW, MailRef
+from mailintake.store import outbox, runtime
 from mailintake.store.database import session
-from mailintake.store.models import InboundMessage, OutboxMessage, OutboxStatus, Outcome, Runtime
+from mailintake.store.models import InboundMessage, OutboxStatus, Outcome
 
 log = logging.getLogger("mailintake.service.status")
 
@@ -36,44 +34,31 @@ def instance_name() -> str:
 
 def record_cycle(app: App, mailbox: str, report: CycleReport, now: datetime) -> None:
     """Remember this cycle as the mailbox's last successful one."""
-    with session(app.engine) as db:
-        row = db.get(Runtime, mailbox) or Runtime(mailbox=mailbox, last_cycle_at=now)
-        row.instance, row.last_cycle_at = instance_name(), now
-        row.seen, row.filed, row.rejected = report.seen, report.filed, report.rejected
-        row.quarantined = report.quarantined
-        row.replies_sent = report.replies.sent if report.replies else 0
-        db.add(row)
-        try:
-            db.commit()
-        except IntegrityError:  # another instance wrote the first row at the same moment
-            db.rollback()
+    runtime.record_cycle(app.engine, runtime.LastCycle(
+        mailbox=mailbox, instance=instance_name(), at=now, seen=report.seen,
+        filed=report.filed, rejected=report.rejected, quarantined=report.quarantined,
+        replies_sent=report.replies.sent if report.replies else 0,
+    ))
 
 
 def _local(app: App, moment: datetime | None) -> str:
     return app.local(moment).strftime("%Y-%m-%d %H:%M") if moment else "从未"
 
 
-def _last(app: App, prefix: str) -> str:
-    with session(app.engine) as db:
-        moment = db.exec(select(func.max(OutboxMessage.created_at))
-                         .where(col(OutboxMessage.dedup_key).like(f"{prefix}:%"))).one()
-    return _local(app, moment)
+def _last(app: App, kind: str) -> str:
+    return _local(app, outbox.last_queued(app.engine, kind))
 
 
 def quarantined(app: App) -> list[InboundMessage]:
-    with session(app.engine) as db:
-        return list(db.exec(select(InboundMessage)
-                            .where(InboundMessage.outcome == Outcome.QUARANTINED)
-                            .order_by(col(InboundMessage.id))).all())
+    """The mails waiting for a person, oldest first."""
+    return runtime.quarantined(app.engine)
 
 
 def status_lines(app: App) -> list[str]:
     """The overview, one fact per line, for the clerk and the administrator."""
     lines: list[str] = []
-    with session(app.engine) as db:
-        runs = db.exec(select(Runtime).order_by(col(Runtime.mailbox))).all()
-        outbox = dict(db.exec(select(OutboxMessage.status, func.count())
-                              .group_by(col(OutboxMessage.status))).all())
+    runs = runtime.last_cycles(app.engine)
+    counts = outbox.count_by_status(app.engine)
     if not runs:
         lines.append("上次成功收取：从未（服务是否在运行？）")
     for run in runs:
@@ -84,8 +69,8 @@ def status_lines(app: App) -> list[str]:
         )
     waiting = quarantined(app)
     lines.append(f"待人工处理的邮件：{len(waiting)} 封")
-    lines.append(f"待发回复：{outbox.get(OutboxStatus.PENDING, 0)} 封；"
-                 f"发送失败：{outbox.get(OutboxStatus.FAILED, 0)} 封")
+    lines.append(f"待发回复：{counts.get(OutboxStatus.PENDING, 0)} 封；"
+                 f"发送失败：{counts.get(OutboxStatus.FAILED, 0)} 封")
     lines.append(f"最近一次催报：{_last(app, 'reminder')}")
     lines.append(f"最近一次周报：{_last(app, 'digest')}")
     return lines

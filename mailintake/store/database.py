@@ -24,14 +24,28 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Engine as Engine  # noqa: PLC0414  (re-exported, for callers)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from mailintake.problems import EXIT_SETUP, Problem, shown_url, sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+
+# Engine and Session are named here so the rest of the package can hold an engine (``App``)
+# and pass a transaction along without importing SQLAlchemy.
+__all__ = [
+    "HEAD", "MIGRATIONS", "DatabaseError", "DatabaseNotReady", "DatabaseUnavailable", "Engine",
+    "Session", "check", "close", "current_revisions", "durable", "make_engine",
+    "pending_migrations", "postgresql", "ready", "session", "shown", "upgrade",
+]
+
+#: What a database that went away raises (the server down or restarting, a file locked):
+#: time may mend it, so a loop retries it.
+DatabaseUnavailable = OperationalError
+#: Any error from the database or its driver.
+DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision (a test keeps it equal to Alembic's head).
@@ -91,6 +105,21 @@ def durable(connection: Connection) -> Iterator[Connection]:
 def _pragma(connection: Connection, setting: str) -> None:
     connection.exec_driver_sql(f"PRAGMA {setting}")
     connection.commit()  # SQLAlchemy's own transaction: SQLite began none for a PRAGMA
+
+
+def postgresql(engine: Engine) -> bool:
+    """Whether ``engine`` is a PostgreSQL database (several hosts may share it)."""
+    return engine.dialect.name == "postgresql"
+
+
+def shown(engine: Engine) -> str:
+    """Where the database is, for a person: its URL without the password."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def close(engine: Engine) -> None:
+    """Close every pooled connection (at the end of a command)."""
+    engine.dispose()
 
 
 def session(engine: Engine) -> Session:
