@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from mailintake.config.settings import Config
 from mailintake.mailbox.base import Mailbox
+from mailintake.office.samples import load_replies
 from mailintake.replies.render import Replies
 from mailintake.storage import Storage
 from mailintake.store.database import Engine, make_engine
@@ -38,7 +39,7 @@ class App:
             config=config,
             engine=make_engine(config.database.url, create=create_database),
             storage=Storage(config.storage.dir),
-            replies=Replies(config.templates_dir, config.smtp.from_),
+            replies=load_replies(config.templates_dir, config.smtp.from_),
             clock=clock,
         )
 

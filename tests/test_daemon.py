@@ -32,7 +32,7 @@ from test_imap_intake import (
     write_imap_config,
 )
 
-from mailintake.service import logs
+from mailintake import logs
 from mailintake.service.daemon import JOBS, make_scheduler
 from mailintake.store.database import session
 from mailintake.store.models import InboundMessage, OutboxMessage

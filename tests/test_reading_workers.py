@@ -74,7 +74,7 @@ def test_the_main_process_files_without_the_reading_libraries(tmp_path: Path) ->
     loaded = _run(
         "import pickle, sys\n"
         "import mailintake.cli.main, mailintake.intake.pipeline, mailintake.mailbox.imap\n"
-        "import mailintake.replies.outbox, mailintake.replies.smtp, mailintake.replies.samples\n"
+        "import mailintake.replies.outbox, mailintake.replies.smtp, mailintake.office.samples\n"
         "import mailintake.service.daemon\n"
         "with open(sys.argv[1], 'rb') as f: pickle.load(f)\n"
         "print(*{m.split('.')[0] for m in sys.modules})",

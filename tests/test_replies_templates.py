@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from conftest import write_config
 
 from mailintake.cli.main import main
-from mailintake.replies.render import DEFAULT_TEMPLATES, Replies, TemplateProblem
-from mailintake.replies.samples import SAMPLES
+from mailintake.office.samples import SAMPLES, load_replies
+from mailintake.replies.render import DEFAULT_TEMPLATES, TemplateProblem
 
 SENDER = "教育信息报送 <xxbs@126.com>"
 
@@ -27,7 +27,7 @@ def edited(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 def test_every_shipped_template_renders_its_samples() -> None:
     """Each reply template ships, starts with its Subject line and renders in Chinese."""
-    replies = Replies(None, SENDER)
+    replies = load_replies(None, SENDER)
     assert set(SAMPLES) <= set(replies.names)
     for name, samples in SAMPLES.items():
         for sample in samples():
@@ -49,14 +49,14 @@ def test_a_broken_template_is_reported_at_start_naming_the_file(
     """A syntax error or a misspelt variable stops start-up, naming the file, before any reply."""
     folder = edited(tmp_path, "receipt.txt.j2", old, new)
     with pytest.raises(TemplateProblem, match=problem) as caught:
-        Replies(folder, SENDER)
+        load_replies(folder, SENDER)
     assert "receipt.txt.j2" in str(caught.value)
 
 
 def test_a_clerk_edits_one_template_and_the_others_stay_shipped(tmp_path: Path) -> None:
     """A templates folder with only the receipt changes the receipt and nothing else."""
     folder = edited(tmp_path, "receipt.txt.j2", "谢谢支持。", "谢谢支持，本周请继续报送。")
-    replies = Replies(folder, SENDER)
+    replies = load_replies(folder, SENDER)
     [receipt] = SAMPLES["receipt"]()
     assert "本周请继续报送" in replies.render("receipt", receipt)[1]
     rejection = SAMPLES["rejection"]()[0]
@@ -68,10 +68,10 @@ def test_a_template_edited_between_two_starts_is_used_at_the_second(tmp_path: Pa
     answered with the compiled copy of the text before."""
     folder = edited(tmp_path, "receipt.txt.j2", "谢谢支持。", "谢谢支持，第一版。")
     [receipt] = SAMPLES["receipt"]()
-    assert "第一版" in Replies(folder, SENDER).render("receipt", receipt)[1]
+    assert "第一版" in load_replies(folder, SENDER).render("receipt", receipt)[1]
     path = folder / "receipt.txt.j2"
     path.write_text(path.read_text(encoding="utf-8").replace("第一版", "第二版"), encoding="utf-8")
-    assert "第二版" in Replies(folder, SENDER).render("receipt", receipt)[1]
+    assert "第二版" in load_replies(folder, SENDER).render("receipt", receipt)[1]
 
 
 def test_the_command_line_refuses_to_start_with_a_broken_template(tmp_path: Path) -> None:

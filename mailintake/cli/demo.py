@@ -22,8 +22,8 @@ from mailintake.cli.views import message_rows, print_rows, submission_rows
 from mailintake.config.settings import Config, ConfigError
 from mailintake.intake import pipeline
 from mailintake.office.registry import import_rows, read_rows
-from mailintake.problems import sqlite_file
 from mailintake.store.database import upgrade
+from mailintake.store.errors import sqlite_file
 
 if TYPE_CHECKING:
     from mailintake.cli.state import State

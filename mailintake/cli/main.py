@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mailintake import logs
 from mailintake.cli import messages, office, units
 from mailintake.cli.state import State, aware, detail, guard
 from mailintake.config.settings import default_path
 from mailintake.problems import check_folders, transient
-from mailintake.service import logs
 
 # The database, the pipeline and the views are imported by the commands that
 # use them: for ``poll`` and ``run``, the reading workers' forkserver (started
@@ -129,7 +129,8 @@ def poll(state: State, once: bool) -> None:
 def run(state: State) -> None:
     """常驻运行（供 systemd 使用）：新邮件一到即处理（IDLE），断线自动重连；
     定时发送回复、催报、周报并结算积分。修改配置后需重启服务。"""
-    from mailintake.service import daemon, logs
+    from mailintake import logs
+    from mailintake.service import daemon
 
     logs.setup(logging.DEBUG if state.verbose else logging.INFO)
     log.info("config %s", state.config_path)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from mailintake.config.settings import Config, load_config
-from mailintake.problems import EXIT_FAILED, EXIT_SETUP, explain
+from mailintake.errors import EXIT_FAILED, EXIT_SETUP
+from mailintake.problems import explain
 from mailintake.replies.render import TemplateProblem
 
 # The database is opened by the commands that use it (see ``mailintake.cli.entry``).

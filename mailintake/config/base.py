@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from mailintake.problems import EXIT_SETUP, Problem
+from mailintake.errors import EXIT_SETUP, Problem
 
 
 class ConfigError(Problem):

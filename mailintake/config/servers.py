@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mailintake.config.base import ConfigError, Section
-from mailintake.problems import os_reason
+from mailintake.errors import os_reason
 
 
 class Secret(Section):

@@ -50,7 +50,7 @@ from mailintake.config.servers import (
     is_loopback,
 )
 from mailintake.config.translate import describe, toml_place
-from mailintake.problems import os_reason
+from mailintake.errors import os_reason
 
 __all__ = [
     "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "AuthConfig", "BreakConfig", "CalendarConfig",

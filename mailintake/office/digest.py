@@ -16,10 +16,9 @@ import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from mailintake.app import App
 from mailintake.config.office import DigestConfig
 from mailintake.office.calendar import TeachingCalendar
 from mailintake.office.chart import Bar, bar_chart
@@ -30,6 +29,9 @@ from mailintake.office.reports import build_report, piece_rows
 from mailintake.store import bounces, outbox, sent
 from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
 from mailintake.store.units import UnitInfo, quota_units
+
+if TYPE_CHECKING:
+    from mailintake.app import App
 
 log = logging.getLogger("mailintake.office.digest")
 

@@ -17,9 +17,9 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from mailintake.app import App
 from mailintake.config.office import PeriodKind, PointsConfig, QuotaRule
 from mailintake.config.settings import Config
 from mailintake.office.periods import Period
@@ -29,6 +29,9 @@ from mailintake.store.counts import accepted_by_unit
 from mailintake.store.database import Engine
 from mailintake.store.models import Adoption, Status, Submission, Unit
 from mailintake.store.units import all_units, quota_units
+
+if TYPE_CHECKING:
+    from mailintake.app import App
 
 log = logging.getLogger("mailintake.office.points")
 

@@ -19,10 +19,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from mailintake.app import App
 from mailintake.config.office import RemindersConfig
 from mailintake.config.settings import ColumnConfig
 from mailintake.office.periods import Period, day_label
@@ -30,6 +29,9 @@ from mailintake.office.quotas import Quotas
 from mailintake.store import sent
 from mailintake.store.counts import accepted_by_unit
 from mailintake.store.units import UnitInfo, quota_units
+
+if TYPE_CHECKING:
+    from mailintake.app import App
 
 log = logging.getLogger("mailintake.office.reminders")
 

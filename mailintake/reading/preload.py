@@ -9,8 +9,7 @@ what the workers made of a mail, which needs none of these libraries.
 
 from __future__ import annotations
 
-from mailintake import collector
-from mailintake.service import logs
+from mailintake import collector, logs
 
 # Loaded with the collector off, then frozen: every worker inherits it all frozen.
 with collector.loading():

@@ -3,7 +3,7 @@ notice (超限), or a note to an unregistered sender (未登记).
 
 Each ``*_context`` function builds exactly what its template sees; the same
 functions fill the sample contexts every template is rendered with at
-start-up (``mailintake.replies.samples``), so a variable a clerk misspells is
+start-up (``mailintake.office.samples``), so a variable a clerk misspells is
 reported then. Each ``*_reply`` function renders and returns the outbox row,
 which the caller queues in the transaction that decided the mail.
 """
@@ -14,11 +14,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from mailintake.app import App
 from mailintake.config.settings import ColumnConfig
 from mailintake.reading import sameness
 from mailintake.reading.mime import ParsedMail, ParseError, parse_mail
@@ -29,6 +28,9 @@ from mailintake.store import filing
 from mailintake.store.filing import accepted_count, flush_or_claimed
 from mailintake.store.models import InboundMessage, OutboxMessage, Status, Submission, Unit
 from mailintake.store.units import find_sender
+
+if TYPE_CHECKING:
+    from mailintake.app import App
 
 log = logging.getLogger("mailintake.replies.compose")
 

@@ -2,7 +2,7 @@
 
 A template starts with a ``Subject:`` line and a blank line; the rest is the
 plain-text body. Every template is loaded and rendered once with a sample
-context (``mailintake.replies.samples``) when mailintake starts, so a typo a
+context (``mailintake.office.samples``) when mailintake starts, so a typo a
 clerk made in one (bad syntax, or an unknown variable) is reported then, not
 when the first reply is due. ``templates_dir`` need only hold the templates
 the office changed; the others come from the shipped ones, read as package
@@ -14,7 +14,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -106,7 +106,11 @@ def _shipped(name: str) -> tuple[str, str, Callable[[], bool]] | None:
 class Replies:
     """The loaded templates and the address replies come from."""
 
-    def __init__(self, templates_dir: Path | None, sender: str) -> None:
+    def __init__(self, templates_dir: Path | None, sender: str,
+                 samples: Mapping[str, Callable[[], list[dict[str, Any]]]] | None = None
+                 ) -> None:
+        """Load every template; render each of ``samples`` (name -> contexts) so a
+        mistake stops start-up rather than a reply (``office.samples.load_replies``)."""
         self.dir: Path | Traversable = templates_dir or DEFAULT_TEMPLATES
         self.sender = sender
         self.address = email.utils.parseaddr(sender)[1].lower()
@@ -122,17 +126,16 @@ class Replies:
             autoescape=False,  # noqa: S701  (plain-text mail, never HTML)
             bytecode_cache=_compiled(),
         )
-        from mailintake.replies.samples import SAMPLES  # its contexts use models and checks
-
+        samples = samples or {}
         # Every template on disk is compiled now (syntax); those with samples are rendered too.
         found = {path.name.removesuffix(SUFFIX) for path in DEFAULT_TEMPLATES.iterdir()
                  if path.name.endswith(SUFFIX)}
         if templates_dir is not None:
             found |= {path.name.removesuffix(SUFFIX) for path in templates_dir.glob(f"*{SUFFIX}")}
-        self._templates = {name: self._load(name) for name in sorted(found | set(SAMPLES))}
-        for name, samples in SAMPLES.items():
-            for sample in samples():
-                self.render(name, sample)
+        self._templates = {name: self._load(name) for name in sorted(found | set(samples))}
+        for name, contexts in samples.items():
+            for context in contexts():
+                self.render(name, context)
 
     @property
     def names(self) -> list[str]:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from mailintake.app import App
 from mailintake.config.settings import Config, ConfigError, load_config
-from mailintake.problems import explain, os_reason
+from mailintake.errors import os_reason
+from mailintake.problems import explain
 from mailintake.store import database
 
 OK, WARN, FAIL = "正常", "提示", "失败"

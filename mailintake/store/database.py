@@ -28,7 +28,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from mailintake.problems import EXIT_SETUP, Problem, shown_url, sqlite_file
+from mailintake.errors import EXIT_SETUP, Problem
+from mailintake.store.errors import shown_url, sqlite_file
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mailintake.config.settings import default_columns
 from mailintake.office import digest, reminders
 from mailintake.reading.mime import ParsedMail
 from mailintake.replies import compose as answers
+from mailintake.replies.render import Replies
 from mailintake.rules import Finding
 from mailintake.store.models import Status, Submission
 
@@ -74,3 +76,8 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,
 }
+
+
+def load_replies(templates_dir: Path | None, sender: str) -> Replies:
+    """The reply templates, each rendered with its samples: a broken one stops start-up."""
+    return Replies(templates_dir, sender, SAMPLES)
