@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from mailintake.reading.mime import normalize_message_id
 from mailintake.store.database import session as open_session
-from mailintake.store.filing import flush_or_claimed
+from mailintake.store.messages import flush_or_claimed
 from mailintake.store.models import InboundMessage, OutboxMessage, ReplyBounce
 
 log = logging.getLogger("mailintake.replies.bounces")
