@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 
 import tenacity
-from sqlalchemy.exc import OperationalError
 from tenacity.wait import wait_base
 
 from mailintake import problems
@@ -33,11 +32,12 @@ from mailintake.mailbox.base import Mailbox, MailboxError
 from mailintake.mailbox.imap import MAX_IDLE_SECONDS, ImapMailbox, default_retry_wait
 from mailintake.reading import workers as readers
 from mailintake.service import status
+from mailintake.store.messages import DatabaseUnavailable
 
 log = logging.getLogger("mailintake.intake.loop")
 
 # What a cycle may fail with that time mends: the mail server or the database away.
-TRANSIENT = (MailboxError, OperationalError)
+TRANSIENT = (MailboxError, DatabaseUnavailable)
 #: How often a wait looks at the stop event (and calls the heartbeat).
 SLICE_SECONDS = 1.0
 
