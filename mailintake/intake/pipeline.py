@@ -126,13 +126,7 @@ def _settle(app: App, arrival: records.Arrival, context: Context | None) -> Inbo
         raise
     except Exception as exc:
         log.exception("cannot file mail %s", arrival.ref.source_key)
-        broken = Decision("quarantined", ["internal.error"])
-        message = records.message_of(arrival, broken, now, error=repr(exc))
-        try:
-            pieces.file(app.engine, pieces.Filing(message))
-        except AlreadyClaimed:
-            return None
-        return message
+        return _set_aside(app, arrival, now, repr(exc))
 
 
 def _decide(app: App, context: Context, arrival: records.Arrival, now: datetime) -> Decision:
@@ -179,4 +173,17 @@ def _file(
     records.log_decision(message, decision, case, submission)
     if submission is not None and entry is not None and entry.accepted and entry.unit:
         records.publish(app, submission, entry.unit.name, filing.files)
+    return message
+
+
+def _set_aside(app: App, arrival: records.Arrival, now: datetime, error: str
+               ) -> InboundMessage | None:
+    """Record a mail that broke something for a person (待人工), with what broke."""
+    broken = Decision("quarantined", ["internal.error"])
+    message = records.message_of(arrival, broken, now, error=error)
+    try:
+        pieces.file(app.engine, pieces.Filing(message))
+    except AlreadyClaimed:
+        return None
+    records.log_decision(message, broken, arrival.case, None)
     return message

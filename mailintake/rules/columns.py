@@ -191,6 +191,9 @@ class SubjectMatcher:
         compiled = [(c, compile_format(c.subject)) for c in columns]
         self._columns = sorted(compiled, key=lambda cp: -len(_PLACEHOLDER.sub("", cp[0].subject)))
         self._units = {unit_key(name): unit for name, unit in units.items()}
+        # The last subject matched and its match: a mail is matched when the decision
+        # asks what to look up for it, and again when it decides.
+        self._last: tuple[tuple[str, date | None], SubjectMatch | None] | None = None
 
     def unit(self, text: str) -> UnitRef | None:
         """The unit a subject names, by full name or alias, spaces and brackets ignored."""
@@ -202,6 +205,13 @@ class SubjectMatcher:
         ``today`` (the office's date of arrival) completes dates written
         without a year.
         """
+        if self._last is not None and self._last[0] == (subject, today):
+            return self._last[1]
+        found = self._match(subject, today)
+        self._last = ((subject, today), found)
+        return found
+
+    def _match(self, subject: str, today: date | None) -> SubjectMatch | None:
         text, origin = _normalized(subject)
         found: list[SubjectMatch] = []
         for column, pattern in self._columns:
