@@ -65,7 +65,7 @@ def test_the_first_gate_that_holds_decides(
 def test_an_oversize_mail_is_answered_only_when_no_later_gate_would_stop_it() -> None:
     """An oversize mail from a registered sender gets the notice; delivered again, or
     from a stranger, it is held all the same but nobody hears of it."""
-    head = parse_mail(PIECE.split(b"\n\n", 1)[0] + b"\n\n")
+    head = parse_mail(PIECE.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
     oversize = Case(mail=head, size=50 * 1024 * 1024, oversize=True, key="head:abc")
     told = decide(oversize, known(), OFFICE, NOW)
     assert (told.outcome, told.reasons, told.reply) == (

@@ -25,6 +25,7 @@ from mailintake.store.messages import business_key
 from mailintake.store.models import InboundMessage, Outcome, Submission
 from mailintake.store.pieces import StoredFile
 
+# Its lines are the pipeline's: what became of each mail.
 log = logging.getLogger("mailintake.intake.pipeline")
 
 FOLDERS: dict[Folder, str] = {
