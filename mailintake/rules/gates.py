@@ -5,8 +5,9 @@ mail's outcome and reasons, and whether anyone hears of it. Adding a gate is
 adding a row. A mail that passes every gate is a piece, judged by the
 content checks (``rules.decide``).
 
-Replies here are rare on purpose: only a sender who is who they say, and
-not a robot, ever hears from a gate (no backscatter to forged addresses).
+Replies here are rare on purpose (no backscatter to forged addresses): an
+oversize mail is answered only when no later gate would stop it, and an
+unregistered sender only when the provider vouches for them.
 """
 
 from __future__ import annotations
