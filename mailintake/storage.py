@@ -5,7 +5,7 @@ Everything is written before the database commit that refers to it, by
 content hash, so a crash leaves at most an unreferenced file and a retry
 writes the same path again. Files are not synced one by one: ``sync`` makes
 everything written so far durable in one go, before the mails it came from
-are moved on the server (``pipeline._Moves``), where an fsync of each file
+are moved on the server (``intake.cycle.Moves``), where an fsync of each file
 cost a journal commit apiece, four for every mail. The readable tree
 (``单位/<单位>/<YYYY-MM>/``) holds hard links to the stored files and can
 always be rebuilt.

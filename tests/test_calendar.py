@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.settings import BreakConfig, CalendarConfig, SemesterConfig
-from mailintake.office.calendar import TeachingCalendar
 
 AUTUMN = SemesterConfig(name="2026秋", week1_monday=date(2026, 9, 7), weeks=20)
 CALENDAR = TeachingCalendar(CalendarConfig(

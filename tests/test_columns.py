@@ -8,10 +8,10 @@ import pytest
 
 from mailintake.config.settings import default_columns
 from mailintake.rules.columns import SubjectMatcher, TemplateError, compile_format, subject_key
-from mailintake.store.models import Unit
+from mailintake.rules.values import UnitRef
 
 UNITS = {
-    n: Unit(id=i, name=n, kind="部门")
+    n: UnitRef(id=i, name=n)
     for i, n in enumerate(["党政办公室", "组织部", "人文学院", "实验小学", "实小"], start=1)
 }
 MATCHER = SubjectMatcher(default_columns(), UNITS)

@@ -15,7 +15,7 @@ from sqlmodel import func, select
 
 from mailintake.app import App
 from mailintake.cli.views import message_rows, submission_rows
-from mailintake.intake import pipeline
+from mailintake.intake import cycle, pipeline
 from mailintake.mailbox.base import MailRef
 from mailintake.store.database import session
 from mailintake.store.models import Attachment, InboundMessage, OutboxMessage, Submission
@@ -140,7 +140,7 @@ def test_a_batch_moves_once_its_files_are_synced_while_the_next_mails_are_filed(
         return file(*args, **kwargs)
 
     file = pipeline.process_prepared
-    monkeypatch.setattr(pipeline, "MOVE_BATCH", 2)
+    monkeypatch.setattr(cycle, "MOVE_BATCH", 2)
     monkeypatch.setattr(pipeline, "process_prepared", filing)
     monkeypatch.setattr(app.storage, "sync", slow_sync)
     names = [name for name, expected in EXPECTED.items() if expected[0] == "filed"]

@@ -12,8 +12,8 @@ from conftest import SHANGHAI
 from office_pieces import body_text, file_piece, make_app, outbox, parsed, unit_id
 
 from mailintake.app import App
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.settings import CalendarConfig, SemesterConfig
-from mailintake.office.calendar import TeachingCalendar
 from mailintake.office.periods import PeriodError, parse_period, period_of
 from mailintake.office.quotas import Quotas
 from mailintake.office.reminders import queue_reminders

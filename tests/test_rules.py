@@ -15,9 +15,7 @@ from mailintake.reading.fingerprint import Fingerprint
 from mailintake.reading.mail import read_mail
 from mailintake.rules import CATALOGUE, Piece, run_checks
 from mailintake.rules.columns import SubjectMatcher
-from mailintake.store.history import Earlier, History
-from mailintake.store.models import Correspondent, Unit
-from mailintake.store.units import Sender
+from mailintake.rules.values import Earlier, History, Sender, UnitRef
 
 CONFIG = Config.model_validate({
     "mailbox": {"kind": "maildir", "path": "/nonexistent/Maildir"},
@@ -25,7 +23,7 @@ CONFIG = Config.model_validate({
     "calendar": {"semesters": [{"name": "2026秋", "week1_monday": date(2026, 9, 7)}]},
 })
 UNITS = {
-    name: Unit(id=number, name=name, kind="部门", aliases=aliases)
+    name: UnitRef(id=number, name=name, aliases=tuple(aliases))
     for number, (name, aliases) in enumerate(
         [("党政办公室", ["党政办"]), ("组织部", []), ("人文学院", ["人文"]),
          ("实验小学", ["实小"]), ("城关镇东街小学", ["东街小学"])],
@@ -46,7 +44,7 @@ def piece(raw: bytes, now: datetime = NOW, config: Config = CONFIG,
     """The piece the pipeline would build from ``raw``."""
     reading = read_mail(raw, config.limits)
     names = {n: u for u in UNITS.values() for n in (u.name, *u.aliases)}
-    sender = Sender(Correspondent(id=1, name="信息员"), [UNITS[OWN[reading.mail.from_addr]]])
+    sender = Sender(1, "信息员", (UNITS[OWN[reading.mail.from_addr]],))
     return Piece(
         mail=reading.mail, sender=sender,
         match=SubjectMatcher(config.columns, names).match(

@@ -15,8 +15,8 @@ from test_imap_intake import PASSWORD_ENV, make_app, write_imap_config
 
 from mailintake.app import App
 from mailintake.intake.loop import Intake
+from mailintake.intake.retry import retry
 from mailintake.office.registry import import_rows, read_rows
-from mailintake.service.status import retry
 from mailintake.store.database import session
 from mailintake.store.models import InboundMessage, OutboxMessage
 

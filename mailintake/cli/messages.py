@@ -48,7 +48,7 @@ def messages_list(state: State, fmt: str) -> None:
 @guard
 def messages_retry(state: State, message_id: int) -> None:
     """按存档重新处理一封待人工的邮件（例如补登信息员之后）。"""
-    from mailintake.service.status import RetryError, retry
+    from mailintake.intake.retry import RetryError, retry
 
     try:
         done = retry(state.app, message_id)

@@ -18,12 +18,14 @@ between two mails.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 import tenacity
-from sqlalchemy.exc import OperationalError
 from tenacity.wait import wait_base
 
 from mailintake import problems
@@ -32,12 +34,13 @@ from mailintake.intake import pipeline
 from mailintake.mailbox.base import Mailbox, MailboxError
 from mailintake.mailbox.imap import MAX_IDLE_SECONDS, ImapMailbox, default_retry_wait
 from mailintake.reading import workers as readers
-from mailintake.service import status
+from mailintake.store import runtime
+from mailintake.store.messages import DatabaseUnavailable
 
 log = logging.getLogger("mailintake.intake.loop")
 
 # What a cycle may fail with that time mends: the mail server or the database away.
-TRANSIENT = (MailboxError, OperationalError)
+TRANSIENT = (MailboxError, DatabaseUnavailable)
 #: How often a wait looks at the stop event (and calls the heartbeat).
 SLICE_SECONDS = 1.0
 
@@ -77,7 +80,7 @@ class Intake:
             try:
                 mailbox = self._open()
                 report = pipeline.run_cycle(self.app, mailbox, stop)
-                status.record_cycle(self.app, mailbox.name, report, self.app.clock())
+                record_cycle(self.app, mailbox.name, report, self.app.clock())
             except TRANSIENT:
                 self._drop()  # its state is unknown now; the next cycle reconnects
                 raise
@@ -187,3 +190,16 @@ class Intake:
         delay = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s unavailable, attempt %d: %s; retrying in %.0f s",
                     what, state.attempt_number, cause, delay)
+
+
+def instance_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def record_cycle(app: App, mailbox: str, report: pipeline.CycleReport, now: datetime) -> None:
+    """Remember this cycle as the mailbox's last successful one."""
+    runtime.record_cycle(app.engine, runtime.LastCycle(
+        mailbox=mailbox, instance=instance_name(), at=now, seen=report.seen,
+        filed=report.filed, rejected=report.rejected, quarantined=report.quarantined,
+        replies_sent=report.replies.sent if report.replies else 0,
+    ))

@@ -19,8 +19,8 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.office import DigestConfig
-from mailintake.office.calendar import TeachingCalendar
 from mailintake.office.chart import Bar, bar_chart
 from mailintake.office.periods import Period, day_label, period_of
 from mailintake.office.points import settle

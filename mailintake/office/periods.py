@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.office import PeriodKind
-from mailintake.office.calendar import TeachingCalendar
 
 # Fortnights outside any semester are counted from this Monday.
 _EPOCH = date(2001, 1, 1)

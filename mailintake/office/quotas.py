@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.office import PeriodKind, QuotaRule
 from mailintake.config.settings import Config
-from mailintake.office.calendar import TeachingCalendar
 from mailintake.office.periods import Period, period_of, periods_starting_in
 from mailintake.store.models import Unit
 from mailintake.store.units import UnitInfo

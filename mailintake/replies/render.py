@@ -30,9 +30,10 @@ from typing import Any
 import jinja2
 from jinja2.bccache import Bucket
 
+from mailintake.rules.robots import LOOP_HEADER
+
 DEFAULT_TEMPLATES = resources.files("mailintake.replies") / "templates"
 SUFFIX = ".txt.j2"
-LOOP_HEADER = "X-Mailintake-Loop"
 
 
 class _Wire(Compat32):

@@ -18,8 +18,7 @@ from mailintake.config.settings import ColumnConfig, Config
 from mailintake.reading.mime import MailPart, ParsedMail
 from mailintake.reading.word import Document, Picture
 from mailintake.rules.columns import SubjectMatch
-from mailintake.store.history import History
-from mailintake.store.units import Sender
+from mailintake.rules.values import History, Sender
 
 Severity = Literal["reject", "warn"]
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from mailintake.config.settings import ColumnConfig
-from mailintake.store.models import Unit
+from mailintake.rules.values import UnitRef
 
 _OPEN = "【〔［[〖《"
 _CLOSE = "】〕］]〗》"
@@ -134,7 +135,7 @@ def fill_format(fmt: str, values: dict[str, str]) -> str:
 class SubjectMatch:
     column: ColumnConfig
     unit_text: str
-    unit: Unit | None
+    unit: UnitRef | None
     title: str
     date_text: str = ""
     event_date: date | None = None
@@ -185,13 +186,16 @@ def week_numeral(number: int) -> str:
 class SubjectMatcher:
     """Matches subjects against the configured columns and the known units."""
 
-    def __init__(self, columns: list[ColumnConfig], units: dict[str, Unit]) -> None:
+    def __init__(self, columns: list[ColumnConfig], units: Mapping[str, UnitRef]) -> None:
         # Most literal text first, so 微博信息 is tried before 信息.
         compiled = [(c, compile_format(c.subject)) for c in columns]
         self._columns = sorted(compiled, key=lambda cp: -len(_PLACEHOLDER.sub("", cp[0].subject)))
         self._units = {unit_key(name): unit for name, unit in units.items()}
+        # The last subject matched and its match: a mail is matched when the decision
+        # asks what to look up for it, and again when it decides.
+        self._last: tuple[tuple[str, date | None], SubjectMatch | None] | None = None
 
-    def unit(self, text: str) -> Unit | None:
+    def unit(self, text: str) -> UnitRef | None:
         """The unit a subject names, by full name or alias, spaces and brackets ignored."""
         return self._units.get(unit_key(text))
 
@@ -201,6 +205,13 @@ class SubjectMatcher:
         ``today`` (the office's date of arrival) completes dates written
         without a year.
         """
+        if self._last is not None and self._last[0] == (subject, today):
+            return self._last[1]
+        found = self._match(subject, today)
+        self._last = ((subject, today), found)
+        return found
+
+    def _match(self, subject: str, today: date | None) -> SubjectMatch | None:
         text, origin = _normalized(subject)
         found: list[SubjectMatch] = []
         for column, pattern in self._columns:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from mailintake.reading.fingerprint import shingles_of, similarity
 from mailintake.rules.base import Hit, Piece, Rule
-from mailintake.store.history import Earlier
+from mailintake.rules.values import Earlier
 
 RULES = [
     Rule(

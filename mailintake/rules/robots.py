@@ -13,7 +13,9 @@ import re
 from collections.abc import Callable
 
 from mailintake.reading.mime import ParsedMail
-from mailintake.replies.render import LOOP_HEADER
+
+#: The header every reply of ours carries: a mail that has it is one of ours come back.
+LOOP_HEADER = "X-Mailintake-Loop"
 
 _ROBOT_SENDER = re.compile(
     r"^(mailer-?daemon|mail-?daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|"

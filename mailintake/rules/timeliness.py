@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from mailintake.office.calendar import TeachingCalendar, TeachingWeek
+from mailintake.config.calendar import TeachingCalendar, TeachingWeek
 from mailintake.rules.base import Hit, Piece, Rule
 from mailintake.rules.columns import fill_format, week_numeral
 

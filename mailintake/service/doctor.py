@@ -83,7 +83,7 @@ def _writable(folder: Path, what: str) -> str:
 
 
 def _imap(app: App) -> str:
-    from mailintake.intake.pipeline import FOLDER_OF
+    from mailintake.intake.records import FOLDERS as FOLDER_OF
     from mailintake.mailbox.base import MailboxError
     from mailintake.mailbox.imap import ImapError, ImapMailbox
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from mailintake.store.database import session
-from mailintake.store.filing import flush_or_claimed
+from mailintake.store.messages import flush_or_claimed
 from mailintake.store.models import InboundMessage, OutboxMessage, ReplyBounce
 
 # Asked at every flush: built once (building costs more than running it).

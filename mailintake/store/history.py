@@ -1,8 +1,8 @@
 """What the office already has: the earlier pieces a new one may duplicate or correct.
 
 Two questions are put to the database for every piece, before the checks run;
-the checks see the answers as plain data (``History`` on the Piece), and all
-the SQL stays here.
+the checks see the answers as plain data (``rules.values.History`` on the Piece),
+and all the SQL stays here.
 
 - Duplicates: has any unit filed the same text (sha256 of the normalized
   text, so the same document in another file or format is still the same),
@@ -21,17 +21,19 @@ the SQL stays here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, func, select
 
 from mailintake.config.settings import Config
 from mailintake.reading.fingerprint import MAX_CHARS, Fingerprint, keep
 from mailintake.rules.columns import subject_key
+from mailintake.rules.values import Earlier, History, Lookup
 from mailintake.store.models import Status, Submission, TextBand, Unit
 
 # A band shared by very many pieces (boilerplate) must not make one mail read
@@ -41,47 +43,27 @@ MAX_CANDIDATES = 50
 FILED = (Status.ACCEPTED, Status.SUPERSEDED)
 
 
-@dataclass(frozen=True)
-class Earlier:
-    """A piece already filed, as the checks and the receipt name it."""
-
-    id: int
-    tracking_no: str
-    unit_id: int | None
-    unit: str
-    title: str
-    received_at: datetime
-    version: int
-    subject_key: str
-    text_hash: str
-    text: str
-
-
-@dataclass
-class History:
-    """What the database knows that bears on one new piece."""
-
-    fingerprint: Fingerprint | None = None
-    subject_key: str = ""
-    # The version this piece corrects, if it is a correction.
-    replaces: Earlier | None = None
-    # Filed pieces with the same hash or a shared band, oldest first; never
-    # the versions of the piece this one corrects.
-    candidates: list[Earlier] = field(default_factory=list)
-
-
 def recall(
-    db: Session, config: Config, *, unit_id: int | None, subject: str,
-    fingerprint: Fingerprint | None, now: datetime, seen: dict[int, Earlier | None] | None = None,
+    engine: Engine, config: Config, lookup: Lookup, *, now: datetime,
+    seen: dict[int, Earlier | None] | None = None,
 ) -> History:
-    """Look up what a new piece from ``unit_id`` with ``subject`` and the text of
-    ``fingerprint`` (None: no text) may be.
+    """Look up what a new piece from ``lookup.unit_id`` with ``lookup.subject`` and the
+    text of ``lookup.fingerprint`` (None: no text) may be.
 
     ``seen`` keeps the earlier pieces already read, by id, for the next call:
     mail after mail meets the same recent pieces as candidates. Keep it for
     one cycle (a clerk's change shows from the next).
     """
-    key = subject_key(subject)
+    with engine.connect() as connection:
+        return _recall(connection, config, lookup, now, {} if seen is None else seen)
+
+
+def _recall(
+    connection: Connection, config: Config, lookup: Lookup, now: datetime,
+    seen: dict[int, Earlier | None],
+) -> History:
+    unit_id, fingerprint = lookup.unit_id, lookup.fingerprint
+    key = subject_key(lookup.subject)
     if fingerprint is not None and len(fingerprint.normalized) < config.duplicates.min_chars:
         fingerprint = None  # too short to say anything about duplicates
     if fingerprint is not None:
@@ -89,12 +71,12 @@ def recall(
     replaces = None
     window = config.corrections.window_days
     if unit_id is not None and key and window:
-        replaces = _current_version(db, unit_id, key, now - timedelta(days=window))
+        replaces = _current_version(connection, unit_id, key, now - timedelta(days=window))
     candidates: list[Earlier] = []
     if fingerprint is not None:
         days = config.duplicates.window_days
         since = now - timedelta(days=days) if days else None
-        candidates = _candidates(db, fingerprint, since, {} if seen is None else seen)
+        candidates = _candidates(connection, fingerprint, since, seen)
     if replaces is not None:
         thread = (replaces.unit_id, replaces.subject_key)
         candidates = [c for c in candidates if (c.unit_id, c.subject_key) != thread]
@@ -144,16 +126,19 @@ def _supersede() -> Any:
     )
 
 
-def _current_version(db: Session, unit_id: int, key: str, since: datetime) -> Earlier | None:
+def _current_version(
+    connection: Connection, unit_id: int, key: str, since: datetime
+) -> Earlier | None:
     params = {"unit_id": unit_id, "key": key, "since": since}
-    row = db.connection().execute(_queries().current, params).first()
+    row = connection.execute(_queries().current, params).first()
     return Earlier(*row) if row is not None else None
 
 
 def _candidates(
-    db: Session, fingerprint: Fingerprint, since: datetime | None, seen: dict[int, Earlier | None]
+    connection: Connection, fingerprint: Fingerprint, since: datetime | None,
+    seen: dict[int, Earlier | None],
 ) -> list[Earlier]:
-    queries, run = _queries(), db.connection().execute
+    queries, run = _queries(), connection.execute
     same = run(queries.same_hash, {"hash": fingerprint.hash}).scalars().all()
     banded = run(queries.banded, {"bands": list(fingerprint.bands)}).scalars().all()
     ids = {*same, *banded}
