@@ -189,9 +189,9 @@ def _unnamed(code: int | None, config: Config | None) -> str:
     if code == errno.EROFS:
         hits = [found for found in folders if read_only_mount(found[2])]
     elif folders:
-        room = {found[2]: room(found[2]) for found in folders}
+        free = {found[2]: room(found[2]) for found in folders}
         device = {found[2]: found[2].stat().st_dev for found in folders}
-        tightest = min(room, key=lambda there: room[there])
+        tightest = min(free, key=lambda there: free[there])
         hits = [found for found in folders if device[found[2]] == device[tightest]]
     shown = "、".join(f"{folder}（{key}）" for key, folder, _there in hits)
     return shown or "mailintake 写入的文件夹（[storage] dir、[database] url 等）"
