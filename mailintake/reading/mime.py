@@ -1,7 +1,7 @@
 """MIME to plain data: who sent it, the decoded subject, the body, the files.
 
-The standard library parses the structure (keeping raw 8-bit headers as
-they came); ``charsets`` decodes every header, name and body without
+The standard library parses the structure (``mimetree``: raw 8-bit headers
+kept as they came); ``charsets`` decodes every header, name and body without
 losing a character; mail-parser lists the defects. A forwarded mail
 (message/rfc822) is read from inside, Outlook's winmail.dat is unpacked
 (``winmail``), and pictures shown in the body (Content-ID, Apple Mail) are
@@ -16,9 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email.feedparser import BytesFeedParser
 from email.message import Message
-from email.policy import Compat32
 
 from mailintake.reading.attachments import MailPart, mail_files
 from mailintake.reading.bodies import body_text, is_forward
@@ -30,6 +28,7 @@ from mailintake.reading.headers import (
     overlong_header,
     sent_at,
 )
+from mailintake.reading.mimetree import parse_tree
 
 __all__ = [
     "Forwarded", "MailPart", "ParseError", "ParsedMail", "normalize_message_id", "parse_mail",
@@ -39,18 +38,6 @@ log = logging.getLogger("mailintake.reading.mime")
 
 MAX_REFUSED_HEADER = 2000  # what is kept of each header of a refused mail
 MAX_DEFECTS = 50
-_FEED_CHUNK = 64 * 1024
-
-
-class _RawHeaders(Compat32):
-    """compat32, but header values come back as the raw text (8-bit bytes as
-    surrogate escapes) instead of a Header object that has already guessed."""
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        return value
-
-
-_POLICY = _RawHeaders()
 
 
 class ParseError(Exception):
@@ -101,7 +88,7 @@ def parse_mail(raw: bytes, max_parts: int = 1000) -> ParsedMail:
     an empty payload. A mail with an absurdly long header is not read
     further: it comes back with ``refused`` set.
     """
-    message = _parse(raw)
+    message = parse_tree(raw)
     if not message.keys():
         raise ParseError("no headers")
     defects: list[str] = []
@@ -122,16 +109,6 @@ def parse_mail(raw: bytes, max_parts: int = 1000) -> ParsedMail:
                                      else _mailparser_defects(message)))[:MAX_DEFECTS],
         forwarded=[_forwarded(p) for p in message.walk() if is_forward(p)],
     )
-
-
-def _parse(raw: bytes, chunk: int = _FEED_CHUNK) -> Message:
-    """The MIME tree, fed in chunks: given 40 MB at once, the parser holds every
-    line of it at the same time (300 MB for a mail of 40)."""
-    parser = BytesFeedParser(policy=_POLICY)
-    view = memoryview(raw)
-    for start in range(0, len(raw), chunk):
-        parser.feed(bytes(view[start:start + chunk]))
-    return parser.close()
 
 
 def _envelope(message: Message, defects: list[str], refused: str = "") -> ParsedMail:
