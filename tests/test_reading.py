@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import itertools
 import pickle
 import re
 import shutil
@@ -686,19 +685,6 @@ def test_base64_is_taken_from_pybase64_only_where_binascii_reads_the_same(text: 
 def test_plain_base64_in_lines_is_taken_from_pybase64(data: bytes, eol: str) -> None:
     text = base64.encodebytes(data).decode().replace("\n", eol)
     assert payloads.plain_base64(text) == data
-
-
-def test_the_line_break_before_a_boundary_is_the_one_the_standard_parser_finds() -> None:
-    """The line break at the end of a part, searched from its last two characters, is the
-    match the standard library's expression finds searching the whole part."""
-    pattern = re.compile(r"(\r\n|\r|\n)\Z")
-    at_end = mimetree.EolAtEnd(pattern)
-    for length in range(7):
-        for characters in itertools.product("\r\na", repeat=length):
-            text = "".join(characters)
-            found, expected = at_end.search(text), pattern.search(text)
-            assert (found and (found.span(), found.group())) == (
-                expected and (expected.span(), expected.group()))
 
 
 # --- what was read is stored with the submission ---------------------------------------------
