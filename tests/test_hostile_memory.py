@@ -47,7 +47,7 @@ from mailintake.reading.fingerprint import (
     shingles,
 )
 from mailintake.reading.mail import read_mail
-from mailintake.reading.word import DocumentError, read_member
+from mailintake.reading.wordzip import DocumentError, read_member
 
 NORMAL = "03_web126_utf8_weibo.eml"
 NORMAL_ID = "5e6a3f2b.7c41.19a95d3c1f7.Coremail.zhangkun@qq.com"

@@ -5,8 +5,8 @@ mails at once in other processes; what it returns is plain data.
 
 Limits come first: the message size, the number of attachments and the
 header sizes are checked on the parsed structure before any part is decoded
-(``parse``), each attachment's size before it is read, a Word file's
-unpacked size before python-docx opens it (``extract``), and a picture's
+(``mime``), each attachment's size before it is read, a Word file's
+unpacked size before python-docx opens it (``wordzip``), and a picture's
 pixel count from its header (``pictures``).
 """
 

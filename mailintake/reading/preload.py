@@ -20,11 +20,10 @@ with collector.loading():
     import mailintake.reading.mail  # the reading stage itself
     import mailintake.reading.wordpackage  # python-docx and lxml
     import mailintake.reading.workers  # noqa: F401  (the workers' entry points)
-    from mailintake.reading import fingerprint, pictures
-    from mailintake.reading import mime as parse
+    from mailintake.reading import bodies, fingerprint, pictures
 
     pictures.formats()  # Pillow's plugins and HEIF, registered
-    parse.html_config()  # inscriptis, for mails written in HTML only
+    bodies.html_config()  # inscriptis, for mails written in HTML only
     fingerprint.bands({"预载"})  # numpy, and the permutations every signature uses
 
 # A worker's log lines look like the command's, one line each; library chatter stays out.

@@ -2,18 +2,18 @@
 
 ``docx.Document(stream)`` unpacks every member and parses every XML part. Here
 python-docx's own package reader and unmarshaller are driven from the archive
-``extract`` has checked (within the limits; the content types and the
+``wordzip`` has checked (within the limits; the content types and the
 relationships parsed): the main document becomes a python-docx part, parsed by
 python-docx's parser (entities off, no network, libxml2's limits on) and then
 refused if it has a DTD; the pictures are parts without their bytes, which
-``extract`` unpacks one at a time; the styles part is read for its names only,
+``wordpictures`` unpacks one at a time; the styles part is read for its names only,
 once per distinct styles part. Every other XML part (settings, themes, fonts,
 a second copy of the styles: any member whose content type or name says XML)
-is parsed without building anything (``extract.check_xml``). A part seen
+is parsed without building anything (``wordzip.check_xml``). A part seen
 before is known by its stored bytes (``_stored_key``), without unpacking it
 again: a school's template brings the same styles, theme and fonts each time.
 
-This module imports python-docx: ``extract`` loads it at the first Word file,
+This module imports python-docx: ``word`` loads it at the first Word file,
 and the readers' forkserver loads it ahead for every worker.
 """
 
@@ -33,10 +33,9 @@ from docx.opc.pkgreader import PackageReader, _ContentTypeMap
 from docx.oxml.parser import parse_xml
 from docx.package import Package
 
-from mailintake.reading.word import (
+from mailintake.reading.wordtext import W_STYLE_ID, W_VAL
+from mailintake.reading.wordzip import (
     MAX_DOCUMENT_XML,
-    W_STYLE_ID,
-    W_VAL,
     DocumentError,
     check_tree,
     check_xml,
@@ -93,7 +92,7 @@ class _CheckedReader:
 
 def _read(content_types: Any, partname: PackURI) -> bool:
     """Whether the part is unpacked for python-docx: the main document only (the
-    pictures are unpacked by ``extract``, one at a time)."""
+    pictures are unpacked by ``wordpictures``, one at a time)."""
     try:
         content_type: str = content_types[partname]
     except KeyError:
@@ -161,7 +160,7 @@ _SAFE_ENTRIES = 4096
 
 
 def _check_the_rest(physical: _CheckedReader, content_types: Any) -> None:
-    """Parse every XML member not parsed yet (see ``extract.check_xml``), each
+    """Parse every XML member not parsed yet (see ``wordzip.check_xml``), each
     distinct stored member once per process."""
     for member in physical.archive.infolist():
         if member in physical.checked or not _is_xml(content_types, member.filename):
