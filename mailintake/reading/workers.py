@@ -18,6 +18,7 @@ group): the main process decides when to stop, and the workers go with it.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import multiprocessing.forkserver
@@ -215,6 +216,23 @@ def start_early() -> None:
             multiprocessing.forkserver.ensure_running()
     except Exception as exc:  # OSError in a sandbox, ...: pool() reports it
         log.debug("forkserver not started early: %r", exc)
+    else:
+        atexit.register(_stop_forkserver)
+
+
+def _stop_forkserver() -> None:
+    """End the forkserver with the command.
+
+    It inherited the command's standard output and error; left to notice on
+    its own that the command is gone (after loading every library, longer on
+    a busy machine), it would keep them open, and whoever reads the command's
+    output would wait for it.
+    """
+    server: Any = multiprocessing.forkserver._forkserver  # private: its pid is not public
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def _cannot_start(executor: ProcessPoolExecutor, exc: Exception) -> bool:
