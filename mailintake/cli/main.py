@@ -102,15 +102,18 @@ def poll(state: State, once: bool) -> None:
     """收取并处理新邮件（不用 IDLE，按 poll_interval 定时收取）。"""
     from mailintake.intake.loop import Intake
 
-    _start_readers()
     check_folders(state.config)
-    intake = Intake(state.app)
+    # The database and the templates first: a command that cannot start leaves no
+    # workers starting behind it for the interpreter to wait on at exit.
+    app = state.app
+    _start_readers()
+    intake = Intake(app)
     try:
         if once:
             click.echo(_summary(intake.cycle()))
             return
         stop = _stop_on_signals()
-        interval = state.app.config.mailbox.poll_interval
+        interval = app.config.mailbox.poll_interval
         while not stop.is_set():
             try:
                 click.echo(_summary(intake.cycle(stop.is_set)))
@@ -134,9 +137,10 @@ def run(state: State) -> None:
 
     logs.setup(logging.DEBUG if state.verbose else logging.INFO)
     log.info("config %s", state.config_path)
-    _start_readers()
     check_folders(state.config)
-    daemon.run(state.app)
+    app = state.app  # as in poll: no workers start for a command that cannot
+    _start_readers()
+    daemon.run(app)
 
 
 @main.command()
