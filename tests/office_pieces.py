@@ -69,6 +69,7 @@ def file_piece(
             tracking_no=tracking, message_id=message.id or 0, unit_id=uid,
             correspondent_id=link.correspondent_id if link else None, column=column,
             title=title, status=status, word_count=200, picture_count=1, received_at=when,
+            counted_at=when,
         )
         db.add(piece)
         db.flush()

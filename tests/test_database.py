@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlmodel import SQLModel, select
 
 from mailintake.store.database import (
@@ -97,4 +98,48 @@ def test_durable_commits_sync_the_log_and_leave_the_connection_as_it_was(tmp_pat
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     with session(engine) as db:
         assert db.exec(select(Unit)).one().name == "实验小学"
+    engine.dispose()
+
+
+def test_pieces_and_replies_filed_before_keep_their_meaning_after_0007(db_url: str) -> None:
+    """A database at 0006 with a piece, an adoption and a queued reply upgrades: the piece
+    counts at its arrival as before, the adoption is of the whole piece, and the reply's
+    Message-ID is read from its header so an answer to it is recognised."""
+    from alembic import command
+
+    from mailintake.store.database import _alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0006_service")
+    arrived = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    raw = b"Subject: x\r\nMessage-ID: <reply.1@mailintake.test>\r\n\r\nbody"
+    rows = [
+        "INSERT INTO unit (id, name, aliases, kind, active, created_at) "
+        "VALUES (1, '实验小学', '[]', '学校', true, :at)",
+        "INSERT INTO inbound_message (id, mailbox, source_key, folder, raw_sha256, size, "
+        "from_addr, from_name, subject, received_at, outcome, reasons, error, defects, "
+        "target_folder, message_id) VALUES (1, 'm', 'k', 'INBOX', 'x', 1, '', '', '', :at, "
+        "'filed', '[]', '', '[]', '已处理', 'a@b')",
+        "INSERT INTO submission (id, tracking_no, message_id, unit_id, \"column\", title, "
+        "author, status, word_count, picture_count, text, pictures, received_at, text_hash, "
+        "subject_key, version) VALUES (1, '20261120-00001', 1, 1, 'general', 't', '', "
+        "'accepted', 1, 0, '', '[]', :at, '', '', 1)",
+        "INSERT INTO adoption (id, submission_id, channel, brief, shares, adopted_at, "
+        "created_at) VALUES (1, 1, 'weekly', false, '{}', :at, :at)",
+        "INSERT INTO outbox (id, dedup_key, kind, recipient, subject, raw, status, attempts, "
+        "last_error, created_at, next_attempt_at) VALUES (1, 'reply:1', 'receipt', 'a@b', "
+        "'x', :raw, 'sent', 1, '', :at, :at)",
+    ]
+    with engine.begin() as db:
+        for row in rows:
+            db.execute(text(row), {"at": arrived, "raw": raw})
+    upgrade(engine)
+    with engine.connect() as db:
+        counted, received = db.exec_driver_sql(
+            "SELECT counted_at, received_at FROM submission").one()
+        assert counted == received
+        assert db.exec_driver_sql("SELECT item FROM adoption").scalar_one() == 0
+        assert db.exec_driver_sql(
+            "SELECT message_id FROM outbox").scalar_one() == "reply.1@mailintake.test"
+        assert db.exec_driver_sql("SELECT leader FROM unit").scalar_one() == ""
     engine.dispose()

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, field_validator
 
 from mailintake.config.base import Section
+from mailintake.config.deadlines import Deadline, parse_deadline
 
 
 class AuthConfig(Section):
@@ -49,7 +50,20 @@ class ColumnConfig(Section):
     itemized: bool = False
     # Days after the event the piece should arrive (seed 000: 3); 0 = no check.
     max_days_late: int = Field(default=3, ge=0)
+    # The deadline as the notice writes it (config.deadlines): "每周五 24:00",
+    # "活动结束后 3 天"; "" for none. ``截止`` is accepted as the key too.
+    deadline: str = Field(default="", validation_alias=AliasChoices("deadline", "截止"))
     severity: dict[str, Severity] = Field(default_factory=dict)
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline(cls, value: str) -> str:
+        parse_deadline(value)  # a DeadlineError (a ValueError) names the accepted forms
+        return value
+
+    @property
+    def due(self) -> Deadline:
+        return parse_deadline(self.deadline)
 
 
 def default_columns() -> list[ColumnConfig]:
@@ -58,6 +72,8 @@ def default_columns() -> list[ColumnConfig]:
         ColumnConfig(
             key="weekly", name="每周动态", subject="{单位}第{周次}周工作动态信息",
             example="党政办公室第十二周工作动态信息", itemized=True,
+            # Seed 003: 学校每周动态，于每周周五前上报.
+            deadline="每周五 24:00",
         ),
         ColumnConfig(
             key="website", name="网站信息", subject="{单位}信息（{日期}）{标题}",

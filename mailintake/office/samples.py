@@ -42,6 +42,7 @@ def _submission(status: Status) -> Submission:
         id=1, tracking_no="20261119-00001", message_id=1, unit_id=1, correspondent_id=1,
         column="general", title="开展秋季趣味运动会", author="李娜", status=status,
         word_count=268, picture_count=2, received_at=datetime(2026, 11, 19, 2, tzinfo=UTC),
+        counted_at=datetime(2026, 11, 19, 2, tzinfo=UTC),
     )
 
 

@@ -59,6 +59,9 @@ class Entry:
     findings: list[Finding]
     # What it was compared with: a correction supersedes the version it replaces.
     history: History = field(default_factory=History)
+    # The moment it counts at for quotas and reports (``Submission.counted_at``):
+    # None counts it at its arrival.
+    counted_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision (a test keeps it equal to Alembic's head).
-HEAD = "0006_service"
+HEAD = "0007_notices"
 
 
 class DatabaseNotReady(Problem):

@@ -88,6 +88,8 @@ class Unit(SQLModel, table=True):
     active: bool = True
     # Pieces per quota period, overriding the default for the unit's kind.
     quota: int | None = None
+    # The leader in charge of the unit's information work (负责领导, seed 000/003).
+    leader: str = Field(default="", max_length=50)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -174,6 +176,10 @@ class Submission(SQLModel, table=True):
         default_factory=_no_items, sa_column=Column(JSON, nullable=False)
     )
     received_at: datetime = _when(index=True)
+    # The moment the piece counts at for quotas, reminders, the digest and reports:
+    # local midnight of the Monday of the teaching week its subject names, or of
+    # the date it names; its arrival when the subject carries neither.
+    counted_at: datetime = _when(index=True)
     # sha256 of the normalized text ("" when too short to compare): the same
     # document whatever file it came in (mailintake/history.py).
     text_hash: str = Field(default="", max_length=64, index=True)
@@ -241,6 +247,9 @@ class OutboxMessage(SQLModel, table=True):
     next_attempt_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    # The Message-ID our mail goes out with (no angle brackets), so an answer to it
+    # (In-Reply-To / References) is known as one.
+    message_id: str = Field(default="", max_length=300, index=True)
 
 
 class ReplyBounce(SQLModel, table=True):
@@ -268,11 +277,15 @@ class ReplyBounce(SQLModel, table=True):
 class Adoption(SQLModel, table=True):
     """A piece the office published (采用) in one channel; a revoked one is kept."""
 
-    __table_args__ = (sa.UniqueConstraint("submission_id", "channel"),)
+    __table_args__ = (
+        sa.UniqueConstraint("submission_id", "channel", "item", name="uq_adoption_piece_item"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     submission_id: int = Field(foreign_key="submission.id")
     channel: str = Field(max_length=40)
+    # 0 for the whole piece; n for item n of a weekly digest (每周动态逐条采用, seed 003).
+    item: int = Field(default=0, ge=0)
     brief: bool = False
     # Unit id (as text: JSON keys) -> its share of a joint piece (合稿); shares sum to 1.
     shares: dict[str, float] = Field(

@@ -132,6 +132,7 @@ def _piece(db: Session, filing: Filing, entry: Entry) -> Submission:
         status=Status.ACCEPTED if entry.accepted else Status.REJECTED,
         word_count=entry.word_count, picture_count=entry.picture_count, text=entry.text,
         pictures=entry.pictures, received_at=message.received_at,
+        counted_at=entry.counted_at or message.received_at,
     )
     history.stamp(submission, entry.history)
     _save(db, filing, submission)
