@@ -471,6 +471,14 @@ class Peaks:
         return max(self.mb.values(), default=0)
 
 
+def _children_files(pid: int) -> list[Path]:
+    """The ``children`` file of each of ``pid``'s threads; none once it has exited."""
+    try:
+        return list(Path(f"/proc/{pid}/task").glob("*/children"))
+    except OSError:  # the process ended between being listed and being read
+        return []
+
+
 def _role(pid: int, parent: str) -> str:
     """What a process below ``poll`` is, from its command line and its parent's role."""
     try:
@@ -507,7 +515,7 @@ class Sampler:
         while todo:
             pid = todo.pop()
             found.append(pid)
-            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            for task in _children_files(pid):
                 try:
                     children = [int(c) for c in task.read_text().split()]
                 except OSError:
