@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from conftest import SHANGHAI, deliver
+from office_pieces import body_text, parsed
 from pieces import LI, chinese, mail, piece_mail, word_file
 from sqlmodel import col, select
 
 from mailintake.app import App
 from mailintake.cli.views import submission_rows
 from mailintake.intake import pipeline
+from mailintake.office.digest import queue_digest
 from mailintake.office.periods import period_of
 from mailintake.office.reports import build_report
 from mailintake.service.status import quarantined_table
@@ -171,6 +173,16 @@ def test_a_question_answering_our_rejection_goes_to_a_person(app: App, day: date
     assert sent(app)[-1]["Subject"].startswith("【收悉】")
     row = unit_row(app, later)
     assert (row["received"], row["rejected"]) == (1, 1)
+
+    # The week's digest, on the Monday after, counts one piece and lists the questions.
+    monday = (day + timedelta(days=7 - day.weekday())).replace(hour=8, minute=0)
+    assert queue_digest(app, monday)
+    [digest] = outbox(app, "digest")
+    text = body_text(parsed(digest))
+    assert "共收到稿件 1 篇：登记 0 篇（其中带提醒 0 篇），退回 1 篇" in text
+    assert "本周收到、等待人工处理的邮件（3 封）" in text
+    assert text.count("信息员回复我们的邮件提问，未附新稿件，请工作人员答复") == 3
+    assert f"「答复: {rejection.subject}」" in text
 
 
 @pytest.mark.parametrize("day", DAYS, ids=["november", "december"])
