@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from conftest import SHANGHAI, deliver
-from office_pieces import body_text, parsed
-from pieces import LI, chinese, mail, piece_mail, word_file
+from office_pieces import body_text, make_app, parsed
+from pieces import LI, chinese, mail, news, photo, piece_mail, word_file
 from sqlmodel import col, select
+from test_rules import CONFIG, UNITS
 
 from mailintake.app import App
 from mailintake.cli.views import submission_rows
@@ -25,6 +26,12 @@ from mailintake.intake import pipeline
 from mailintake.office.digest import queue_digest
 from mailintake.office.periods import period_of
 from mailintake.office.reports import build_report
+from mailintake.reading.mail import read_mail
+from mailintake.rules import answers
+from mailintake.rules.columns import SubjectMatcher
+from mailintake.rules.decide import Office, decide
+from mailintake.rules.gates import ACK_EVERY, Case, Known, Reply
+from mailintake.rules.values import Registry, Sender
 from mailintake.service.status import quarantined_table
 from mailintake.store import outbox as stored_outbox
 from mailintake.store.database import session
@@ -242,3 +249,93 @@ def test_an_answer_known_by_its_in_reply_to_alone_is_a_question(app: App) -> Non
     assert stored_outbox.answered(app.engine, [], LI, rejection.subject) == rejection.subject
     assert stored_outbox.answered(app.engine, [], "someone@else.test", rejection.subject) == ""
     assert stored_outbox.answered(app.engine, ["nobody@x.test"], LI, "实验小学信息") == ""
+
+
+BRIEFS = """
+[[columns]]
+key = "brief"
+name = "简讯"
+subject = "{单位}简讯（{日期}）{标题}"
+example = "实验小学简讯（2026.11.19）开展消防演练"
+require_document = false
+min_pictures = 1
+"""
+
+
+def test_an_answer_whose_body_is_the_piece_is_checked_as_one(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Where a column takes pieces written in the mail body (no Word file), an answer to
+    our rejection naming that column, with the body and the photo, is the piece."""
+    day = DAYS[0]
+    app = make_app(tmp_path / "briefs", db_url, BRIEFS, lambda: day)
+    try:
+        subject = f"实验小学简讯（{day:%Y.%m.%d}）开展消防演练"
+        text = chinese(120, 21)
+        send(app, day, mail(LI, subject, body=text))
+        [rejection] = outbox(app, "rejection")
+        assert submission_rows(app)[0]["findings"] == ["pictures.too_few"]
+        answer = foxmail_answer(rejection, day, ("现场.jpg", photo(1600, 1200)), body=text)
+        send(app, day + timedelta(hours=1), answer)
+        assert messages(app)[-1].outcome == "filed"
+        assert [(r["status"], r["column"]) for r in submission_rows(app)] == [
+            ("rejected", "brief"), ("accepted", "brief")]
+        assert outbox(app, "question") == []
+    finally:
+        app.engine.dispose()
+
+
+SENDER = Sender(4, "李娜", (UNITS["实验小学"],))
+OFFICE = Office(CONFIG, SubjectMatcher(CONFIG.columns, Registry(tuple(UNITS.values())).names()))
+QUESTION_MAIL = mail(
+    LI, "回复：【退回】稿件未能登记，请修改后重发：实验小学信息（2026.11.19）开展活动",
+    body=QUESTION)
+
+
+def _case(raw: bytes, robot: str | None = None) -> Case:
+    reading = read_mail(raw, CONFIG.limits)
+    return Case(mail=reading.mail, reading=reading, size=len(raw), key="mail:q", robot=robot)
+
+
+@pytest.mark.parametrize(
+    ("the_case", "the_known", "gate", "reply"),
+    [
+        # From a stranger it is the unregistered gate's, as before; a robot's is ignored.
+        (_case(QUESTION_MAIL), Known(), "unregistered", None),
+        (_case(QUESTION_MAIL, robot="auto.submitted"), Known(sender=SENDER), "robot", None),
+        # Registered: a question, by its subject or by what the store found.
+        (_case(QUESTION_MAIL), Known(sender=SENDER), "question", Reply("question", ACK_EVERY)),
+        (_case(mail(LI, "请问", body=QUESTION)), Known(sender=SENDER, answering="【回执】…"),
+         "question", Reply("question", ACK_EVERY)),
+        # An answer with a Word file is a piece: no gate stops it.
+        (_case(mail(LI, "Re: 【退回】…：实验小学（李娜）开展活动", ("稿.docx", news(300, 3)))),
+         Known(sender=SENDER), "", None),
+    ],
+)
+def test_the_question_gate_comes_after_the_sender_is_known(
+    the_case: Case, the_known: Known, gate: str, reply: Reply | None
+) -> None:
+    """On plain values: the question gate stops only a registered sender's answer to one of
+    our replies that brings no Word file, and acknowledges it at most once a day."""
+    decision = decide(the_case, the_known, OFFICE, DAYS[0])
+    assert decision.gate == gate
+    if gate:
+        assert decision.entry is None and decision.reply == reply
+    else:
+        assert decision.entry is not None and decision.entry.unit is not None
+        assert decision.entry.unit.name == "实验小学"
+
+
+def test_our_subjects_and_answers_are_told_apart() -> None:
+    """Every tag our templates write is in TAGS; the reply prefixes clients write are known."""
+    templates = Path(__file__).resolve().parent.parent / "mailintake/replies/templates"
+    for template in templates.glob("*.txt.j2"):
+        assert answers.ours(template.read_text(encoding="utf-8").removeprefix("Subject: ")), \
+            template.name
+    for prefix in ("回复：", "答复: ", "回覆：", "Re: ", "RE:", "Re[2]: ", "回复：Re: "):
+        assert answers.looks_like_answer(f"{prefix}【退回】稿件未能登记")
+    assert not answers.looks_like_answer("【退回】稿件未能登记")  # ours, not an answer
+    assert not answers.looks_like_answer("Re: 实验小学信息（2026.11.19）开展活动")
+    assert not answers.looks_like_answer("转发：【回执】稿件已登记")
+    # In-Reply-To first, then References nearest first, each once.
+    assert answers.message_ids("<a@x>", "<b@y> <c@z>\r\n <a@x>") == ["a@x", "c@z", "b@y"]
