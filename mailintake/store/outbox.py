@@ -82,7 +82,7 @@ def answered(engine: Engine, message_ids: list[str], address: str, subject: str)
                 return found
         if subject:
             found = db.exec(select(OutboxMessage.subject).where(
-                col(OutboxMessage.recipient).in_({address, address.lower()}),
+                col(OutboxMessage.recipient).in_(sorted({address, address.lower()})),
                 OutboxMessage.subject == subject).limit(1)).first()
             if found is not None:
                 return found
