@@ -185,6 +185,7 @@ def test_a_question_answering_our_rejection_goes_to_a_person(app: App, day: date
     monday = (day + timedelta(days=7 - day.weekday())).replace(hour=8, minute=0)
     assert queue_digest(app, monday)
     [digest] = outbox(app, "digest")
+    assert digest.message_id and parsed(digest)["Message-ID"] == f"<{digest.message_id}>"
     text = body_text(parsed(digest))
     assert "共收到稿件 1 篇：登记 0 篇（其中带提醒 0 篇），退回 1 篇" in text
     assert "本周收到、等待人工处理的邮件（3 封）" in text
