@@ -7,7 +7,8 @@
          in worker processes a few mails ahead of the one being decided;
          a mail over the size limit is read by its headers alone
       -> decide (``rules.decide``): the gates (unreadable, oversize, duplicate,
-         robot, forged, spoofed, unregistered), else the subject and every check
+         robot, forged, spoofed, unregistered, a question answering one of our
+         replies), else the subject and every check
       -> file the mail, its piece and its reply in ONE transaction (``store.pieces``)
       -> only then move the mail to 已处理 / 已退回 / 待人工
     and deliver the outbox: a few replies whenever the readers are behind,
@@ -35,10 +36,12 @@ from mailintake.mailbox.base import Mailbox, MailRef
 from mailintake.reading import workers as readers
 from mailintake.reading.workers import Prepared
 from mailintake.replies import bounces, compose
+from mailintake.rules import answers
 from mailintake.rules import decide as rules
 from mailintake.rules.decide import Decision
-from mailintake.rules.gates import Known
+from mailintake.rules.gates import Case, Known
 from mailintake.store import history, messages, pieces
+from mailintake.store import outbox as stored_outbox
 from mailintake.store.messages import AlreadyClaimed, DatabaseUnavailable
 from mailintake.store.models import InboundMessage
 
@@ -132,15 +135,28 @@ def _settle(app: App, arrival: records.Arrival, context: Context | None) -> Inbo
 def _decide(app: App, context: Context, arrival: records.Arrival, now: datetime) -> Decision:
     """What the store knows of the mail, then the rules' decision on it."""
     case = arrival.case
+    sender = context.registry.sender(case.mail.from_addr) if case.mail else None
     known = Known(
-        sender=context.registry.sender(case.mail.from_addr) if case.mail else None,
-        duplicate_of=_first_delivery(app, arrival),
+        sender=sender, duplicate_of=_first_delivery(app, arrival),
+        answering=_answering(app, case) if sender is not None else "",
     )
     wanted = rules.lookup(case, known, context.office, now)
     if wanted is not None:  # a piece: its checks compare it with what the office has
         past = history.recall(app.engine, app.config, wanted, now=now, seen=context.earlier)
         known = replace(known, history=past)
     return rules.decide(case, known, context.office, now)
+
+
+def _answering(app: App, case: Case) -> str:
+    """The subject of our mail this one answers (``store.outbox.answered``), "" for none."""
+    mail = case.mail
+    if mail is None or case.reading is None:
+        return ""
+    ids = answers.message_ids(*mail.values("in-reply-to"), *mail.values("references"))
+    subject = answers.answered_subject(mail.subject)
+    if not ids and not subject:
+        return ""
+    return stored_outbox.answered(app.engine, ids, mail.from_addr, subject)
 
 
 def _first_delivery(app: App, arrival: records.Arrival) -> int | None:

@@ -26,7 +26,8 @@ from mailintake.office.periods import Period, day_label, period_of
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import build_report, piece_rows
-from mailintake.store import bounces, outbox, sent
+from mailintake.rules.gates import reason_text
+from mailintake.store import bounces, outbox, runtime, sent
 from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
 from mailintake.store.units import UnitInfo, quota_units
 
@@ -95,10 +96,12 @@ def digest_context(
     *, week_label: str, month_label: str, as_of: str, totals: dict[str, int], units_table: str,
     behind: list[dict[str, Any]], ranking_table: str, pieces: list[dict[str, Any]],
     more_pieces: int, failed: list[dict[str, Any]], bouncing: list[dict[str, Any]],
-    attachment_name: str, office_name: str,
+    attachment_name: str, office_name: str, waiting: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """What the digest template sees (also the start-up sample's shape)."""
+    """What the digest template sees (also the start-up sample's shape). ``waiting``: the
+    mails waiting for a person, each with why in Chinese."""
     return {
+        "waiting": waiting or [],
         "week_label": week_label, "month_label": month_label, "as_of": as_of,
         "totals": totals, "units_table": units_table, "behind": behind,
         "ranking_table": ranking_table, "pieces": pieces, "more_pieces": more_pieces,
@@ -149,11 +152,16 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
              "until": f"{b.until.astimezone(tz):%Y-%m-%d}"}
             for b in bounces.bouncing_addresses(app.engine, now)]
     attachment = f"周报-{week.key}.xlsx"
+    waiting = [{"id": m.id, "received": f"{app.local(m.received_at):%m月%d日 %H:%M}",
+                "sender": m.from_addr or "（发件人不明）", "subject": m.subject or "（无主题）",
+                "reason": "、".join(map(reason_text, m.reasons))}
+               for m in runtime.quarantined(app.engine) if start <= m.received_at < end]
     context = digest_context(
         week_label=week.label, month_label=month.label, as_of=f"{app.local(now):%m月%d日 %H:%M}",
         totals=totals, units_table=units_table, behind=behind, ranking_table=ranking_table,
         pieces=accepted[:MAX_PIECES], more_pieces=max(0, len(accepted) - MAX_PIECES),
         failed=failed, bouncing=held, attachment_name=attachment, office_name=config.office.name,
+        waiting=waiting,
     )
     subject, body = app.replies.render("digest", context)
     bars = [Bar(r["unit"], r["accepted"], r["rejected"]) for r in per_unit[:MAX_BARS]]
@@ -212,4 +220,6 @@ def sample_contexts() -> list[dict[str, Any]]:
                  "status": "failed", "error": "550 5.1.1"}],
         bouncing=[{"address": "lina@example.test", "status": "5.1.1", "until": "2027-01-18"}],
         attachment_name="周报-2026-W47.xlsx", office_name="县教育局办公室",
+        waiting=[{"id": 7, "received": "11月20日 09:12", "sender": "lina@example.test",
+                  "subject": "回复：【退回】稿件未能登记", "reason": "信息员回复我们的邮件提问"}],
     )]

@@ -74,6 +74,9 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "unregistered": lambda: [answers.unregistered_context(
         mail=_mail(), received_local=_WHEN, office_name=_OFFICE
     )],
+    "question": lambda: [answers.question_context(
+        mail=_mail(), received_local=_WHEN, office_name=_OFFICE
+    )],
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,
 }

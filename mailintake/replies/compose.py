@@ -1,5 +1,6 @@
 """The reply to one mail: a receipt (回执), a rejection (退回), an oversize
-notice (超限), or a note to an unregistered sender (未登记).
+notice (超限), a note to an unregistered sender (未登记), or the acknowledgement
+of a question answering one of our replies (收悉).
 
 Each ``*_context`` function builds exactly what its template sees; the same
 functions fill the sample contexts every template is rendered with at
@@ -92,6 +93,12 @@ def unregistered_context(*, mail: ParsedMail, received_local: str, office_name: 
     return _common(mail, received_local, office_name)
 
 
+def question_context(*, mail: ParsedMail, received_local: str, office_name: str
+                     ) -> dict[str, Any]:
+    """What the acknowledgement of a question (an answer to one of our replies) sees."""
+    return _common(mail, received_local, office_name)
+
+
 def reply(
     app: App, decision: Decision, mail: ParsedMail, *, message: InboundMessage,
     submission: Submission | None, tally: int,
@@ -108,6 +115,9 @@ def reply(
         )
     elif kind == "unregistered":
         context = unregistered_context(
+            mail=mail, received_local=received_local, office_name=office_name)
+    elif kind == "question":
+        context = question_context(
             mail=mail, received_local=received_local, office_name=office_name)
     else:
         entry = decision.entry

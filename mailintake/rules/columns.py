@@ -3,7 +3,8 @@
 A clerk writes ``"{单位}信息（{日期}）{标题}"`` exactly as the notice prints it;
 this module turns it into a pattern that also accepts what people really type:
 half-width or full-width brackets, 【】, stray spaces, a ``转发：`` or
-``更正：`` in front, ``（更正）`` or ``.docx`` behind, and dates such as
+``更正：`` in front (or ``回复：【退回】…：`` of an answer to one of our replies),
+``（更正）`` or ``.docx`` behind, and dates such as
 ``2019.11.17``, ``2019-11-17``, ``2019年11月17日``, ``19.11.17``, ``20191117``
 or ``11月17日`` (the year then being the one that puts the date nearest
 before the day the mail arrived).
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mailintake.config.settings import ColumnConfig
+from mailintake.rules.answers import answered_subject, quoted
 from mailintake.rules.values import UnitRef
 
 _OPEN = "【〔［[〖《"
@@ -26,7 +28,7 @@ _BRACKETS = str.maketrans(_OPEN + _CLOSE, "(" * len(_OPEN) + ")" * len(_CLOSE))
 # Prefixes mail clients and people put in front of a subject; matched after
 # NFKC folding, so the full-width colon is already ":".
 _PREFIX = re.compile(
-    r"^(?:(?:fwd?|fw|re|转发|转|回复|答复|更正|修正|修改|重发|补发)\s*:\s*"
+    r"^(?:(?:fwd?|fw|re|转发|转|回复|答复|回覆|更正|修正|修改|重发|补发)\s*:\s*"
     r"|\((?:更正|修正|修改|重发|补发)[版稿]?\)\s*)+",
     re.IGNORECASE,
 )
@@ -93,10 +95,19 @@ def _normalized(subject: str) -> tuple[str, list[int]]:
     suffix = _SUFFIX.search(text)
     if suffix is not None and suffix.start() > 0:
         text = text[:suffix.start()].rstrip()
-    prefix = _PREFIX.match(text)
-    cut = prefix.end() if prefix else 0
-    cut += len(text[cut:]) - len(text[cut:].lstrip())
+    cut = _prefixed(text, 0)
+    # An answer to one of our replies, with a piece: the subject our reply quoted.
+    ours = quoted(text[cut:]) if answered_subject(text) else 0
+    if ours:
+        cut = _prefixed(text, cut + ours)
     return text[cut:], origin[cut:len(text)]
+
+
+def _prefixed(text: str, start: int) -> int:
+    """Where ``text`` goes on behind the prefixes and spaces from ``start`` on."""
+    prefix = _PREFIX.match(text[start:])
+    cut = start + (prefix.end() if prefix else 0)
+    return cut + len(text[cut:]) - len(text[cut:].lstrip())
 
 
 def _cut(subject: str, origin: list[int], start: int, end: int) -> str:

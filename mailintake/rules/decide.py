@@ -13,12 +13,12 @@ can look up, and only a piece needs them: ``lookup`` says what to ask for
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
 
 from mailintake.config.settings import ColumnConfig, Config
-from mailintake.rules import Finding, run_checks
+from mailintake.rules import Finding, answers, run_checks
 from mailintake.rules.base import Piece
 from mailintake.rules.columns import SubjectMatch, SubjectMatcher
 from mailintake.rules.gates import Case, Gate, Known, Outcome, Reply, first_stop
@@ -90,7 +90,7 @@ class Decision:
 
 def lookup(case: Case, known: Known, office: Office, now: datetime) -> Lookup | None:
     """What the checks need the store to look up for this mail; None when a gate stops it."""
-    if first_stop(case, known) is not None:
+    if first_stop(case, _body(case, known, office, now)) is not None:
         return None
     assert case.mail is not None and case.reading is not None and known.sender is not None
     unit = _unit_of(_match(case, office, now), known.sender)
@@ -99,10 +99,25 @@ def lookup(case: Case, known: Known, office: Office, now: datetime) -> Lookup | 
 
 def decide(case: Case, known: Known, office: Office, now: datetime) -> Decision:
     """The decision on one mail: the first gate that stops it, else the checks' verdict."""
+    known = _body(case, known, office, now)
     stop = first_stop(case, known)
     if stop is not None:
         return _stopped(case, known, *stop)
     return _judged(case, known, office, now)
+
+
+def _body(case: Case, known: Known, office: Office, now: datetime) -> Known:
+    """``known``, saying whether the body of an answer to one of our replies is a piece:
+    its subject (behind the prefix and our tag) names a column that needs no Word file."""
+    mail = case.mail
+    if (mail is None or not mail.body.strip() or known.body_piece
+            or all(column.require_document for column in office.config.columns)
+            or not (known.answering or answers.looks_like_answer(mail.subject))):
+        return known
+    match = _match(case, office, now)
+    if match is None or match.column.require_document:
+        return known
+    return replace(known, body_piece=True)
 
 
 def _stopped(case: Case, known: Known, gate: Gate, reasons: list[str]) -> Decision:

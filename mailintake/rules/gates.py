@@ -7,7 +7,9 @@ content checks (``rules.decide``).
 
 Replies here are rare on purpose (no backscatter to forged addresses): an
 oversize mail is answered only when no later gate would stop it, and an
-unregistered sender only when the provider vouches for them.
+unregistered sender only when the provider vouches for them. An answer to
+one of our own replies that brings no new piece is a question for a person,
+acknowledged at most once a day (``rules.answers``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Literal
 
 from mailintake.reading.mail import Reading
 from mailintake.reading.mime import ParsedMail
+from mailintake.rules import answers
 from mailintake.rules.auth import Verdict
 from mailintake.rules.values import History, Sender
 
@@ -26,6 +29,8 @@ Outcome = Literal["filed", "rejected", "quarantined", "ignored"]
 
 #: An unregistered sender hears how to register at most this often.
 NOTE_EVERY = timedelta(days=7)
+#: A correspondent whose question was passed on hears so at most this often.
+ACK_EVERY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,12 @@ class Known:
     duplicate_of: int | None = None
     # The earlier pieces it may copy or correct (asked only for a mail that passes the gates).
     history: History = field(default_factory=History)
+    # The subject of our mail this one answers (found by In-Reply-To / References, or
+    # by its subject behind a reply prefix), "" when it answers none of ours.
+    answering: str = ""
+    # Whether its body is a piece: its subject names a column that takes pieces written
+    # in the body, and it has one (filled by ``rules.decide`` from the office's columns).
+    body_piece: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,23 @@ def _unregistered(_case: Case, known: Known) -> list[str] | None:
     return ["sender.unregistered"] if known.sender is None else None
 
 
+def _question(case: Case, known: Known) -> list[str] | None:
+    """An answer to one of our replies that brings no new piece: a question for a person.
+    An answer that brings a corrected Word file is a piece, checked as one."""
+    mail, reading = case.mail, case.reading
+    if mail is None or reading is None:
+        return None
+    if not (known.answering or answers.looks_like_answer(mail.subject)):
+        return None
+    if answers.carries_piece(reading) or known.body_piece:
+        return None
+    return ["reply.question"]
+
+
+def _always(_case: Case, _known: Known) -> bool:
+    return True
+
+
 def _may_hear_from_us(case: Case, known: Known) -> bool:
     """Whether no gate after the oversize one would stop the mail: the sender is
     registered, who they say, no robot, and has not been answered for it before."""
@@ -147,7 +175,27 @@ GATES: list[Gate] = [
     Gate("spoofed", _spoofed, "quarantined", alarming=True),
     Gate("unregistered", _unregistered, "quarantined",
          Reply("unregistered", every=NOTE_EVERY), _authenticated),
+    # After the sender is known to be registered, before any content check.
+    Gate("question", _question, "quarantined", Reply("question", every=ACK_EVERY), _always),
 ]
+
+#: What each gate's reason means, as ``status`` and the digest show it to the clerk.
+REASONS: dict[str, str] = {
+    "parse.error": "邮件无法读取",
+    "limits.message_size": "邮件超过大小限制",
+    "limits.header_size": "邮件头过长",
+    "duplicate.message": "重复投递的同一封邮件",
+    "sender.forged": "发件人地址异常（疑似伪造）",
+    "sender.auth_failed": "发件人未通过邮箱服务商验证（疑似冒用）",
+    "sender.unregistered": "发件邮箱未登记",
+    "reply.question": "信息员回复我们的邮件提问，未附新稿件，请工作人员答复",
+    "internal.error": "处理时出错",
+}
+
+
+def reason_text(code: str) -> str:
+    """A gate's reason as the clerk reads it; a code without words is shown as it is."""
+    return REASONS.get(code, code)
 
 
 def first_stop(case: Case, known: Known) -> tuple[Gate, list[str]] | None:

@@ -9,6 +9,7 @@ session, so changing one changes nothing until ``save_states`` writes it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -47,6 +48,45 @@ _SENT_SINCE = select(OutboxMessage.recipient, OutboxMessage.sent_at).where(
     OutboxMessage.status == OutboxStatus.SENT,
     col(OutboxMessage.sent_at) > bindparam("since"),
 )
+
+
+# The Message-ID field of a mail we wrote (possibly folded onto the next line).
+_MESSAGE_ID = re.compile(rb"^message-id:\s*<([^<>\s]{1,300})>", re.IGNORECASE | re.MULTILINE)
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+
+
+def message_id_of(raw: bytes) -> str:
+    """The Message-ID (no angle brackets) a queued mail goes out with; "" when it has none."""
+    end = _HEAD_END.search(raw)
+    found = _MESSAGE_ID.search(raw, 0, end.start() if end else len(raw))
+    return found.group(1).decode("ascii", "replace") if found else ""
+
+
+def with_message_id(item: OutboxMessage) -> OutboxMessage:
+    """``item`` with its Message-ID noted (read from its raw mail when not given), so an
+    answer to it (In-Reply-To, References) is known as one."""
+    if not item.message_id:
+        item.message_id = message_id_of(item.raw)
+    return item
+
+
+def answered(engine: Engine, message_ids: list[str], address: str, subject: str) -> str:
+    """The subject of our mail that a mail from ``address`` answers: one it names by
+    Message-ID, else one sent to ``address`` with exactly ``subject`` (the answer's
+    subject behind its reply prefix, for clients that drop the headers); "" for none."""
+    with session(engine) as db:
+        if message_ids:
+            found = db.exec(select(OutboxMessage.subject).where(
+                col(OutboxMessage.message_id).in_(message_ids)).limit(1)).first()
+            if found is not None:
+                return found
+        if subject:
+            found = db.exec(select(OutboxMessage.subject).where(
+                col(OutboxMessage.recipient).in_(sorted({address, address.lower()})),
+                OutboxMessage.subject == subject).limit(1)).first()
+            if found is not None:
+                return found
+    return ""
 
 
 def due(engine: Engine, now: datetime, *, limit: int) -> list[OutboxMessage]:

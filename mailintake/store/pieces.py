@@ -33,6 +33,7 @@ from mailintake.store.models import (
 from mailintake.store.models import (
     Finding as FindingRow,
 )
+from mailintake.store.outbox import with_message_id
 
 
 class Compose(Protocol):
@@ -207,4 +208,4 @@ def accepted_count(db: Session, unit_id: int, start: datetime, end: datetime) ->
 
 def queue(db: Session, outbox: OutboxMessage) -> None:
     """Put a reply in the outbox, in the caller's transaction."""
-    insert_row(db, outbox)
+    insert_row(db, with_message_id(outbox))

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from mailintake.store.database import Engine, session
 from mailintake.store.models import OutboxMessage
+from mailintake.store.outbox import with_message_id
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,10 @@ def queue_once(engine: Engine, mails: list[Mail], now: datetime) -> bool:
     queued one of them first) none, and False."""
     with session(engine) as db:
         for mail in mails:
-            db.add(OutboxMessage(
+            db.add(with_message_id(OutboxMessage(
                 dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
                 subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now,
-            ))
+            )))
         try:
             db.commit()
         except IntegrityError:
