@@ -65,6 +65,9 @@ class Known:
     duplicate_of: int | None = None
     # The earlier pieces it may copy or correct (asked only for a mail that passes the gates).
     history: History = field(default_factory=History)
+    # A clerk read the mail and vouched for its sender (``messages retry --trust``):
+    # a failed DMARC/SPF check no longer holds it.
+    vouched: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,10 @@ def _forged(case: Case, _known: Known) -> list[str] | None:
     return ["sender.forged", problem] if problem else None
 
 
-def _spoofed(case: Case, _known: Known) -> list[str] | None:
-    """DMARC/SPF failed: never the unit's piece, and no reply to the forged address."""
-    return ["sender.auth_failed"] if case.verdict.failed else None
+def _spoofed(case: Case, known: Known) -> list[str] | None:
+    """DMARC/SPF failed: never the unit's piece, and no reply to the forged address,
+    unless a clerk vouched for the sender."""
+    return ["sender.auth_failed"] if case.verdict.failed and not known.vouched else None
 
 
 def _unregistered(_case: Case, known: Known) -> list[str] | None:
