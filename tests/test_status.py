@@ -52,7 +52,7 @@ def test_status_shows_the_last_cycle_waiting_mails_and_replies(app: App, tmp_pat
     assert "待人工处理的邮件：1 封" in out
     assert "待发回复：0 封；发送失败：0 封" in out
     assert "最近一次催报：从未" in out and "最近一次周报：从未" in out
-    assert "stranger@example.com" in out and "发件邮箱未登记" in out
+    assert "stranger@example.com" in out and "发件人未登记为信息员" in out
 
 
 def test_retry_files_a_quarantined_mail_once_its_sender_is_registered(

@@ -8,6 +8,7 @@ import sys
 import click
 
 from mailintake.cli.state import FORMATS, State, guard
+from mailintake.rules import reasons
 
 
 @click.group()
@@ -44,19 +45,23 @@ def messages_list(state: State, fmt: str) -> None:
 
 @messages.command("retry")
 @click.argument("message_id", type=int)
+@click.option("--trust", is_flag=True,
+              help="已核实发件人确为本人：不再因发件域名验证（SPF/DMARC）失败而待人工。")
 @click.pass_obj
 @guard
-def messages_retry(state: State, message_id: int) -> None:
-    """按存档重新处理一封待人工的邮件（例如补登信息员之后）。"""
+def messages_retry(state: State, message_id: int, trust: bool) -> None:
+    """按存档重新处理一封待人工的邮件（例如补登信息员之后），收到时间不变。"""
     from mailintake.intake.retry import RetryError, retry
 
     try:
-        done = retry(state.app, message_id)
+        done = retry(state.app, message_id, vouch=trust)
     except RetryError as exc:
         click.echo(f"错误：{exc}", err=True)
         sys.exit(1)
     outcome = {"filed": "已登记", "rejected": "已退回", "quarantined": "仍待人工",
                "ignored": "已忽略"}.get(str(done.new.outcome), str(done.new.outcome))
+    if str(done.new.outcome) == "quarantined":
+        outcome += f"（{reasons.labels(done.new.reasons)}）"
     where = (f"服务器上的邮件已移到“{done.new.target_folder}”。" if done.moved
              else "在服务器的“待人工”文件夹中没有找到这封邮件，如需要请手工移动。")
     click.echo(f"邮件 {message_id} 已重新处理（新编号 {done.new.id}）：{outcome}。{where}")

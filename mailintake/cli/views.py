@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from mailintake.app import App
 from mailintake.cli.csvout import write_csv
+from mailintake.rules import reasons
 from mailintake.store import listing
 
 Row = dict[str, Any]
@@ -101,6 +102,8 @@ def _cell(key: str, value: Any) -> str:
         return str(value)[:16].replace("T", " ")
     if key == "correspondents":
         return "；".join(f"{c['name']} {'/'.join(c['emails'])}" for c in value)
+    if key in ("findings", "reasons"):  # codes, in the clerk's words
+        value = [reasons.labels(value)] if value else []
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     text = str(value)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -83,14 +83,25 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
     return report
 
 
-def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes) -> InboundMessage | None:
+@dataclass(frozen=True)
+class Again:
+    """A mail decided again (``messages retry``): when it first arrived, which it keeps,
+    and whether a clerk vouched for its sender."""
+
+    received_at: datetime
+    vouched: bool = False
+
+
+def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes,
+            again: Again | None = None) -> InboundMessage | None:
     """Decide and record one mail; None when another process claimed it first."""
     prepared = readers.prepare(raw, app.config.limits, app.storage.root)
-    return process_prepared(app, mailbox_name, ref, prepared)
+    return process_prepared(app, mailbox_name, ref, prepared, again=again)
 
 
 def process_prepared(
-    app: App, mailbox_name: str, ref: MailRef, prepared: Prepared, context: Context | None = None
+    app: App, mailbox_name: str, ref: MailRef, prepared: Prepared,
+    context: Context | None = None, *, again: Again | None = None,
 ) -> InboundMessage | None:
     """Decide and record one mail already archived and read (see ``readers``).
 
@@ -101,7 +112,7 @@ def process_prepared(
         log.debug("mail %s: where reading failed:\n%s", ref.source_key, prepared.trace)
     case = records.case_of(app, prepared)
     return _settle(app, records.Arrival(mailbox_name, ref, prepared.raw_sha256,
-                                        prepared.content_sha256, case), context)
+                                        prepared.content_sha256, case), context, again)
 
 
 def process_oversize(
@@ -114,11 +125,17 @@ def process_oversize(
     return _settle(app, records.Arrival(mailbox.name, ref, "", digest, case), context)
 
 
-def _settle(app: App, arrival: records.Arrival, context: Context | None) -> InboundMessage | None:
-    """Decide, then file: None when another process claimed the mail first."""
-    now = app.clock()
+def _settle(app: App, arrival: records.Arrival, context: Context | None,
+            again: Again | None = None) -> InboundMessage | None:
+    """Decide, then file: None when another process claimed the mail first.
+
+    A mail decided again is judged as at its first arrival: its deadlines, its period
+    and its tracking number's day are those of the moment it came.
+    """
+    now = again.received_at if again else app.clock()
     try:
-        decision = _decide(app, context or Context.load(app), arrival, now)
+        decision = _decide(app, context or Context.load(app), arrival, now,
+                           vouched=again.vouched if again else False)
         return _file(app, arrival, decision, now)
     except AlreadyClaimed:
         log.info("mail %s was claimed by another process", arrival.ref.source_key)
@@ -132,12 +149,13 @@ def _settle(app: App, arrival: records.Arrival, context: Context | None) -> Inbo
         return _set_aside(app, arrival, now, repr(exc))
 
 
-def _decide(app: App, context: Context, arrival: records.Arrival, now: datetime) -> Decision:
+def _decide(app: App, context: Context, arrival: records.Arrival, now: datetime,
+            vouched: bool = False) -> Decision:
     """What the store knows of the mail, then the rules' decision on it."""
     case = arrival.case
     sender = context.registry.sender(case.mail.from_addr) if case.mail else None
     known = Known(
-        sender=sender, duplicate_of=_first_delivery(app, arrival),
+        sender=sender, duplicate_of=_first_delivery(app, arrival), vouched=vouched,
         answering=_answering(app, case) if sender is not None else "",
     )
     wanted = rules.lookup(case, known, context.office, now)

@@ -4,10 +4,11 @@ A retried mail is read again from the archive (``Storage.raw_path``), not
 from the server, and decided as a new delivery by the same pipeline: the old
 row keeps its history (outcome ``ignored``, reason ``retried``, pointing at
 the new row), the new row gets the outcome and the reply today's rules and
-registrations give it. On IMAP the mail is then looked up in 待人工 by its
-Message-ID and moved to its new folder; when it is not there (moved by hand,
-deleted, no Message-ID, or a Maildir) it stays where it is and the clerk is
-told so.
+registrations give it, judged as at its first arrival (its arrival time,
+period and tracking number's day stay those of the moment it came). On IMAP
+the mail is then looked up in 待人工 by its Message-ID and moved to its new
+folder; when it is not there (moved by hand, deleted, no Message-ID, or a
+Maildir) it stays where it is and the clerk is told so.
 """
 
 from __future__ import annotations
@@ -36,13 +37,23 @@ class Retried:
     moved: bool = False
 
 
-def retry(app: App, message_id: int) -> Retried:
-    """Decide a quarantined mail again from its archived copy."""
+#: What became of a mail, as a clerk says it.
+DONE = {Outcome.FILED: "已登记", Outcome.REJECTED: "已退回", Outcome.IGNORED: "已处理完毕",
+        Outcome.QUARANTINED: "待人工"}
+
+
+def retry(app: App, message_id: int, *, vouch: bool = False) -> Retried:
+    """Decide a quarantined mail again from its archived copy, as at its first arrival.
+
+    ``vouch``: a clerk has checked that the sender is who they say, so a failed
+    DMARC/SPF verdict no longer holds the mail.
+    """
     old = messages.get(app.engine, message_id)
     if old is None:
         raise RetryError(f"没有编号为 {message_id} 的邮件")
     if old.outcome != Outcome.QUARANTINED:
-        raise RetryError(f"邮件 {message_id} 不在待人工状态（{old.outcome}），无需重新处理")
+        raise RetryError(f"邮件 {message_id} 不在待人工状态（{DONE[Outcome(old.outcome)]}），"
+                         "无需重新处理")
     archived = app.storage.root / app.storage.raw_path(old.raw_sha256)
     if not archived.is_file():
         raise RetryError(f"找不到邮件 {message_id} 的存档 {archived}，无法重新处理")
@@ -51,7 +62,8 @@ def retry(app: App, message_id: int) -> Retried:
     # A new delivery key: a mail retried again is retried from its newer row.
     ref = MailRef(source_key=f"{old.source_key};retry{old.id}", folder=FOLDER_REVIEW,
                   size=old.size)
-    new = pipeline.process(app, old.mailbox, ref, archived.read_bytes())
+    again = pipeline.Again(received_at=old.received_at, vouched=vouch)
+    new = pipeline.process(app, old.mailbox, ref, archived.read_bytes(), again)
     if new is None or new.id is None:  # somebody retried it at the same moment
         messages.restore_claim(app.engine, message_id, key)
         raise RetryError(f"邮件 {message_id} 正由另一进程处理")

@@ -26,7 +26,7 @@ from mailintake.office.periods import Period, day_label, period_of
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import build_report, piece_rows
-from mailintake.rules.gates import reason_text
+from mailintake.rules import reasons
 from mailintake.store import bounces, outbox, runtime, sent
 from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
 from mailintake.store.units import UnitInfo, quota_units
@@ -154,7 +154,7 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     attachment = f"周报-{week.key}.xlsx"
     waiting = [{"id": m.id, "received": f"{app.local(m.received_at):%m月%d日 %H:%M}",
                 "sender": m.from_addr or "（发件人不明）", "subject": m.subject or "（无主题）",
-                "reason": "、".join(map(reason_text, m.reasons))}
+                "reason": reasons.labels(m.reasons)}
                for m in runtime.quarantined(app.engine) if start <= m.received_at < end]
     context = digest_context(
         week_label=week.label, month_label=month.label, as_of=f"{app.local(now):%m月%d日 %H:%M}",

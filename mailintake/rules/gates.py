@@ -76,6 +76,9 @@ class Known:
     # Whether its body is a piece: its subject names a column that takes pieces written
     # in the body, and it has one (filled by ``rules.decide`` from the office's columns).
     body_piece: bool = False
+    # A clerk read the mail and vouched for its sender (``messages retry --trust``):
+    # a failed DMARC/SPF check no longer holds it.
+    vouched: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,9 +130,10 @@ def _forged(case: Case, _known: Known) -> list[str] | None:
     return ["sender.forged", problem] if problem else None
 
 
-def _spoofed(case: Case, _known: Known) -> list[str] | None:
-    """DMARC/SPF failed: never the unit's piece, and no reply to the forged address."""
-    return ["sender.auth_failed"] if case.verdict.failed else None
+def _spoofed(case: Case, known: Known) -> list[str] | None:
+    """DMARC/SPF failed: never the unit's piece, and no reply to the forged address,
+    unless a clerk vouched for the sender."""
+    return ["sender.auth_failed"] if case.verdict.failed and not known.vouched else None
 
 
 def _unregistered(_case: Case, known: Known) -> list[str] | None:
@@ -178,25 +182,6 @@ GATES: list[Gate] = [
     # After the sender is known to be registered, before any content check.
     Gate("question", _question, "quarantined", Reply("question", every=ACK_EVERY), _always),
 ]
-
-#: What each gate's reason means, as ``status`` and the digest show it to the clerk.
-REASONS: dict[str, str] = {
-    "parse.error": "邮件无法读取",
-    "limits.message_size": "邮件超过大小限制",
-    "limits.header_size": "邮件头过长",
-    "duplicate.message": "重复投递的同一封邮件",
-    "sender.forged": "发件人地址异常（疑似伪造）",
-    "sender.auth_failed": "发件人未通过邮箱服务商验证（疑似冒用）",
-    "sender.unregistered": "发件邮箱未登记",
-    "reply.question": "信息员回复我们的邮件提问，未附新稿件，请工作人员答复",
-    "internal.error": "处理时出错",
-}
-
-
-def reason_text(code: str) -> str:
-    """A gate's reason as the clerk reads it; a code without words is shown as it is."""
-    return REASONS.get(code, code)
-
 
 def first_stop(case: Case, known: Known) -> tuple[Gate, list[str]] | None:
     """The first gate that stops the mail, with its reasons; None when every gate lets it by."""

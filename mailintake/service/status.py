@@ -9,7 +9,7 @@ import logging
 from datetime import datetime
 
 from mailintake.app import App
-from mailintake.rules.gates import reason_text
+from mailintake.rules import reasons
 from mailintake.store import outbox, runtime
 from mailintake.store.models import InboundMessage, OutboxStatus
 
@@ -56,5 +56,5 @@ def quarantined_table(app: App) -> str:
     from tabulate import tabulate
 
     rows = [[m.id, _local(app, m.received_at), m.from_addr, m.subject[:30],
-             "、".join(map(reason_text, m.reasons))] for m in quarantined(app)]
+             reasons.labels(m.reasons)] for m in quarantined(app)]
     return tabulate(rows, headers=["编号", "收到时间", "发件人", "主题", "原因"])
