@@ -12,7 +12,7 @@ from mailintake.rules import reasons
 PREFIXES = ("auto", "content", "document", "duplicate", "length", "limits", "list", "loop",
             "parse", "picture", "pictures", "sender", "subject", "from", "reply", "forwarded",
             "internal")
-CODE = re.compile(r"""["']((?:%s)\.[a-z_]+)["']""" % "|".join(PREFIXES))
+CODE = re.compile(r"""["']((?:""" + "|".join(PREFIXES) + r""")\.[a-z_]+)["']""")
 
 
 def codes_in(*modules: Path) -> set[str]:
