@@ -183,6 +183,7 @@ GATES: list[Gate] = [
     Gate("question", _question, "quarantined", Reply("question", every=ACK_EVERY), _always),
 ]
 
+
 def first_stop(case: Case, known: Known) -> tuple[Gate, list[str]] | None:
     """The first gate that stops the mail, with its reasons; None when every gate lets it by."""
     for gate in GATES:
