@@ -253,3 +253,11 @@ def test_an_unknown_place_is_refused_in_chinese(tmp_path: Path) -> None:
         load_config(path)
     message = str(caught.value)
     assert "pictures_in" in message and "图片插入 Word 文档" in message and "inline" in message
+
+
+def test_what_the_correspondent_reads(app: App) -> None:
+    """The whole rejection of a website piece whose photo is only attached."""
+    send(app, DAYS[0], website(DAYS[0], word_file("", [chinese(260, 11)]),
+                               ("现场.jpg", photo(1600, 1200))))
+    text = text_of(replies(app)[0])
+    assert "修改方法：在 Word 中用“插入→图片”把照片放在正文相应位置" in text

@@ -45,6 +45,9 @@ RULES = [
         "{column}栏目要求高清图片（至少 {need}），本稿{where}最大的图片只有 {best}。",
         "请使用相机或手机拍摄的原图，不要用截图或聊天软件压缩过的图片。{tip}",
     ),
+    # Seed 003 asks for 对图片配文字解释, yet this stays a warning: a caption is
+    # recognised by its style or its wording (图为…), and a piece should not come
+    # back because we missed one. An office may make it "reject" per column.
     Rule(
         "pictures.caption_missing", "warn", "文档中的每张图片下方都有文字说明",
         "文档中有 {count} 张图片没有配文字说明（共 {total} 张）。",
