@@ -261,3 +261,14 @@ def test_what_the_correspondent_reads(app: App) -> None:
                                ("现场.jpg", photo(1600, 1200))))
     text = text_of(replies(app)[0])
     assert "修改方法：在 Word 中用“插入→图片”把照片放在正文相应位置" in text
+
+
+@pytest.mark.parametrize(("written", "place"), [
+    ('pictures_in = "attached"', "attached"),
+    ('"图片位置" = "文档内"', "in_document"),
+    ('"图片位置" = "均可"', "either"),
+])
+def test_the_place_may_be_written_in_chinese(tmp_path: Path, written: str, place: str) -> None:
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", WEBSITE.format(place=written))
+    [column] = load_config(path).columns
+    assert column.pictures_in == place
