@@ -164,7 +164,9 @@ def test_general_piece_is_usually_150_to_300_words(length: int, expected: list[s
         ((), (), ["pictures.too_few"]),
         (((800, 600, "图为现场"),), (), ["pictures.low_resolution"]),
         (((1920, 1080, "图为现场"),), (), []),
-        (((800, 600, "图为现场"),), ((1920, 1080),), []),  # the original attached beside
+        # Seed 003: 选用高清配图插入文档; the original attached beside does not count.
+        (((800, 600, "图为现场"),), ((1920, 1080),), ["pictures.low_resolution"]),
+        ((), ((1920, 1080),), ["pictures.not_in_document"]),
     ],
 )
 def test_weibo_needs_one_high_definition_picture(

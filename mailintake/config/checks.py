@@ -28,6 +28,15 @@ class LimitsConfig(Section):
 
 Severity = Literal["reject", "warn"]
 
+# Where a column's pictures must be: inserted in the Word file, sent as
+# attachments beside it, or either way. Chinese spellings are accepted too.
+PicturePlace = Literal["in_document", "attached", "either"]
+_PICTURE_PLACES: dict[str, PicturePlace] = {
+    "in_document": "in_document", "文档内": "in_document", "插入文档": "in_document",
+    "attached": "attached", "附件": "attached",
+    "either": "either", "均可": "either",
+}
+
 
 class ColumnConfig(Section):
     """A kind of piece (栏目) with its subject format and its limits."""
@@ -53,7 +62,21 @@ class ColumnConfig(Section):
     # The deadline as the notice writes it (config.deadlines): "每周五 24:00",
     # "活动结束后 3 天"; "" for none. ``截止`` is accepted as the key too.
     deadline: str = Field(default="", validation_alias=AliasChoices("deadline", "截止"))
+    # Where the pictures must be (seed 003: 插入文档 for website and Weibo); the
+    # picture rules count and measure only the pictures there. ``图片位置`` too.
+    pictures_in: PicturePlace = Field(
+        default="either", validation_alias=AliasChoices("pictures_in", "图片位置"))
     severity: dict[str, Severity] = Field(default_factory=dict)
+
+    @field_validator("pictures_in", mode="before")
+    @classmethod
+    def _pictures_in(cls, value: object) -> object:
+        place = _PICTURE_PLACES.get(value.strip()) if isinstance(value, str) else None
+        if place is None:
+            raise ValueError(
+                f"应为 \"in_document\"（图片插入 Word 文档）、\"attached\"（图片作为附件）"
+                f"或 \"either\"（两者均可）之一（现为 {value!r}）")
+        return place
 
     @field_validator("deadline")
     @classmethod
@@ -79,11 +102,15 @@ def default_columns() -> list[ColumnConfig]:
             key="website", name="网站信息", subject="{单位}信息（{日期}）{标题}",
             example="组织部信息（2019.11.17）西安工程大学多措并举扎实全面推进党的建设效果好",
             min_pictures=1, max_title_chars=40, expect_captions=True,
+            # Seed 003: 选择具有代表性的图片插入文档并对图片配文字解释.
+            pictures_in="in_document",
         ),
         ColumnConfig(
             key="weibo", name="微博信息", subject="{单位}微博信息（{日期}）{标题}",
             example="人文学院微博信息（2019.11.17）人机分离，学习更专注",
             max_chars=140, min_pictures=1, min_picture_pixels=1280 * 720, max_title_chars=30,
+            # Seed 003: 选用高清配图插入文档; captioned as the website's pictures are.
+            pictures_in="in_document", expect_captions=True,
         ),
         ColumnConfig(
             key="general", name="教育信息", subject="{单位}（{作者}）{标题}",
