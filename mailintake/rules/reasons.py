@@ -66,6 +66,8 @@ LABELS: dict[str, str] = {
     "pictures.caption_missing": "图片缺少文字说明",
     "pictures.low_resolution": "图片清晰度不够",
     "pictures.too_few": "图片数量不足",
+    "pictures.not_in_document": "图片未插入 Word 文档",
+    "pictures.not_attached": "图片未作为附件发送",
     "subject.date_future": "主题中的日期晚于今天",
     "subject.date_invalid": "主题中的日期无效",
     "subject.date_late": "报送超过时限",
