@@ -138,8 +138,9 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     ) if per_unit else "  本周没有收到稿件。"
     top = ranking.rows[: config.digest.top]
     ranking_table = tabulate(
-        [[r["rank"], r["unit"], r["accepted"], r["adopted"], r["points"]] for r in top],
-        headers=["名次", "单位", "登记", "采用", "积分"],
+        [[r["rank"], r["unit"], r["kind"], r["kind_rank"], r["last"], r["accepted"],
+          r["adopted"], r["points"]] for r in top],
+        headers=["名次", "单位", "类别", "类内名次", "末位", "登记", "采用", "积分"],
     )
     accepted = [p for p in all_pieces if p["status"] == "已登记"]
     failed = [{"recipient": f.recipient, "kind": f.kind, "subject": f.subject,

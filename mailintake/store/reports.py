@@ -65,11 +65,11 @@ def correspondents(engine: Engine) -> list[tuple[Correspondent, list[str]]]:
 
 
 def column_counts(engine: Engine, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
-    """(column, status, pieces) of the pieces received in [start, end)."""
+    """(column, status, pieces) of the pieces counted in [start, end)."""
     with session(engine) as db:
         rows = db.exec(
             select(Submission.column, Submission.status, func.count())
-            .where(Submission.received_at >= start, Submission.received_at < end)
+            .where(Submission.counted_at >= start, Submission.counted_at < end)
             .group_by(col(Submission.column), col(Submission.status))
         ).all()
     return [(column, status, count) for column, status, count in rows]
@@ -109,12 +109,12 @@ class PieceLine:
 def piece_lines(
     engine: Engine, start: datetime, end: datetime, *, accepted_only: bool = False
 ) -> list[PieceLine]:
-    """Every piece received in [start, end), oldest first."""
+    """Every piece counted in [start, end) (``counted_at``), oldest arrival first."""
     s = Submission
     query = (sa.select(col(s.id), col(s.tracking_no), col(s.unit_id), col(s.correspondent_id),
                        col(s.column), col(s.title), col(s.author), col(s.received_at),
                        col(s.status), col(s.word_count), col(s.picture_count))
-             .where(col(s.received_at) >= start, col(s.received_at) < end)
+             .where(col(s.counted_at) >= start, col(s.counted_at) < end)
              .order_by(col(s.received_at), col(s.id)))
     if accepted_only:
         query = query.where(col(s.status) == Status.ACCEPTED)
@@ -126,7 +126,7 @@ def piece_lines(
             select(Adoption.submission_id, Adoption.channel)
             .join(Submission, col(Submission.id) == col(Adoption.submission_id))
             .where(col(Adoption.revoked_at).is_(None),
-                   Submission.received_at >= start, Submission.received_at < end)
+                   Submission.counted_at >= start, Submission.counted_at < end)
         ).all():
             adopted.setdefault(sid, []).append(channel)
         rows = db.connection().execute(query).all()
