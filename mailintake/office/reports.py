@@ -191,7 +191,7 @@ def summarize(engine: Engine, config: Config, start: datetime, end: datetime) ->
 
 def piece_rows(
     engine: Engine, config: Config, start: datetime, end: datetime, *,
-    accepted_only: bool = False,
+    accepted_only: bool = False, by_arrival: bool = False,
 ) -> list[Row]:
     """Every piece counted in [start, end), oldest arrival first, for the detail sheet and
     digest; 收稿时间 stays the arrival."""
@@ -203,9 +203,10 @@ def piece_rows(
          "column": columns.get(p.column, p.column), "title": p.title, "author": p.author,
          "received_at": f"{p.received_at.astimezone(tz):%Y-%m-%d %H:%M}",
          "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
-         "picture_count": p.picture_count,
+         "picture_count": p.picture_count, "counted_at": p.counted_at,
          "adopted": "、".join(channels.get(c, c) for c in p.channels)}
-        for p in store.piece_lines(engine, start, end, accepted_only=accepted_only)
+        for p in store.piece_lines(engine, start, end, accepted_only=accepted_only,
+                                   by_arrival=by_arrival)
     ]
 
 
