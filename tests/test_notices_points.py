@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import SHANGHAI, deliver
 from office_pieces import file_piece, make_app
-from pieces import LI, LIU, ZHANG, mail, news, piece_mail, weekly
+from pieces import CHEN, LI, LIU, ZHANG, mail, news, piece_mail, weekly
 
 from mailintake.app import App
 from mailintake.cli.main import main
@@ -68,19 +68,27 @@ def test_every_piece_sent_earns_its_point_and_a_correction_counts_once(
     tmp_path: Path, db_url: str, counts: str, rejected_points: int
 ) -> None:
     """组织部's piece without its Word file earns 1 under "sent" (seed 003), 0 under
-    "accepted"; 实验小学's piece and its correction earn 1 either way."""
+    "accepted"; 实验小学's piece and its correction earn 1 either way, and so does
+    党政办公室's rejected piece sent again with its Word file."""
     app = make_app(tmp_path, db_url, f'[points]\nsubmission_counts = "{counts}"\n',
                    lambda: at(date(2026, 11, 20)))
     send(app, at(date(2026, 11, 17)), mail(LIU, "组织部（刘晓燕）召开专题组织生活会"))
     subject = "实验小学（李娜）开展秋季趣味运动会"
     send(app, at(date(2026, 11, 18)), piece_mail(LI, subject, news(220, 5)))
     send(app, at(date(2026, 11, 18), 15), piece_mail(LI, f"更正：{subject}", news(220, 6)))
+    office = "党政办公室（陈佩）召开安全工作部署会"
+    send(app, at(date(2026, 11, 19)), mail(CHEN, office))
+    assert rows(app, at(date(2026, 11, 19), 12), "2026-11")["党政办公室"]["points"] == (
+        rejected_points)
+    send(app, at(date(2026, 11, 19), 14), piece_mail(CHEN, office, news(220, 8)))
     for now in (at(date(2026, 11, 20)), at(date(2027, 1, 5))):
         found = rows(app, now, "2026-11")
         assert found["组织部"]["points_submission"] == rejected_points
         assert (found["组织部"]["received"], found["组织部"]["rejected"]) == (1, 1)
         school = found["实验小学"]
         assert (school["received"], school["accepted"], school["points_submission"]) == (1, 1, 1)
+        resent = found["党政办公室"]
+        assert (resent["received"], resent["rejected"], resent["points_submission"]) == (2, 1, 1)
     app.engine.dispose()
 
 

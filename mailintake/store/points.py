@@ -128,6 +128,8 @@ def settle_pieces(engine: Engine, points: float, now: datetime, *, sent: bool = 
                        .where(PointEntry.kind == "submission")).one() or 0) - _ID_MARGIN
         credited = _credit_pieces(db, points, low, now, sent)
         voided = _void_replaced(db, points, low, now)
+        if sent:
+            voided += _void_resent(db, points, low, now)
     return credited, voided
 
 
@@ -143,15 +145,17 @@ def _commit(db: Session) -> bool:
 def _credit_pieces(db: Session, points: float, low: int, now: datetime, sent: bool) -> int:
     s, p = Submission.__table__, PointEntry.__table__  # type: ignore[attr-defined]
     exists = sa.exists().where(p.c.kind == "submission", p.c.submission_id == s.c.id)
-    # A superseded version is never credited here: its correction is (the piece counts once).
+    # A superseded version is never credited here: its correction is (the piece counts
+    # once); nor is a rejected piece the unit has sent again.
     statuses = [Status.ACCEPTED.value, *([Status.REJECTED.value] if sent else [])]
+    once = sa.or_(s.c.status == Status.ACCEPTED.value, ~_resent(s))
     chosen = sa.select(
         s.c.unit_id, s.c.correspondent_id, s.c.id, sa.literal("submission"), sa.literal(""),
         sa.literal(1), sa.literal(points),
         sa.literal("投稿 ") + s.c.tracking_no + sa.literal("：") + func.substr(s.c.title, 1, 200),
         sa.literal(""), s.c.counted_at,
         sa.literal("sub:") + sa.cast(s.c.id, sa.String), sa.literal(now, AwareDateTime()),
-    ).where(s.c.status.in_(statuses), s.c.unit_id.is_not(None), s.c.id > low, ~exists)
+    ).where(s.c.status.in_(statuses), s.c.unit_id.is_not(None), s.c.id > low, ~exists, once)
     insert = p.insert().from_select(
         ["unit_id", "correspondent_id", "submission_id", "kind", "channel", "quantity",
          "points", "reason", "period", "earned_at", "entry_key", "created_at"], chosen)
@@ -161,6 +165,35 @@ def _credit_pieces(db: Session, points: float, low: int, now: datetime, sent: bo
         db.rollback()  # another process settled the same pieces first
         return 0
     return count if _commit(db) else 0
+
+
+def _resent(s: sa.TableClause) -> sa.Exists:
+    """The unit sent a later piece with the same title: a rejected piece's resend, its
+    corrected version, which is the one that counts."""
+    later = Submission.__table__.alias("later")  # type: ignore[attr-defined]
+    return sa.exists().where(later.c.unit_id == s.c.unit_id, later.c.title == s.c.title,
+                             later.c.id > s.c.id, s.c.title != "")
+
+
+def _void_resent(db: Session, points: float, low: int, now: datetime) -> int:
+    """A rejected piece credited before the unit sent it again stops counting: the
+    corrected piece counts once (``submission_counts = "sent"``)."""
+    s, p = Submission.__table__, PointEntry.__table__  # type: ignore[attr-defined]
+    key = sa.cast(s.c.id, sa.String)
+    found = db.connection().execute(
+        sa.select(s.c.id, s.c.unit_id, s.c.correspondent_id, s.c.tracking_no, s.c.counted_at)
+        .where(s.c.status == Status.REJECTED.value, s.c.id > low, _resent(s),
+               sa.exists().where(p.c.entry_key == sa.literal("sub:") + key),
+               ~sa.exists().where(p.c.entry_key == sa.literal("sub-void:") + key))
+    ).all()
+    for row in found:
+        db.add(PointEntry(
+            unit_id=row.unit_id or 0, correspondent_id=row.correspondent_id,
+            submission_id=row.id, kind="submission", quantity=-1, points=-points,
+            reason=f"退回后已重新报送，原稿不再计分：{row.tracking_no}",
+            earned_at=row.counted_at, entry_key=f"sub-void:{row.id}", created_at=now,
+        ))
+    return len(found) if found and _commit(db) else 0
 
 
 def _void_replaced(db: Session, points: float, low: int, now: datetime) -> int:
