@@ -112,7 +112,8 @@ def rows(units: int, pieces: int) -> dict[str, Callable[[], Iterator[dict[str, A
                    "title": f"单位{unit:04d}开展第{n}次教研活动", "author": "",
                    "event_date": None, "week_no": None,
                    "status": "rejected" if n % 10 == 0 else "accepted",
-                   "word_count": 280, "picture_count": 2, "text": "", "received_at": when}
+                   "word_count": 280, "picture_count": 2, "text": "", "received_at": when,
+                   "counted_at": when}
 
     def adoptions() -> Iterator[dict[str, Any]]:
         for n, when, unit in times():

@@ -172,7 +172,10 @@ def test_correspondent_ranking_and_seed_002_figures(app: App) -> None:
     found = report(app, at(date(2026, 11, 23)), "2026-Q4", by="correspondent")
     people = {row["correspondent"]: row for row in found["rows"]}
     assert people["李娜"]["points"] == 22 and people["李娜"]["rank"] == 1
-    assert people["刘晓燕"]["rejected"] == 1 and people["刘晓燕"]["eligible"] is False
+    # Her only piece was rejected: she sent, so she is not 零报送 (seed 004), and the
+    # piece sent earns its submission point (seed 003: 投稿每条计 1 分).
+    assert people["刘晓燕"]["rejected"] == 1 and people["刘晓燕"]["eligible"] is True
+    assert people["刘晓燕"]["points"] == 1
     summary = found["summary"]
     assert summary["by_column"] == {"网站信息": 1, "教育信息": 1}
     assert summary["by_channel"] == {"教育厅热点聚焦": 1}
@@ -193,7 +196,8 @@ def test_excel_report_opens_with_rows_and_formula_text_stays_text(
     ranking = book["排名"]
     assert ranking.freeze_panes == "A2"
     header = [c.value for c in ranking[1]]
-    assert header[:5] == ["名次", "单位", "类别", "投稿", "登记"] and "积分" in header
+    assert header[:7] == ["名次", "单位", "类别", "类内名次", "末位", "投稿", "登记"]
+    assert "积分" in header
     units = [row[1] for row in ranking.iter_rows(min_row=2, values_only=True)]
     assert len(units) == 7 and set(units[:2]) == {"实验小学", "组织部"}
     assert ranking.column_dimensions["B"].width >= 12

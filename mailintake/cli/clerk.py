@@ -20,13 +20,15 @@ from mailintake.app import App
 from mailintake.cli.csvout import write_csv
 from mailintake.cli.state import fail
 from mailintake.office.periods import Period, PeriodError, parse_period
-from mailintake.office.points import PointsError, adopt, settle, unadopt
+from mailintake.office.points import PointsError, adopt, parse_items, settle, unadopt
 from mailintake.office.quotas import Quotas
+from mailintake.office.rankings import last_places
 from mailintake.office.reports import By, Report, build_report, piece_rows
 
 
 def adopt_command(
-    app: App, tracking_no: str, channel: str, *, brief: bool, split: str, day: str | None
+    app: App, tracking_no: str, channel: str, *, brief: bool, split: str, day: str | None,
+    items: str = "",
 ) -> None:
     now = app.clock()
     when = now
@@ -37,22 +39,27 @@ def adopt_command(
         except ValueError:
             fail(f"日期 {day} 有误，应为 YYYY-MM-DD")
     try:
-        adoption = adopt(app.engine, app.config.points, tracking_no, channel, when=when,
-                         brief=brief, split=split)
+        numbers = parse_items(items) if items else None
+        adoptions = adopt(app.engine, app.config.points, tracking_no, channel, when=when,
+                          brief=brief, split=split, items=numbers)
     except PointsError as exc:
         fail(str(exc))
-    named = app.config.points.channel(adoption.channel)
+    named = app.config.points.channel(adoptions[0].channel)
     points = named.earned(brief) if named else 0
-    click.echo(f"已记录：稿件 {tracking_no} 被{named.name if named else channel}采用"
-               f"{'（简讯）' if brief else ''}，{points:g} 分。")
+    which = f"第{'、'.join(str(a.item) for a in adoptions)}条" if numbers else ""
+    each = f"每条 {points:g} 分，共 {points * len(adoptions):g} 分" if numbers else f"{points:g} 分"
+    click.echo(f"已记录：稿件 {tracking_no} {which}被{named.name if named else channel}采用"
+               f"{'（简讯）' if brief else ''}，{each}。")
 
 
-def unadopt_command(app: App, tracking_no: str, channel: str) -> None:
+def unadopt_command(app: App, tracking_no: str, channel: str, item: int = 0) -> None:
     try:
-        unadopt(app.engine, app.config.points, tracking_no, channel, now=app.clock())
+        unadopt(app.engine, app.config.points, tracking_no, channel, now=app.clock(),
+                item=item)
     except PointsError as exc:
         fail(str(exc))
-    click.echo(f"已撤销：稿件 {tracking_no} 的“{channel}”采用记录，积分已冲回。")
+    which = f"第{item}条" if item else ""
+    click.echo(f"已撤销：稿件 {tracking_no} {which}的“{channel}”采用记录，积分已冲回。")
 
 
 def period_arg(app: App, text: str) -> Period:
@@ -96,6 +103,10 @@ def print_report(report: Report, fmt: str) -> None:
             if not row["eligible"]]
     if zero:
         click.echo(f"零报送（不参加评优，{len(zero)} 个）：" + "、".join(map(str, zero)))
+    last = last_places(report.rows)
+    if last:
+        click.echo("各类末位：" + "；".join(f"{kind or '未分类'} {'、'.join(names)}"
+                                         for kind, names in last.items()))
 
 
 def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | None) -> None:

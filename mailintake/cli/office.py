@@ -18,26 +18,31 @@ from mailintake.cli.state import FORMATS, State, guard
 @click.option("--brief", is_flag=True, help="以简讯采用（按 brief_points 计分）")
 @click.option("--split", default="", help="合稿分配积分，例如 单位A=0.6,单位B=0.4")
 @click.option("--date", "day", default=None, help="采用日期 YYYY-MM-DD（默认今天）")
+@click.option("--item", "--items", "items", default="",
+              help="逐条采用每周动态的第几条，例如 --item 3 或 --items 1,3,5（每条计分）")
 @click.pass_obj
 @guard
 def adopt(state: State, *, tracking_no: str, channel: str, brief: bool, split: str,
-          day: str | None) -> None:
+          day: str | None, items: str) -> None:
     """记录稿件被采用，并计入积分。"""
     from mailintake.cli.clerk import adopt_command
 
-    adopt_command(state.app, tracking_no, channel, brief=brief, split=split, day=day)
+    adopt_command(state.app, tracking_no, channel, brief=brief, split=split, day=day,
+                  items=items)
 
 
 @click.command()
 @click.argument("tracking_no")
 @click.option("--channel", required=True, help="采用渠道：名称或 key")
+@click.option("--item", type=click.IntRange(min=1), default=None,
+              help="撤销每周动态第几条的采用（不写则撤销整篇采用）")
 @click.pass_obj
 @guard
-def unadopt(state: State, tracking_no: str, channel: str) -> None:
+def unadopt(state: State, tracking_no: str, channel: str, item: int | None) -> None:
     """撤销一条采用记录（积分冲回）。"""
     from mailintake.cli.clerk import unadopt_command
 
-    unadopt_command(state.app, tracking_no, channel)
+    unadopt_command(state.app, tracking_no, channel, item or 0)
 
 
 @click.command()

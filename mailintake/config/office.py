@@ -106,8 +106,11 @@ def default_channels() -> list[ChannelConfig]:
 class PointsConfig(Section):
     """How points (积分) are earned; each point is kept with its reason."""
 
-    # Each accepted piece (seed 003: 投稿每条计 1 分).
+    # Each piece (seed 003: 投稿每条计 1 分).
     per_submission: float = 1
+    # Which pieces earn it: "sent" (every piece sent, rejected ones too; a corrected
+    # piece once) or "accepted" (only pieces accepted).
+    submission_counts: Literal["sent", "accepted"] = "sent"
     # Seed 001's monthly scheme: base points for meeting the quota, and per
     # piece missing or extra, reckoned once per scoring period.
     scoring_period: PeriodKind = "month"

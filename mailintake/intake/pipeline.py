@@ -30,15 +30,17 @@ from datetime import datetime
 from functools import partial
 
 from mailintake.app import App
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.intake import records
 from mailintake.intake.cycle import Context, CycleReport, Moves, Outbox, deliver, read_ahead, repair
 from mailintake.mailbox.base import Mailbox, MailRef
+from mailintake.office.periods import counted_label
 from mailintake.reading import workers as readers
 from mailintake.reading.workers import Prepared
 from mailintake.replies import bounces, compose
 from mailintake.rules import answers
 from mailintake.rules import decide as rules
-from mailintake.rules.decide import Decision
+from mailintake.rules.decide import Decision, Entry
 from mailintake.rules.gates import Case, Known
 from mailintake.store import history, messages, pieces
 from mailintake.store import outbox as stored_outbox
@@ -193,12 +195,14 @@ def _file(
     """Record the mail, its piece and its reply in one transaction, then publish the piece."""
     case, message = arrival.case, records.message_of(arrival, decision, now)
     entry = decision.entry
+    counted = (entry.counted_at if entry else None) or now
     filing = pieces.Filing(
         message, entry, records.store_files(app, case.reading) if entry else [],
         day=f"{app.local(now):%Y%m%d}", reply=decision.reply,
-        tally=compose.month_bounds(app, now) if entry and entry.unit else None,
+        tally=compose.month_bounds(app, counted) if entry and entry.unit else None,
     )
-    reply = partial(compose.reply, app, decision, case.mail) if case.mail else None
+    reply = partial(compose.reply, app, decision, case.mail,
+                    counted_for=_counted_for(app, entry, counted)) if case.mail else None
     during = None
     if decision.bounces:  # about one of our replies? mark the address bouncing
         during = partial(bounces.record_report, raw=records.archived(app, arrival),
@@ -208,6 +212,16 @@ def _file(
     if submission is not None and entry is not None and entry.accepted and entry.unit:
         records.publish(app, submission, entry.unit.name, filing.files)
     return message
+
+
+def _counted_for(app: App, entry: Entry | None, counted: datetime) -> str:
+    """The week (a weekly column's piece) or month the piece counts for, as its receipt
+    names it."""
+    if entry is None:
+        return ""
+    weekly = entry.column is not None and "{周次}" in entry.column.subject
+    return counted_label(counted, app.config.office.tz, TeachingCalendar(app.config.calendar),
+                         weekly=weekly)
 
 
 def _set_aside(app: App, arrival: records.Arrival, now: datetime, error: str

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.office import DigestConfig
 from mailintake.office.chart import Bar, bar_chart
-from mailintake.office.periods import Period, day_label, period_of
+from mailintake.office.periods import Period, counted_label, day_label, period_of
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import build_report, piece_rows
@@ -92,6 +92,21 @@ def _behind(app: App, units: list[UnitInfo], day: datetime) -> list[dict[str, An
     return sorted(behind, key=lambda b: (b["got"] - b["required"], b["unit"]))
 
 
+def _counted_earlier(app: App, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Accepted pieces received in [start, end) that count for an earlier period (a
+    digest of last week sent late): new to the clerk this week, each saying where it
+    counts."""
+    config = app.config
+    calendar = TeachingCalendar(config.calendar)
+    late = []
+    for piece in piece_rows(app.engine, config, start, end, accepted_only=True,
+                            by_arrival=True):
+        if piece["counted_at"] < start:
+            label = counted_label(piece["counted_at"], config.office.tz, calendar, weekly=True)
+            late.append({**piece, "title": f"{piece['title']}（计入{label}）"})
+    return late
+
+
 def digest_context(
     *, week_label: str, month_label: str, as_of: str, totals: dict[str, int], units_table: str,
     behind: list[dict[str, Any]], ranking_table: str, pieces: list[dict[str, Any]],
@@ -141,10 +156,12 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     ) if per_unit else "  本周没有收到稿件。"
     top = ranking.rows[: config.digest.top]
     ranking_table = tabulate(
-        [[r["rank"], r["unit"], r["accepted"], r["adopted"], r["points"]] for r in top],
-        headers=["名次", "单位", "登记", "采用", "积分"],
+        [[r["rank"], r["unit"], r["kind"], r["kind_rank"], r["last"], r["accepted"],
+          r["adopted"], r["points"]] for r in top],
+        headers=["名次", "单位", "类别", "类内名次", "末位", "登记", "采用", "积分"],
     )
     accepted = [p for p in all_pieces if p["status"] == "已登记"]
+    accepted += _counted_earlier(app, start, end)
     failed = [{"recipient": f.recipient, "kind": f.kind, "subject": f.subject,
                "status": f.status, "error": f.last_error or "—"}
               for f in outbox.failed_replies(app.engine, start)]

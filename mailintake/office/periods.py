@@ -197,3 +197,21 @@ def parse_period(
 
 def _raise(message: str) -> Period:
     raise ValueError(message)
+
+
+def counted_label(
+    moment: datetime, tz: ZoneInfo, calendar: TeachingCalendar | None, *, weekly: bool
+) -> str:
+    """The period a piece counted at ``moment`` counts for, as its receipt says it:
+    its week for a weekly column (``第11教学周（11月16日—11月22日）``), else its month
+    (``2026年11月``)."""
+    day = moment.astimezone(tz).date()
+    if not weekly:
+        return _month(day.year, day.month).label
+    week = _week(day, calendar)
+    last = week.last_day
+    span = f"{week.start.month}月{week.start.day}日—{last.month}月{last.day}日"
+    teaching = calendar.week_of(week.start) if calendar else None
+    if teaching is None:
+        return f"{week.start.year}年{span}这一周"
+    return f"第{teaching.number}教学周（{span}）"

@@ -72,6 +72,22 @@ def parse_split(text: str, units: list[Unit]) -> dict[int, float]:
     return shares
 
 
+def parse_items(text: str) -> list[int]:
+    """``3`` or ``1,3,5`` (also ``1、3、5``) as item numbers, each 1 or more."""
+    items = []
+    for part in filter(None, (p.strip() for p in re.split(r"[,，、;；\s]+", text))):
+        if not part.isdigit() or int(part) < 1:
+            raise PointsError(f"条目编号“{part}”有误：应为 1 起的数字，例如 --items 1,3,5")
+        items.append(int(part))
+    if not items:
+        raise PointsError("请写明条目编号，例如 --item 3 或 --items 1,3,5")
+    return sorted(set(items))
+
+
+def _items_label(items: list[int]) -> str:
+    return "第" + "、".join(map(str, items)) + "条" if items and items != [0] else ""
+
+
 def adopt(
     engine: Engine,
     config: PointsConfig,
@@ -81,8 +97,10 @@ def adopt(
     when: datetime,
     brief: bool = False,
     split: str = "",
-) -> Adoption:
-    """Record that a piece was published in a channel, with its points."""
+    items: list[int] | None = None,
+) -> list[Adoption]:
+    """Record that a piece (or items 1, 3 … of a weekly digest: 逐条采用, each item
+    scoring, seed 003) was published in a channel, with its points."""
     channel = config.channel(channel_word)
     if channel is None:
         names = "、".join(f"{c.name}（{c.key}）" for c in config.channels)
@@ -99,16 +117,20 @@ def adopt(
     else:
         raise PointsError(f"稿件 {tracking_no} 没有所属单位，请用 --split 指定")
     total = channel.earned(brief)
-    what = f"{channel.name}{'简讯' if brief else ''}采用：{piece.title[:100]}（{tracking_no}）"
-    adoption = ledger.record_adoption(engine, piece, channel.key, when=when, brief=brief,
-                                      shares=shares, credits=_credits(piece, shares, total, what))
-    if adoption is None:
-        raise PointsError(f"稿件 {tracking_no} 已记录为{channel.name}采用")
+    credits = {}
+    for item in items or [0]:
+        what = (f"{channel.name}{'简讯' if brief else ''}采用{_items_label([item])}："
+                f"{piece.title[:100]}（{tracking_no}）")
+        credits[item] = _credits(piece, shares, total, what)
+    adoptions, taken = ledger.record_adoption(engine, piece, channel.key, when=when,
+                                              brief=brief, shares=shares, credits=credits)
+    if taken:
+        raise PointsError(f"稿件 {tracking_no} {_items_label(taken)}已记录为{channel.name}采用")
     unit_names = {u.id: u.name for u in units}
     for unit_id, share in shares.items():
-        log.info("adoption of %s in %s: %s gets %.2f", tracking_no, channel.key,
-                 unit_names.get(unit_id), total * share)
-    return adoption
+        log.info("adoption of %s in %s (%d item(s)): %s gets %.2f each", tracking_no,
+                 channel.key, len(credits), unit_names.get(unit_id), total * share)
+    return adoptions
 
 
 def _credits(piece: Submission, shares: dict[int, float], total: float, what: str
@@ -125,15 +147,20 @@ def _credits(piece: Submission, shares: dict[int, float], total: float, what: st
 
 
 def unadopt(engine: Engine, config: PointsConfig, tracking_no: str, channel_word: str,
-            *, now: datetime) -> Adoption:
-    """Revoke an adoption: its lines negated, dated as the adoption was."""
+            *, now: datetime, item: int = 0) -> Adoption:
+    """Revoke an adoption (of one item, or the whole piece): its lines negated, dated as
+    the adoption was."""
     channel = config.channel(channel_word)
     key = channel.key if channel else channel_word
     piece = _piece(engine, tracking_no)
-    reason = f"撤销采用：{piece.title[:100]}（{tracking_no}）"[:500]
-    adoption = ledger.revoke_adoption(engine, piece, key, now=now, reason=reason)
+    label = _items_label([item])
+    reason = f"撤销采用{label}：{piece.title[:100]}（{tracking_no}）"[:500]
+    adoption = ledger.revoke_adoption(engine, piece, key, now=now, reason=reason, item=item)
     if adoption is None:
-        raise PointsError(f"稿件 {tracking_no} 没有“{channel_word}”的采用记录")
+        adopted = [i for i in ledger.adopted_items(engine, piece, key) if i]
+        listed = "、".join(map(str, adopted))
+        hint = f"；已采用的条目：{listed}（请用 --item 指定）" if adopted else ""
+        raise PointsError(f"稿件 {tracking_no} {label}没有“{channel_word}”的采用记录{hint}")
     return adoption
 
 
@@ -148,8 +175,9 @@ def settle(engine: Engine, config: Config, now: datetime) -> Settled:
     """Write the ledger lines that are due by ``now`` and not yet written."""
     done = Settled()
     if config.points.per_submission:
-        done.pieces, done.voided = ledger.settle_pieces(engine, config.points.per_submission,
-                                                        now)
+        done.pieces, done.voided = ledger.settle_pieces(
+            engine, config.points.per_submission, now,
+            sent=config.points.submission_counts == "sent")
     if config.points.quota_points:
         done.quota = _settle_quota(engine, config, now)
     if done.pieces or done.voided or done.quota:

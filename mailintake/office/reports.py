@@ -1,10 +1,13 @@
 """Statistics and rankings (统计与排名) for any period, per unit or per
 correspondent, aggregated in SQL.
 
-A row counts the pieces received, accepted and rejected, the adoptions by
+A row counts the pieces counted in the period (``Submission.counted_at``:
+the week or date a piece is for), accepted and rejected, the adoptions by
 channel and the points of the ledger in the period, and ranks by points
-(equal points, equal rank). Units with no accepted piece are flagged as not
-eligible for awards (seed 004: 报送信息为零的单位取消奖励资格). The summary
+(``mailintake.office.rankings``: overall, and per unit kind with its last
+place). Units that sent nothing are flagged as not eligible for awards (seed
+004: 报送信息为零的单位取消奖励资格); a unit whose pieces were all rejected has
+sent, and stays eligible. The summary
 keeps seed 002's figures: pieces by column, adoptions by channel, and the
 median days from receipt to adoption.
 
@@ -22,6 +25,7 @@ from typing import Any, Literal
 from mailintake.config.settings import Config
 from mailintake.office.periods import Period
 from mailintake.office.quotas import Quotas
+from mailintake.office.rankings import rank
 from mailintake.store import reports as store
 from mailintake.store.counts import submissions_by_unit
 from mailintake.store.database import Engine
@@ -73,16 +77,16 @@ def build_report(engine: Engine, config: Config, period: Period, by: By, now: da
         for channel in config.points.channels:
             row[f"adopted_{channel.key}"] = adopted.get(channel.key, 0)
         row["adopted"] = sum(adopted.values())
-        row["eligible"] = row["accepted"] > 0
-    _rank(rows)
+        row["eligible"] = row["received"] > 0  # 零报送: sent nothing at all
+    rows = rank(rows, by_kind=by == "unit")
     headers = _headers(config, by)
     rows = [{key: row[key] for key, _ in headers} for row in rows]
     return Report(period, by, rows, headers, summary)
 
 
 def _headers(config: Config, by: By) -> list[tuple[str, str]]:
-    who = ([("unit", "单位"), ("kind", "类别")] if by == "unit"
-           else [("correspondent", "信息员"), ("units", "所在单位")])
+    who = ([("unit", "单位"), ("kind", "类别"), ("kind_rank", "类内名次"), ("last", "末位")]
+           if by == "unit" else [("correspondent", "信息员"), ("units", "所在单位")])
     quota = [("required", "应报"), ("missing", "缺报")] if by == "unit" else []
     channels = [(f"adopted_{c.key}", f"采用·{c.name}") for c in config.points.channels]
     return [
@@ -160,14 +164,6 @@ def _correspondent_rows(
     return rows
 
 
-def _rank(rows: list[Row]) -> None:
-    """Sort by points, then accepted pieces; equal points share a rank (1, 2, 2, 4)."""
-    rows.sort(key=lambda r: (-r["points"], -r["accepted"], r.get("unit") or r["correspondent"]))
-    for index, row in enumerate(rows):
-        same = index and rows[index - 1]["points"] == row["points"]
-        row["rank"] = rows[index - 1]["rank"] if same else index + 1
-
-
 def summarize(engine: Engine, config: Config, start: datetime, end: datetime) -> Summary:
     """Seed 002's figures for [start, end)."""
     summary = Summary()
@@ -195,9 +191,10 @@ def summarize(engine: Engine, config: Config, start: datetime, end: datetime) ->
 
 def piece_rows(
     engine: Engine, config: Config, start: datetime, end: datetime, *,
-    accepted_only: bool = False,
+    accepted_only: bool = False, by_arrival: bool = False,
 ) -> list[Row]:
-    """Every piece received in [start, end), oldest first, for the detail sheet and digest."""
+    """Every piece counted in [start, end), oldest arrival first, for the detail sheet and
+    digest; 收稿时间 stays the arrival."""
     columns = {c.key: c.name for c in config.columns}
     channels = {c.key: c.name for c in config.points.channels}
     tz = config.office.tz
@@ -206,9 +203,10 @@ def piece_rows(
          "column": columns.get(p.column, p.column), "title": p.title, "author": p.author,
          "received_at": f"{p.received_at.astimezone(tz):%Y-%m-%d %H:%M}",
          "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
-         "picture_count": p.picture_count,
+         "picture_count": p.picture_count, "counted_at": p.counted_at,
          "adopted": "、".join(channels.get(c, c) for c in p.channels)}
-        for p in store.piece_lines(engine, start, end, accepted_only=accepted_only)
+        for p in store.piece_lines(engine, start, end, accepted_only=accepted_only,
+                                   by_arrival=by_arrival)
     ]
 
 

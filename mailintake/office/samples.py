@@ -59,7 +59,7 @@ def _piece(status: Status, with_column: bool) -> dict[str, Any]:
     return answers.piece_context(
         mail=_mail(), submission=_submission(status), findings=_FINDINGS, unit_name="实验小学",
         column=columns[-1] if with_column else None, columns=columns, tally_count=3,
-        received_local=_WHEN, office_name=_OFFICE,
+        received_local=_WHEN, office_name=_OFFICE, counted_for="第11教学周（11月16日—11月22日）",
     )
 
 

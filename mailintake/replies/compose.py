@@ -56,8 +56,11 @@ def piece_context(
     tally_count: int,
     received_local: str,
     office_name: str,
+    counted_for: str = "",
+    tally_period: str = "本月",
 ) -> dict[str, Any]:
-    """What the receipt and the rejection templates see."""
+    """What the receipt and the rejection templates see; ``counted_for`` names the
+    period the piece counts for (its week or month)."""
     # The subject matched no column: show every column's correct form, unless
     # the subject finding's hint already lists them.
     shown = [column] if column is not None else [c for c in columns if c.example]
@@ -72,7 +75,8 @@ def piece_context(
         "column_examples": [{"name": c.name, "example": c.example} for c in shown if c.example],
         "rejections": [f for f in findings if f.severity == "reject"],
         "warnings": [f for f in findings if f.severity == "warn"],
-        "tally": {"period": "本月", "count": tally_count},
+        "tally": {"period": tally_period, "count": tally_count},
+        "counted_for": counted_for,
     }
 
 
@@ -101,10 +105,11 @@ def question_context(*, mail: ParsedMail, received_local: str, office_name: str
 
 def reply(
     app: App, decision: Decision, mail: ParsedMail, *, message: InboundMessage,
-    submission: Submission | None, tally: int,
+    submission: Submission | None, tally: int, counted_for: str = "",
 ) -> OutboxMessage:
     """The reply ``decision`` names, rendered for ``message`` (recorded, so it has its id)
-    and, for a piece, ``submission`` (numbered) with ``tally`` pieces of its unit this month."""
+    and, for a piece, ``submission`` (numbered) with ``tally`` pieces of its unit in the
+    month it counts for, and the period it counts for (``counted_for``)."""
     assert decision.reply is not None
     kind, now = decision.reply.kind, message.received_at
     received_local, office_name = _local(app, now), app.config.office.name
@@ -126,9 +131,18 @@ def reply(
             mail=mail, submission=submission, findings=entry.findings,
             unit_name=entry.unit.name if entry.unit else "", column=entry.column,
             columns=app.config.columns, tally_count=tally, received_local=received_local,
-            office_name=office_name,
+            office_name=office_name, counted_for=counted_for,
+            tally_period=_month_word(app, submission.counted_at or now, now),
         )
     return _reply(app, kind, context, message, mail, now=now)
+
+
+def _month_word(app: App, counted: datetime, now: datetime) -> str:
+    """``本月``, or the month the piece counts for when that is another (``2026年11月``)."""
+    month, this = app.local(counted), app.local(now)
+    if (month.year, month.month) == (this.year, this.month):
+        return "本月"
+    return f"{month.year}年{month.month}月"
 
 
 def _local(app: App, moment: datetime) -> str:

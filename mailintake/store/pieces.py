@@ -183,8 +183,8 @@ _NUMBER = (
 _ACCEPTED_COUNT = select(func.count()).select_from(Submission).where(
     Submission.unit_id == bindparam("unit_id"),
     Submission.status == Status.ACCEPTED,
-    Submission.received_at >= bindparam("start"),
-    Submission.received_at < bindparam("end"),
+    Submission.counted_at >= bindparam("start"),
+    Submission.counted_at < bindparam("end"),
 )
 
 
@@ -200,7 +200,7 @@ def number(db: Session, submission: Submission, local_day: str) -> None:
 
 
 def accepted_count(db: Session, unit_id: int, start: datetime, end: datetime) -> int:
-    """Accepted pieces of a unit received in [start, end)."""
+    """Accepted pieces of a unit counted in [start, end)."""
     params = {"unit_id": unit_id, "start": start, "end": end}
     count: int = db.connection().execute(_ACCEPTED_COUNT, params).scalar_one()
     return count

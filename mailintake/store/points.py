@@ -41,39 +41,46 @@ class Credit:
 
 def record_adoption(
     engine: Engine, piece: Submission, channel: str, *, when: datetime, brief: bool,
-    shares: dict[int, float], credits: list[Credit],
-) -> Adoption | None:
-    """Record ``piece`` as adopted in ``channel`` with one ledger line per credit; None,
-    and nothing written, when it is already adopted there (a revoked adoption is
-    taken up again)."""
+    shares: dict[int, float], credits: dict[int, list[Credit]],
+) -> tuple[list[Adoption], list[int]]:
+    """Record ``piece`` (item 0) or some of its items (a weekly digest's, 逐条采用) as
+    adopted in ``channel``, with one ledger line per credit of each item, in one
+    transaction: (the adoptions, []). When some items are already adopted there,
+    nothing is written: ([], those item numbers). A revoked adoption is taken up
+    again."""
     with session(engine) as db:
-        adoption = _adoption(db, piece, channel)
-        if adoption is not None and adoption.revoked_at is None:
-            return None
-        if adoption is None:
-            adoption = Adoption(submission_id=piece.id or 0, channel=channel, adopted_at=when)
-        adoption.brief, adoption.adopted_at, adoption.revoked_at = brief, when, None
-        adoption.shares = {str(k): v for k, v in shares.items()}
-        db.add(adoption)
-        db.flush()
-        for credit in credits:
-            db.add(PointEntry(
-                unit_id=credit.unit_id, adoption_id=adoption.id, submission_id=piece.id,
-                correspondent_id=credit.correspondent_id, kind="adoption", channel=channel,
-                quantity=1, points=credit.points, reason=credit.reason, earned_at=when,
-                created_at=when,
-            ))
+        found = {item: _adoption(db, piece, channel, item) for item in credits}
+        taken = sorted(i for i, a in found.items() if a is not None and a.revoked_at is None)
+        if taken:
+            return [], taken
+        adoptions = []
+        for item, lines in credits.items():
+            adoption = found[item] or Adoption(submission_id=piece.id or 0, channel=channel,
+                                               item=item, adopted_at=when)
+            adoption.brief, adoption.adopted_at, adoption.revoked_at = brief, when, None
+            adoption.shares = {str(k): v for k, v in shares.items()}
+            db.add(adoption)
+            db.flush()
+            for credit in lines:
+                db.add(PointEntry(
+                    unit_id=credit.unit_id, adoption_id=adoption.id, submission_id=piece.id,
+                    correspondent_id=credit.correspondent_id, kind="adoption",
+                    channel=channel, quantity=1, points=credit.points, reason=credit.reason,
+                    earned_at=when, created_at=when,
+                ))
+            adoptions.append(adoption)
         db.commit()
-    return adoption
+    return adoptions, []
 
 
 def revoke_adoption(
-    engine: Engine, piece: Submission, channel: str, *, now: datetime, reason: str
+    engine: Engine, piece: Submission, channel: str, *, now: datetime, reason: str,
+    item: int = 0,
 ) -> Adoption | None:
-    """Revoke the adoption: its lines negated, dated as the adoption was; None, and
-    nothing written, when there is no adoption in force."""
+    """Revoke the adoption (of ``item``; 0 the whole piece): its lines negated, dated as
+    the adoption was; None, and nothing written, when there is no adoption in force."""
     with session(engine) as db:
-        adoption = _adoption(db, piece, channel)
+        adoption = _adoption(db, piece, channel, item)
         if adoption is None or adoption.revoked_at is not None:
             return None
         adoption.revoked_at = now
@@ -97,19 +104,32 @@ def revoke_adoption(
     return adoption
 
 
-def _adoption(db: Session, piece: Submission, channel: str) -> Adoption | None:
+def adopted_items(engine: Engine, piece: Submission, channel: str) -> list[int]:
+    """The item numbers of ``piece`` adopted in ``channel`` and in force (0: the whole)."""
+    with session(engine) as db:
+        return sorted(db.exec(select(Adoption.item).where(
+            Adoption.submission_id == piece.id, Adoption.channel == channel,
+            col(Adoption.revoked_at).is_(None))).all())
+
+
+def _adoption(db: Session, piece: Submission, channel: str, item: int = 0) -> Adoption | None:
     return db.exec(select(Adoption).where(
-        Adoption.submission_id == piece.id, Adoption.channel == channel)).first()
+        Adoption.submission_id == piece.id, Adoption.channel == channel,
+        Adoption.item == item)).first()
 
 
-def settle_pieces(engine: Engine, points: float, now: datetime) -> tuple[int, int]:
-    """Credit every accepted piece not yet credited, and take the credit back from the
-    pieces replaced by a correction; (lines credited, lines taken back)."""
+def settle_pieces(engine: Engine, points: float, now: datetime, *, sent: bool = False
+                  ) -> tuple[int, int]:
+    """Credit every accepted piece (``sent``: every piece sent, rejected ones too) not
+    yet credited, and take the credit back from the pieces replaced by a correction;
+    (lines credited, lines taken back)."""
     with session(engine) as db:
         low = (db.exec(select(func.max(PointEntry.submission_id))
                        .where(PointEntry.kind == "submission")).one() or 0) - _ID_MARGIN
-        credited = _credit_pieces(db, points, low, now)
+        credited = _credit_pieces(db, points, low, now, sent)
         voided = _void_replaced(db, points, low, now)
+        if sent:
+            voided += _void_resent(db, points, low, now)
     return credited, voided
 
 
@@ -122,17 +142,20 @@ def _commit(db: Session) -> bool:
     return True
 
 
-def _credit_pieces(db: Session, points: float, low: int, now: datetime) -> int:
+def _credit_pieces(db: Session, points: float, low: int, now: datetime, sent: bool) -> int:
     s, p = Submission.__table__, PointEntry.__table__  # type: ignore[attr-defined]
     exists = sa.exists().where(p.c.kind == "submission", p.c.submission_id == s.c.id)
+    # A superseded version is never credited here: its correction is (the piece counts
+    # once); nor is a rejected piece the unit has sent again.
+    statuses = [Status.ACCEPTED.value, *([Status.REJECTED.value] if sent else [])]
+    once = sa.or_(s.c.status == Status.ACCEPTED.value, ~_resent(s))
     chosen = sa.select(
         s.c.unit_id, s.c.correspondent_id, s.c.id, sa.literal("submission"), sa.literal(""),
         sa.literal(1), sa.literal(points),
         sa.literal("投稿 ") + s.c.tracking_no + sa.literal("：") + func.substr(s.c.title, 1, 200),
-        sa.literal(""), s.c.received_at,
+        sa.literal(""), s.c.counted_at,
         sa.literal("sub:") + sa.cast(s.c.id, sa.String), sa.literal(now, AwareDateTime()),
-    ).where(s.c.status == Status.ACCEPTED.value, s.c.unit_id.is_not(None), s.c.id > low,
-            ~exists)
+    ).where(s.c.status.in_(statuses), s.c.unit_id.is_not(None), s.c.id > low, ~exists, once)
     insert = p.insert().from_select(
         ["unit_id", "correspondent_id", "submission_id", "kind", "channel", "quantity",
          "points", "reason", "period", "earned_at", "entry_key", "created_at"], chosen)
@@ -142,6 +165,35 @@ def _credit_pieces(db: Session, points: float, low: int, now: datetime) -> int:
         db.rollback()  # another process settled the same pieces first
         return 0
     return count if _commit(db) else 0
+
+
+def _resent(s: sa.TableClause) -> sa.Exists:
+    """The unit sent a later piece with the same title: a rejected piece's resend, its
+    corrected version, which is the one that counts."""
+    later = Submission.__table__.alias("later")  # type: ignore[attr-defined]
+    return sa.exists().where(later.c.unit_id == s.c.unit_id, later.c.title == s.c.title,
+                             later.c.id > s.c.id, s.c.title != "")
+
+
+def _void_resent(db: Session, points: float, low: int, now: datetime) -> int:
+    """A rejected piece credited before the unit sent it again stops counting: the
+    corrected piece counts once (``submission_counts = "sent"``)."""
+    s, p = Submission.__table__, PointEntry.__table__  # type: ignore[attr-defined]
+    key = sa.cast(s.c.id, sa.String)
+    found = db.connection().execute(
+        sa.select(s.c.id, s.c.unit_id, s.c.correspondent_id, s.c.tracking_no, s.c.counted_at)
+        .where(s.c.status == Status.REJECTED.value, s.c.id > low, _resent(s),
+               sa.exists().where(p.c.entry_key == sa.literal("sub:") + key),
+               ~sa.exists().where(p.c.entry_key == sa.literal("sub-void:") + key))
+    ).all()
+    for row in found:
+        db.add(PointEntry(
+            unit_id=row.unit_id or 0, correspondent_id=row.correspondent_id,
+            submission_id=row.id, kind="submission", quantity=-1, points=-points,
+            reason=f"退回后已重新报送，原稿不再计分：{row.tracking_no}",
+            earned_at=row.counted_at, entry_key=f"sub-void:{row.id}", created_at=now,
+        ))
+    return len(found) if found and _commit(db) else 0
 
 
 def _void_replaced(db: Session, points: float, low: int, now: datetime) -> int:
@@ -162,7 +214,7 @@ def _void_replaced(db: Session, points: float, low: int, now: datetime) -> int:
         db.add(PointEntry(
             unit_id=old.unit_id or 0, correspondent_id=old.correspondent_id,
             submission_id=old.id, kind="submission", quantity=-1, points=-points,
-            reason=f"已被更正稿替换，原稿不再计分：{old.tracking_no}", earned_at=old.received_at,
+            reason=f"已被更正稿替换，原稿不再计分：{old.tracking_no}", earned_at=old.counted_at,
             entry_key=f"sub-void:{old.id}", created_at=now,
         ))
         count += 1
@@ -171,12 +223,12 @@ def _void_replaced(db: Session, points: float, low: int, now: datetime) -> int:
 
 def quota_since(engine: Engine) -> datetime | None:
     """Where quota settlement goes on from: the newest quota line's date, else the
-    first piece's receipt; None before the first piece."""
+    first piece's counted moment; None before the first piece."""
     with session(engine) as db:
         last: datetime | None = db.exec(
             select(func.max(PointEntry.earned_at)).where(PointEntry.kind == "quota")).one()
         if last is None:
-            last = db.exec(select(func.min(Submission.received_at))).one()
+            last = db.exec(select(func.min(Submission.counted_at))).one()
     return last
 
 

@@ -65,11 +65,11 @@ def correspondents(engine: Engine) -> list[tuple[Correspondent, list[str]]]:
 
 
 def column_counts(engine: Engine, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
-    """(column, status, pieces) of the pieces received in [start, end)."""
+    """(column, status, pieces) of the pieces counted in [start, end)."""
     with session(engine) as db:
         rows = db.exec(
             select(Submission.column, Submission.status, func.count())
-            .where(Submission.received_at >= start, Submission.received_at < end)
+            .where(Submission.counted_at >= start, Submission.counted_at < end)
             .group_by(col(Submission.column), col(Submission.status))
         ).all()
     return [(column, status, count) for column, status, count in rows]
@@ -100,6 +100,7 @@ class PieceLine:
     title: str
     author: str
     received_at: datetime
+    counted_at: datetime
     status: str
     word_count: int
     picture_count: int
@@ -107,14 +108,18 @@ class PieceLine:
 
 
 def piece_lines(
-    engine: Engine, start: datetime, end: datetime, *, accepted_only: bool = False
+    engine: Engine, start: datetime, end: datetime, *, accepted_only: bool = False,
+    by_arrival: bool = False,
 ) -> list[PieceLine]:
-    """Every piece received in [start, end), oldest first."""
+    """Every piece counted in [start, end) (``counted_at``; ``by_arrival``: received in
+    it), oldest arrival first."""
     s = Submission
+    moment = col(s.received_at) if by_arrival else col(s.counted_at)
     query = (sa.select(col(s.id), col(s.tracking_no), col(s.unit_id), col(s.correspondent_id),
                        col(s.column), col(s.title), col(s.author), col(s.received_at),
-                       col(s.status), col(s.word_count), col(s.picture_count))
-             .where(col(s.received_at) >= start, col(s.received_at) < end)
+                       col(s.counted_at), col(s.status), col(s.word_count),
+                       col(s.picture_count))
+             .where(moment >= start, moment < end)
              .order_by(col(s.received_at), col(s.id)))
     if accepted_only:
         query = query.where(col(s.status) == Status.ACCEPTED)
@@ -126,14 +131,15 @@ def piece_lines(
             select(Adoption.submission_id, Adoption.channel)
             .join(Submission, col(Submission.id) == col(Adoption.submission_id))
             .where(col(Adoption.revoked_at).is_(None),
-                   Submission.received_at >= start, Submission.received_at < end)
+                   moment >= start, moment < end)
         ).all():
             adopted.setdefault(sid, []).append(channel)
         rows = db.connection().execute(query).all()
     return [
         PieceLine(tracking_no=r.tracking_no or "", unit=units.get(r.unit_id, ""),
                   correspondent=people.get(r.correspondent_id, ""), column=r.column,
-                  title=r.title, author=r.author, received_at=r.received_at, status=r.status,
+                  title=r.title, author=r.author, received_at=r.received_at,
+                  counted_at=r.counted_at, status=r.status,
                   word_count=r.word_count, picture_count=r.picture_count,
                   channels=adopted.get(r.id, []))
         for r in rows
