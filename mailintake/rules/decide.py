@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from mailintake.config.settings import ColumnConfig, Config
-from mailintake.rules import Finding, run_checks
+from mailintake.rules import Finding, deadline, run_checks
 from mailintake.rules.base import Piece
 from mailintake.rules.columns import SubjectMatch, SubjectMatcher
 from mailintake.rules.gates import Case, Gate, Known, Outcome, Reply, first_stop
@@ -140,6 +140,7 @@ def _judged(case: Case, known: Known, office: Office, now: datetime) -> Decision
         accepted=accepted, word_count=document.word_count if document else 0,
         picture_count=len(piece.pictures), text=document.text if document else mail.body,
         pictures=reading.picture_rows(), findings=findings, history=known.history,
+        counted_at=deadline.counted_at(piece),
     )
     return Decision(
         outcome="filed" if accepted else "rejected", reasons=[f.code for f in findings],
