@@ -55,6 +55,7 @@ def piece_context(
     tally_count: int,
     received_local: str,
     office_name: str,
+    unit_leader: str = "",
 ) -> dict[str, Any]:
     """What the receipt and the rejection templates see."""
     # The subject matched no column: show every column's correct form, unless
@@ -66,6 +67,7 @@ def piece_context(
         **_common(mail, received_local, office_name),
         "submission": submission,
         "unit_name": unit_name,
+        "unit_leader": unit_leader,
         "column_name": column.name if column else "",
         "column_example": column.example if column else "",
         "column_examples": [{"name": c.name, "example": c.example} for c in shown if c.example],
@@ -116,7 +118,7 @@ def reply(
             mail=mail, submission=submission, findings=entry.findings,
             unit_name=entry.unit.name if entry.unit else "", column=entry.column,
             columns=app.config.columns, tally_count=tally, received_local=received_local,
-            office_name=office_name,
+            office_name=office_name, unit_leader=entry.unit.leader if entry.unit else "",
         )
     return _reply(app, kind, context, message, mail, now=now)
 
