@@ -10,11 +10,14 @@ import base64
 import email
 import email.policy
 import itertools
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from conftest import deliver
+import pytest
+from conftest import SHANGHAI, deliver
+from office_pieces import make_app
 
 from mailintake.app import App
 from mailintake.intake import pipeline
@@ -41,9 +44,9 @@ def foxmail(
     named after the subject, and ``forwards`` (a whole mail) carried as message/rfc822."""
     n = next(_serial)
     boundary = _BOUNDARY.format(n=n)
-    when = sent or datetime(2026, 11, 19, 9, 0)
+    when = (sent or datetime(2026, 11, 19, 9, 0, tzinfo=SHANGHAI)).astimezone(SHANGHAI)
     lines = [
-        f"Date: {when:%a, %d %b %Y %H:%M:%S} +0800",
+        f"Date: {when:%a, %d %b %Y %H:%M:%S %z}",
         f'From: "{_gbk_word(name)}" <{sender}>',
         'To: "xxbs@126.com" <xxbs@126.com>',
         f"Subject: {_gbk_word(subject)}",
@@ -79,11 +82,31 @@ def foxmail(
             "Content-Type: message/rfc822",
             "Content-Disposition: attachment",
             "",
-            forwards.decode("ascii").replace("\r\n", "\n").rstrip("\n"),
+            forwards.decode("utf-8").replace("\r\n", "\n").rstrip("\n"),
             "",
         ]
     lines.append(f"--{boundary}--")
-    return "\r\n".join(line.replace("\n", "\r\n") for line in lines).encode("ascii") + b"\r\n"
+    return "\r\n".join(line.replace("\n", "\r\n") for line in lines).encode("utf-8") + b"\r\n"
+
+
+Office = Callable[..., App]
+
+
+@pytest.fixture
+def office(tmp_path: Path, db_url: str) -> Iterator[Office]:
+    """Makes the app of an office with the fixture units and ``extra`` config, on each
+    backend; every app made is closed after the test."""
+    made: list[App] = []
+
+    def make(extra: str = "") -> App:
+        app = make_app(tmp_path / f"office{len(made)}", db_url, extra,
+                       lambda: datetime.now(SHANGHAI))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.engine.dispose()
 
 
 def send(app: App, when: datetime, *raws: bytes) -> None:

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, SHANGHAI
-from notices_mail import foxmail, replies, send, text_of
-from office_pieces import make_app
+from notices_mail import (  # noqa: F401 (office is a fixture)
+    Office,
+    foxmail,
+    office,
+    replies,
+    send,
+    text_of,
+)
 from pieces import CHEN, LI, chinese, weekly, word_file
 from sqlmodel import col, select
 
@@ -27,10 +33,6 @@ from mailintake.store.database import session
 from mailintake.store.models import Submission
 
 WEEK_11 = "党政办公室第十一周工作动态信息"
-
-
-def _app(tmp_path: Path, db_url: str, extra: str = "") -> App:
-    return make_app(tmp_path / "office", db_url, extra, lambda: datetime.now(SHANGHAI))
 
 
 def _counted(app: App) -> list[datetime]:
@@ -61,11 +63,11 @@ def _week(app: App, day: date) -> Period:
     ],
 )
 def test_week_11_digest_sent_late_warns_and_counts_for_week_11(
-    tmp_path: Path, db_url: str, now: datetime, late: str
+    office: Office, now: datetime, late: str
 ) -> None:
     """`党政办公室第十一周工作动态信息` after Friday of week 11 is filed with a warning that
     names the deadline and how late it is, and counts for week 11, not week 12."""
-    app = _app(tmp_path, db_url)
+    app = office()
     send(app, now, foxmail(CHEN, "陈佩", WEEK_11, weekly(1)))
     [row] = submission_rows(app)
     assert (row["status"], row["findings"]) == ("accepted", ["subject.week_late"])
@@ -82,10 +84,10 @@ def test_week_11_digest_sent_late_warns_and_counts_for_week_11(
 
 
 def test_digest_sent_in_its_own_week_has_no_finding_and_counts_for_that_week(
-    tmp_path: Path, db_url: str
+    office: Office
 ) -> None:
     """Week 11's digest on Friday afternoon of week 11 is on time: no warning."""
-    app = _app(tmp_path, db_url)
+    app = office()
     send(app, datetime(2026, 11, 20, 16, 0, tzinfo=SHANGHAI),
          foxmail(CHEN, "陈佩", WEEK_11, weekly(2)))
     [row] = submission_rows(app)
@@ -95,10 +97,10 @@ def test_digest_sent_in_its_own_week_has_no_finding_and_counts_for_that_week(
 
 
 def test_late_digest_counts_at_arrival_when_the_office_says_so(
-    tmp_path: Path, db_url: str
+    office: Office
 ) -> None:
     """With `[deadlines] late_counts = false` the late digest counts for week 12, still warned."""
-    app = _app(tmp_path, db_url, "\n[deadlines]\nlate_counts = false\n")
+    app = office("\n[deadlines]\nlate_counts = false\n")
     now = datetime(2026, 11, 23, 9, 30, tzinfo=SHANGHAI)
     send(app, now, foxmail(CHEN, "陈佩", WEEK_11, weekly(3)))
     assert submission_rows(app)[0]["findings"] == ["subject.week_late"]
@@ -111,10 +113,10 @@ def test_late_digest_counts_at_arrival_when_the_office_says_so(
 
 
 def test_digest_of_a_week_across_two_months_counts_in_the_month_of_its_monday(
-    tmp_path: Path, db_url: str
+    office: Office
 ) -> None:
     """Week 13 (30 November – 6 December) sent on Monday of week 14: November's, and week 13's."""
-    app = _app(tmp_path, db_url)
+    app = office()
     send(app, datetime(2026, 12, 7, 8, 0, tzinfo=SHANGHAI),
          foxmail(CHEN, "陈佩", "党政办公室第13周工作动态信息", weekly(4)))
     assert submission_rows(app)[0]["findings"] == ["subject.week_late"]
@@ -132,11 +134,11 @@ def test_digest_of_a_week_across_two_months_counts_in_the_month_of_its_monday(
     ],
 )
 def test_dated_piece_is_late_once_and_counts_at_its_date(
-    tmp_path: Path, db_url: str, now: datetime, findings: list[str]
+    office: Office, now: datetime, findings: list[str]
 ) -> None:
     """A website piece about 10 November is due 3 days after; late, it gets one warning
     (not two), and either way it counts on 10 November."""
-    app = _app(tmp_path, db_url)
+    app = office()
     document = word_file("", [chinese(280, 9)], ((1600, 1200, "图为会场"),))
     send(app, now, foxmail(CHEN, "陈佩", "党政办公室信息（2026.11.10）学校召开安全工作会议",
                            document))
@@ -151,7 +153,7 @@ def test_dated_piece_is_late_once_and_counts_at_its_date(
     assert _counted(app) == [datetime(2026, 11, 10, tzinfo=SHANGHAI)]
 
 
-def test_column_deadline_written_as_the_notice_writes_it(tmp_path: Path, db_url: str) -> None:
+def test_column_deadline_written_as_the_notice_writes_it(office: Office) -> None:
     """A website column with `截止 = "活动结束后 1 天"`: two days after is late by a day."""
     columns = """
 [[columns]]
@@ -160,7 +162,7 @@ name = "网站信息"
 subject = "{单位}信息（{日期}）{标题}"
 "截止" = "活动结束后 1 天"
 """
-    app = _app(tmp_path, db_url, columns)
+    app = office(columns)
     document = word_file("", [chinese(280, 7)], ((1600, 1200, "图为会场"),))
     send(app, datetime(2026, 11, 19, 9, 0, tzinfo=SHANGHAI),
          foxmail(CHEN, "陈佩", "党政办信息（2026.11.17）召开教职工大会", document))
@@ -188,11 +190,11 @@ GENERAL = [
     ],
 )
 def test_date_where_the_author_goes_is_the_event_date(
-    tmp_path: Path, db_url: str, subject: str, now: datetime, late: list[str]
+    office: Office, subject: str, now: datetime, late: list[str]
 ) -> None:
     """`实验小学（2026.11.17）开展秋季趣味运动会` is not filed with author "2026.11.17": the
     bracket's date is the event's, and the receipt asks for the author's name."""
-    app = _app(tmp_path, db_url)
+    app = office()
     send(app, now, foxmail(LI, "李娜", subject, word_file("", [chinese(220, 3)],
                                                            ((1600, 1200, "图为运动会"),))))
     [row] = submission_rows(app)
@@ -207,9 +209,9 @@ def test_date_where_the_author_goes_is_the_event_date(
     assert _counted(app) == [datetime(2026, 11, 17, tzinfo=SHANGHAI)]
 
 
-def test_old_date_in_the_author_bracket(tmp_path: Path, db_url: str) -> None:
+def test_old_date_in_the_author_bracket(office: Office) -> None:
     """The issue's own subject: 2019's date, filed with the lateness and no author."""
-    app = _app(tmp_path, db_url)
+    app = office()
     send(app, datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI),
          foxmail(LI, "李娜", "实验小学（2019.11.17）开展活动",
                  word_file("", [chinese(200, 5)], ((1600, 1200, "图为活动"),))))
@@ -221,9 +223,9 @@ def test_old_date_in_the_author_bracket(tmp_path: Path, db_url: str) -> None:
 @pytest.mark.parametrize("subject", ["实验小学（李娜）开展秋季趣味运动会",
                                      "实验小学(李娜)开展秋季趣味运动会"])
 def test_author_in_the_bracket_stays_the_author(
-    tmp_path: Path, db_url: str, subject: str
+    office: Office, subject: str
 ) -> None:
-    app = _app(tmp_path, db_url)
+    app = office()
     send(app, datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI),
          foxmail(LI, "李娜", subject, word_file("", [chinese(220, 4)],
                                                ((1600, 1200, "图为运动会"),))))
@@ -252,11 +254,11 @@ def _form_with_leaders(folder: Path, header: str) -> Path:
     ],
 )
 def test_receipt_names_the_units_leader_from_the_form(
-    tmp_path: Path, db_url: str, header: str, now: datetime
+    office: Office, tmp_path: Path, header: str, now: datetime
 ) -> None:
     """A form with the optional 负责领导 column: the receipt and `units list` name the leader;
     a later form without the column keeps it."""
-    app = _app(tmp_path, db_url)
+    app = office()
     import_rows(app.engine, read_rows(_form_with_leaders(tmp_path, header)))
     leaders = {r["unit"]: r["leader"] for r in unit_rows(app)}
     assert (leaders["党政办公室"], leaders["实验小学"], leaders["组织部"]) == ("张三", "王校长", "")
@@ -269,8 +271,8 @@ def test_receipt_names_the_units_leader_from_the_form(
     assert "本单位负责领导：张三" in text_of(replies(app)[0])
 
 
-def test_receipt_without_a_leader_has_no_leader_line(tmp_path: Path, db_url: str) -> None:
-    app = _app(tmp_path, db_url)
+def test_receipt_without_a_leader_has_no_leader_line(office: Office) -> None:
+    app = office()
     send(app, datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI),
          foxmail(CHEN, "陈佩", WEEK_11, weekly(6)))
     assert "负责领导" not in text_of(replies(app)[0])
