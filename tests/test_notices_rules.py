@@ -276,3 +276,18 @@ def test_receipt_without_a_leader_has_no_leader_line(office: Office) -> None:
     send(app, datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI),
          foxmail(CHEN, "陈佩", WEEK_11, weekly(6)))
     assert "负责领导" not in text_of(replies(app)[0])
+
+
+def test_correction_of_a_digest_sent_in_time_is_not_late(office: Office) -> None:
+    """Week 11's digest on Friday, corrected on Monday of week 12: the piece was there in
+    time, so the correction gets no lateness warning and still counts for week 11, once."""
+    app = office()
+    send(app, datetime(2026, 11, 20, 17, 0, tzinfo=SHANGHAI),
+         foxmail(CHEN, "陈佩", WEEK_11, weekly(7)))
+    send(app, datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI),
+         foxmail(CHEN, "陈佩", "更正：" + WEEK_11, weekly(8, items=4)))
+    first, second = submission_rows(app)
+    assert (first["status"], second["status"]) == ("superseded", "accepted")
+    assert second["findings"] == []
+    assert "截止时间" not in text_of(replies(app)[-1])
+    assert _counted(app) == [datetime(2026, 11, 16, tzinfo=SHANGHAI)] * 2

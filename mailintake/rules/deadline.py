@@ -56,7 +56,7 @@ class Due:
 
 def check(piece: Piece) -> Iterator[Hit]:
     due = due_of(piece)
-    if due is None or piece.now <= due.at:
+    if due is None or not is_late(piece, due):
         return
     values = {
         "due": _moment(due.at), "late": lateness(due.at, piece.now),
@@ -116,6 +116,15 @@ def due_of(piece: Piece) -> Due | None:
     return Due(local.replace(tzinfo=piece.config.office.tz), deadline, week, event)
 
 
+def is_late(piece: Piece, due: Due) -> bool:
+    """Whether the piece came after ``due``; a correction of a version that came in
+    time is not late (the piece was there; only its text changed)."""
+    replaces = piece.history.replaces
+    if replaces is not None and replaces.received_at <= due.at:
+        return False
+    return piece.now > due.at
+
+
 def counted_at(piece: Piece) -> datetime | None:
     """The moment the piece counts at (see the module's docstring); None = its arrival."""
     week = subject_week(piece)
@@ -124,7 +133,7 @@ def counted_at(piece: Piece) -> datetime | None:
         return None
     if not piece.config.deadlines.late_counts:
         due = due_of(piece)
-        if due is not None and piece.now > due.at:
+        if due is not None and is_late(piece, due):
             return None
     return datetime.combine(day, time(), tzinfo=piece.config.office.tz)
 
