@@ -34,7 +34,7 @@ RULES = [
     Rule(
         "subject.week_late", "warn", "每周动态在所报教学周的截止时间前报送（截止时间按栏目设置）",
         "本稿是第{week}教学周的工作动态，第{week}教学周的截止时间为{due}，收稿时已晚 {late}。",
-        "每周动态请在每{label}前报送。{counts}",
+        "每周动态请在每{label} 前报送。{counts}",
     ),
     Rule(
         "subject.date_late", "warn", "事项结束后 3 天内报送（截止时间按栏目设置）",
@@ -68,7 +68,7 @@ def check(piece: Piece) -> Iterator[Hit]:
         })
     elif due.event is not None:
         rule = (f"事后 {due.deadline.days} 天内报送" if due.deadline.kind == "after_event"
-                else f"每{due.deadline.label}前报送")
+                else f"每{due.deadline.label} 前报送")
         yield Hit("subject.date_late", {**values, "date": f"{due.event:%Y.%m.%d}", "rule": rule})
 
 
