@@ -66,11 +66,13 @@ WEEKLY = "党政办公室第十二周工作动态信息"
     ("subject", "day", "expected"),
     [
         (WEEKLY, date(2026, 11, 26), []),  # week 12
-        (WEEKLY, date(2026, 12, 2), []),  # week 13: last week's digest
+        # Week 13: last week's digest, after week 12's Friday deadline.
+        (WEEKLY, date(2026, 12, 2), ["subject.week_late"]),
         (WEEKLY, date(2026, 12, 9), ["subject.week_wrong"]),  # week 14
         (WEEKLY, date(2026, 11, 19), ["subject.week_wrong"]),  # week 11: not yet week 12
         ("党政办第12周工作动态信息", date(2026, 11, 24), []),
-        ("党政办公室第二十周工作动态信息", date(2027, 1, 27), []),  # holidays, week 20 just ended
+        # Holidays, week 20 just ended (after its Friday deadline).
+        ("党政办公室第二十周工作动态信息", date(2027, 1, 27), ["subject.week_late"]),
         (WEEKLY, date(2027, 2, 10), ["subject.week_no_term"]),
     ],
 )
@@ -112,7 +114,7 @@ def test_late_piece_is_only_a_warning() -> None:
     subject = "党政办公室信息（2026.11.10）学校召开安全工作会议"
     [finding] = run_checks(piece(piece_mail(CHEN, subject, news(280, 2))))
     assert (finding.code, finding.severity) == ("subject.date_late", "warn")
-    assert "已过去 9 天" in finding.message
+    assert "截止时间为11月13日（周五）24:00，收稿时已晚 5 天 10 小时" in finding.message
 
 
 @pytest.mark.parametrize(("length", "expected"), [(40, []), (41, ["subject.title_too_long"])])

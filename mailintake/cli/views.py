@@ -73,6 +73,7 @@ def unit_rows(app: App) -> list[Row]:
             "unit": u.name,
             "aliases": u.aliases,
             "kind": u.kind,
+            "leader": u.leader,
             "active": u.active,
             "correspondents": [
                 {"name": p.correspondent.name, "title": p.correspondent.title,
@@ -89,6 +90,7 @@ _TABLE_HEADERS = {
     "status": "状态", "findings": "问题", "word_count": "字数", "picture_count": "图片",
     "received_at": "收到时间", "from": "发件人", "subject": "主题", "outcome": "结果",
     "reasons": "原因", "folder": "文件夹", "aliases": "简称", "kind": "类别",
+    "leader": "负责领导",
     "correspondents": "信息员",
 }
 

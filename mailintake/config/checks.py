@@ -57,7 +57,8 @@ class ColumnConfig(Section):
     expect_captions: bool = False
     # The piece should list items one by one, each with its time (weekly digests).
     itemized: bool = False
-    # Days after the event the piece should arrive (seed 000: 3); 0 = no check.
+    # Days after the event a dated piece is due when the column has no deadline
+    # (seed 000: 3, as "活动结束后 3 天"); 0 = no check.
     max_days_late: int = Field(default=3, ge=0)
     # The deadline as the notice writes it (config.deadlines): "每周五 24:00",
     # "活动结束后 3 天"; "" for none. ``截止`` is accepted as the key too.
@@ -133,6 +134,21 @@ class DuplicatesConfig(Section):
     window_days: int = Field(default=365, ge=0)
     # Texts shorter than this (letters and digits, punctuation not counted) are not compared.
     min_chars: int = Field(default=30, ge=1)
+
+
+class DeadlinesConfig(Section):
+    """What a piece that misses its column's deadline counts for."""
+
+    # True: a late piece counts for the week or date its subject names, with a
+    # warning (seed 003's clerk would); False: it counts when it arrived.
+    late_counts: bool = True
+
+
+class ChecksConfig(Section):
+    """Office-wide severities by finding code, e.g. {"forwarded.draft" = "reject"};
+    a column's own ``severity`` wins over these."""
+
+    severity: dict[str, Severity] = Field(default_factory=dict)
 
 
 class CorrectionsConfig(Section):

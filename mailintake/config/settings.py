@@ -21,8 +21,10 @@ from pydantic import Field, ValidationError, field_validator
 from mailintake.config.base import ConfigError, Section
 from mailintake.config.checks import (
     AuthConfig,
+    ChecksConfig,
     ColumnConfig,
     CorrectionsConfig,
+    DeadlinesConfig,
     DuplicatesConfig,
     LimitsConfig,
     Severity,
@@ -82,6 +84,8 @@ class Config(Section):
     duplicates: DuplicatesConfig = DuplicatesConfig()
     corrections: CorrectionsConfig = CorrectionsConfig()
     auth: AuthConfig = AuthConfig()
+    deadlines: DeadlinesConfig = DeadlinesConfig()
+    checks: ChecksConfig = ChecksConfig()
     replies: RepliesConfig = RepliesConfig()
     columns: Annotated[list[ColumnConfig], Field(min_length=1)] = Field(
         default_factory=default_columns

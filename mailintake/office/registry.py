@@ -32,6 +32,10 @@ HEADERS = {
     "职务": "title",
     "邮箱": "emails",
     "联系电话": "phone",
+    # Optional: the leader in charge of the unit's information work (seed 003).
+    "负责领导": "leader",
+    "分管领导": "leader",
+    "负责人": "leader",
 }
 REQUIRED = ("单位名称", "单位类别", "信息员姓名", "邮箱")
 
@@ -66,6 +70,8 @@ class Row:
     title: str
     emails: list[str]
     phone: str
+    # None when the form has no 负责领导 column.
+    leader: str | None = None
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -77,7 +83,10 @@ def read_rows(path: Path) -> list[Row]:
     missing = [h for h in REQUIRED if h not in header]
     if missing:
         raise UnitsFileError([f"{path.name}：缺少列 {'、'.join(missing)}（第 1 行表头）"])
-    index = {HEADERS[h]: i for i, h in enumerate(header) if h in HEADERS}
+    index: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h in HEADERS:
+            index.setdefault(HEADERS[h], i)  # of two leader columns, the first
     rows, problems = [], []
     for number, cells in enumerate(table[1:], start=2):
         values = {key: _cell(cells, i) for key, i in index.items()}
@@ -132,7 +141,8 @@ def _units(rows: list[Row]) -> list[UnitEntry]:
         known = units.get(row.unit)
         aliases = row.aliases if known is None else sorted({*known.aliases, *row.aliases})
         kind = row.kind if known is None else known.kind
-        units[row.unit] = UnitEntry(name=row.unit, kind=kind, aliases=aliases)
+        leader = row.leader if known is None or not known.leader else known.leader
+        units[row.unit] = UnitEntry(name=row.unit, kind=kind, aliases=aliases, leader=leader)
     return list(units.values())
 
 
@@ -186,7 +196,7 @@ def _check_row(line: int, values: dict[str, str]) -> tuple[Row, list[str]]:
     )
     aliases = [a for a in _SPLIT.split(values.get("aliases", "")) if a]
     row = Row(line, values.get("unit", ""), aliases, kind, values.get("name", ""),
-              values.get("title", ""), emails, values.get("phone", ""))
+              values.get("title", ""), emails, values.get("phone", ""), values.get("leader"))
     return row, problems
 
 

@@ -58,6 +58,7 @@ def piece_context(
     office_name: str,
     counted_for: str = "",
     tally_period: str = "本月",
+    unit_leader: str = "",
 ) -> dict[str, Any]:
     """What the receipt and the rejection templates see; ``counted_for`` names the
     period the piece counts for (its week or month)."""
@@ -70,6 +71,7 @@ def piece_context(
         **_common(mail, received_local, office_name),
         "submission": submission,
         "unit_name": unit_name,
+        "unit_leader": unit_leader,
         "column_name": column.name if column else "",
         "column_example": column.example if column else "",
         "column_examples": [{"name": c.name, "example": c.example} for c in shown if c.example],
@@ -132,6 +134,7 @@ def reply(
             unit_name=entry.unit.name if entry.unit else "", column=entry.column,
             columns=app.config.columns, tally_count=tally, received_local=received_local,
             office_name=office_name, counted_for=counted_for,
+            unit_leader=entry.unit.leader if entry.unit else "",
             tally_period=_month_word(app, submission.counted_at or now, now),
         )
     return _reply(app, kind, context, message, mail, now=now)

@@ -10,8 +10,10 @@ from types import ModuleType
 
 from mailintake.rules import (
     content,
+    deadline,
     document,
     duplicates,
+    forwarded,
     length,
     limits,
     pictures,
@@ -21,19 +23,25 @@ from mailintake.rules import (
 from mailintake.rules.base import Finding, Hit, Piece, Rule
 
 # The order findings are listed in a reply: the subject first, as the
-# correspondent reads it, then the file, its length and pictures, then copies.
+# correspondent reads it, then the file, its length and pictures, then copies
+# and forwarded drafts.
 MODULES: list[ModuleType] = [
-    subject, timeliness, document, limits, length, pictures, content, duplicates,
+    subject, timeliness, deadline, document, limits, length, pictures, content, duplicates,
+    forwarded,
 ]
 
 CATALOGUE: dict[str, Rule] = {rule.code: rule for m in MODULES for rule in m.RULES}
 
 
 def finding(hit: Hit, piece: Piece | None = None) -> Finding:
-    """The finding for a hit, with the column's severity override applied."""
+    """The finding for a hit, with the severity config sets: the column's
+    ``severity``, else the office-wide ``[checks] severity``, else the rule's."""
     rule = CATALOGUE[hit.code]
     column = piece.column if piece else None
-    severity = column.severity.get(rule.code, rule.severity) if column else rule.severity
+    office = piece.config.checks.severity if piece else {}
+    severity = office.get(rule.code, rule.severity)
+    if column is not None:
+        severity = column.severity.get(rule.code, severity)
     return Finding(
         code=rule.code,
         severity=severity,

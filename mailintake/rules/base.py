@@ -66,6 +66,9 @@ class Piece:
     history: History = field(default_factory=History)
     # (file name, rule code, detail) for pictures that could not be taken (a bomb).
     file_errors: list[tuple[str, str, str]] = field(default_factory=list)
+    # The subject of our mail this one answers ("" for none): a quoted original in its
+    # body is our own reply, not somebody else's draft passed on.
+    answering: str = ""
 
     @property
     def column(self) -> ColumnConfig | None:

@@ -52,6 +52,9 @@ _FIELDS = {
     "标题": r"(?P<title>.+?)",
     "作者": r"(?P<author>[^()]{2,12}?)",
 }
+# A bracket where the author goes that holds only a date: the event's date
+# (``实验小学（2019.11.17）开展活动``), not an author called "2019.11.17".
+_DATE_ONLY = re.compile(rf"^\s*{_DATE}\s*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 # A date without its year is taken from the year before when, in the arrival
 # year, it would lie this many days or more in the future (12.30 sent on 1.2).
@@ -235,16 +238,20 @@ class SubjectMatcher:
             }
             unit_text = groups.get("unit", "")
             date_text, week_text = groups.get("date", ""), groups.get("week", "")
+            date_raw = hit.group("date") if date_text else ""
+            author = groups.get("author", "")
+            if author and not date_text and _DATE_ONLY.match(hit.group("author")):
+                date_text, date_raw, author = author, hit.group("author"), ""
             found.append(SubjectMatch(
                 column=column,
                 unit_text=unit_text,
                 unit=self.unit(unit_text),
                 title=groups.get("title", ""),
                 date_text=date_text,
-                event_date=parse_date(hit.group("date"), today) if date_text else None,
+                event_date=parse_date(date_raw, today) if date_text else None,
                 week_text=week_text,
                 week=parse_week(hit.group("week")) if week_text else None,
-                author=groups.get("author", ""),
+                author=author,
             ))
         known = [m for m in found if m.unit is not None]
         return next(iter(known or found), None)

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from mailintake.config.settings import ColumnConfig, Config
-from mailintake.rules import Finding, answers, run_checks
+from mailintake.rules import Finding, answers, deadline, run_checks
 from mailintake.rules.base import Piece
 from mailintake.rules.columns import SubjectMatch, SubjectMatcher
 from mailintake.rules.gates import Case, Gate, Known, Outcome, Reply, first_stop
@@ -142,6 +142,8 @@ def _judged(case: Case, known: Known, office: Office, now: datetime) -> Decision
         document_errors=reading.document_errors, attached_pictures=reading.pictures,
         other_parts=[p for p, kind in reading.files if kind == "other"],
         now=now, config=office.config, history=known.history, file_errors=reading.file_errors,
+        answering=known.answering or (mail.subject if answers.looks_like_answer(mail.subject)
+                                      else ""),
     )
     findings = run_checks(piece)
     accepted = not any(f.severity == "reject" for f in findings)
@@ -155,6 +157,7 @@ def _judged(case: Case, known: Known, office: Office, now: datetime) -> Decision
         accepted=accepted, word_count=document.word_count if document else 0,
         picture_count=len(piece.pictures), text=document.text if document else mail.body,
         pictures=reading.picture_rows(), findings=findings, history=known.history,
+        counted_at=deadline.counted_at(piece),
     )
     return Decision(
         outcome="filed" if accepted else "rejected", reasons=[f.code for f in findings],

@@ -28,6 +28,11 @@ RULES = [
         "标题「{title}」有 {count} 个字，超过{column}栏目 {limit} 个字的上限。",
         "请把标题精简到 {limit} 个字以内（标点和空格也计入），详细内容写在正文中。",
     ),
+    Rule(
+        "subject.author_missing", "warn", "栏目格式要求写作者的，主题中写明了作者",
+        "主题中没有写作者姓名，{column}栏目要求主题写明单位和作者。",
+        "请在括号中写作者姓名，例如「{example}」；活动日期请写在正文中。",
+    ),
 ]
 
 
@@ -47,6 +52,10 @@ def check(piece: Piece) -> Iterator[Hit]:
             "unit": unit.name, "own": own, "address": piece.mail.from_addr,
         })
     column, title = piece.match.column, piece.match.title
+    if "{作者}" in column.subject and not piece.match.author:
+        yield Hit("subject.author_missing", {
+            "column": column.name, "example": column.example or column.subject,
+        })
     if column.max_title_chars and len(title) > column.max_title_chars:
         yield Hit("subject.title_too_long", {
             "title": title, "count": len(title), "column": column.name,

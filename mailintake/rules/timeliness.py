@@ -1,6 +1,7 @@
-"""The date or week a subject names: a real date, not in the future, recent
-(seed 000: within 3 days after the event), and for the weekly digest the
-current or the previous teaching week.
+"""The date or week a subject names: a real date, not in the future, and for
+the weekly digest the current or the previous teaching week. Whether it came
+in time (seed 000: within 3 days after the event; seed 003: by Friday) is
+``rules.deadline``'s.
 
 "Today" is the day the mail arrived in the office's time zone, so a piece
 sent at 23:30 on Sunday counts for that Sunday, not for UTC's Monday.
@@ -27,11 +28,6 @@ RULES = [
         "请填写活动实际发生的日期（不能是将来的日期），例如（{today}）。",
     ),
     Rule(
-        "subject.date_late", "warn", "事项结束后 3 天内报送（天数按栏目设置）",
-        "主题中的日期是 {date}，收稿时已过去 {days} 天，超过了事后 {limit} 天内报送的要求。",
-        "工作进展请在事项结束后 {limit} 天内报送，紧急、重要的事情请随时报送。",
-    ),
-    Rule(
         "subject.week_wrong", "reject", "每周动态的周次是本周或上周（教学周）",
         "主题中的周次是第{week}周，收稿时是第{current}周（{monday}至{sunday}）。",
         "请报送本周或上周的工作动态，主题写作「{example}」。",
@@ -50,24 +46,17 @@ def check(piece: Piece) -> Iterator[Hit]:
         return
     today = piece.today
     if match.date_text:
-        yield from _date(piece, match.date_text, match.event_date, today)
+        yield from _date(match.date_text, match.event_date, today)
     if match.week_text:
         yield from _week(piece, match.unit_text, match.week_text, match.week, today)
 
 
-def _date(piece: Piece, text: str, event: date | None, today: date) -> Iterator[Hit]:
+def _date(text: str, event: date | None, today: date) -> Iterator[Hit]:
     shown = f"{today:%Y.%m.%d}"
     if event is None:
         yield Hit("subject.date_invalid", {"text": text, "today": shown})
     elif event > today:
         yield Hit("subject.date_future", {"date": f"{event:%Y.%m.%d}", "today": shown})
-    else:
-        limit = piece.column.max_days_late if piece.column else 0
-        days = (today - event).days
-        if limit and days > limit:
-            yield Hit("subject.date_late", {
-                "date": f"{event:%Y.%m.%d}", "days": days, "limit": limit,
-            })
 
 
 def _week(piece: Piece, unit: str, text: str, week: int | None, today: date) -> Iterator[Hit]:

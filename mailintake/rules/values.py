@@ -21,6 +21,8 @@ class UnitRef:
     id: int
     name: str
     aliases: tuple[str, ...] = ()
+    # Its 负责领导 as the registration form names it; "" when it names none.
+    leader: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ def registry(engine: Engine) -> Registry:
     """
     with open_session(engine) as db:
         loaded = units.Registry.load(db)
-    refs = {unit.id: UnitRef(unit.id, unit.name, tuple(unit.aliases))
+    refs = {unit.id: UnitRef(unit.id, unit.name, tuple(unit.aliases), unit.leader)
             for unit in loaded.units if unit.id is not None}
     senders = {
         address: Sender(sender.correspondent.id or 0, sender.correspondent.name,

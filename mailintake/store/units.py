@@ -25,6 +25,8 @@ class UnitEntry:
     name: str
     kind: str
     aliases: list[str]
+    # Its 负责领导; None when the form has no such column (the stored one stays).
+    leader: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def _upsert_unit(db: Session, entry: UnitEntry, summary: ImportSummary) -> Unit:
     else:
         unit.kind, unit.aliases, unit.active = entry.kind, entry.aliases, True
         summary.units_updated += 1
+    if entry.leader is not None:
+        unit.leader = entry.leader
     db.add(unit)
     db.flush()
     return unit
