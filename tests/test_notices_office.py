@@ -7,9 +7,7 @@ Monday of week 12 fills week 11, not week 12 (issue 18, point 2). Seed 004's
 pieces were all rejected has sent (point 5).
 
 Mails go through the real pipeline. Which moment a piece counts at is the
-decision's (``Entry.counted_at``, from the week or date in the subject); the
-decision as it stands here may not set it yet, so ``counting_by_subject``
-sets it the way the notices read, when the decision left it unset.
+decision's (``Entry.counted_at``, from the week or date in the subject).
 """
 
 from __future__ import annotations
@@ -18,9 +16,7 @@ import email
 import email.policy
 import io
 import json
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -37,32 +33,12 @@ from mailintake.cli.main import main
 from mailintake.intake import pipeline
 from mailintake.office.digest import queue_digest
 from mailintake.office.reminders import queue_reminders
-from mailintake.rules import decide as rules
 
 WEEK1_MONDAY = date(2026, 9, 7)  # the test config's semester
 
 
 def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def counting_by_subject(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A weekly digest counts at its week's Friday, a dated piece at its date's noon."""
-    real: Callable[..., rules.Decision] = rules.decide
-
-    def decide(*args: Any) -> rules.Decision:
-        decision = real(*args)
-        entry = decision.entry
-        if entry is None or entry.counted_at is not None:
-            return decision
-        day = (WEEK1_MONDAY + timedelta(weeks=entry.week_no - 1, days=4) if entry.week_no
-               else entry.event_date)
-        if day is None:
-            return decision
-        return replace(decision, entry=replace(entry, counted_at=at(day, 12)))
-
-    monkeypatch.setattr(rules, "decide", decide)
 
 
 def send(app: App, when: datetime, *raws: bytes) -> None:
@@ -104,7 +80,6 @@ def website_piece(sender: str, subject: str, seed: int) -> bytes:
     return piece_mail(sender, subject, document)
 
 
-@pytest.mark.usefixtures("counting_by_subject")
 def test_week_11_digest_arriving_in_week_12_fills_week_11(app: App) -> None:
     """人文学院's week-11 digest arrives Monday of week 12: week 11's quota is met, week 12's
     is not; the receipt, the digest, the reminder and the report all say so."""
@@ -141,7 +116,6 @@ def test_week_11_digest_arriving_in_week_12_fills_week_11(app: App) -> None:
     assert "共收到稿件 0 篇" in week12
 
 
-@pytest.mark.usefixtures("counting_by_subject")
 def test_a_dated_piece_counts_for_its_month_and_arrival_stays_shown(
     app: App, tmp_path: Path
 ) -> None:
