@@ -188,7 +188,7 @@ def test_a_question_answering_our_rejection_goes_to_a_person(app: App, day: date
     assert digest.message_id and parsed(digest)["Message-ID"] == f"<{digest.message_id}>"
     text = body_text(parsed(digest))
     assert "共收到稿件 1 篇：登记 0 篇（其中带提醒 0 篇），退回 1 篇" in text
-    assert "本周收到、等待人工处理的邮件（3 封）" in text
+    assert "等待人工处理的邮件（待人工，3 封）" in text
     assert text.count("信息员回复我们的邮件提问，未附新稿件，请工作人员答复") == 3
     assert f"「答复: {rejection.subject}」" in text
 

@@ -125,6 +125,27 @@ def digest_context(
     }
 
 
+def _undelivered(app: App, start: datetime, now: datetime
+                 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The replies that failed since ``start``, and the addresses held for bouncing."""
+    tz = app.config.office.tz
+    failed = [{"recipient": f.recipient, "kind": f.kind, "subject": f.subject,
+               "status": f.status, "error": f.last_error or "—"}
+              for f in outbox.failed_replies(app.engine, start)]
+    held = [{"address": b.address, "status": b.status,
+             "until": f"{b.until.astimezone(tz):%Y-%m-%d}"}
+            for b in bounces.bouncing_addresses(app.engine, now)]
+    return failed, held
+
+
+def _waiting(app: App) -> list[dict[str, Any]]:
+    """Every mail still waiting for a person (待人工), whenever it came, oldest first."""
+    return [{"id": m.id, "received": f"{app.local(m.received_at):%m月%d日 %H:%M}",
+             "sender": m.from_addr or "（发件人不明）", "subject": m.subject or "（无主题）",
+             "reason": reasons.labels(m.reasons)}
+            for m in runtime.quarantined(app.engine)]
+
+
 def build_digest(app: App, week: Period, now: datetime) -> Digest:
     """Everything the digest says about ``week``, as of ``now``."""
     from tabulate import tabulate  # wcwidth's tables: 20 ms of every start of `poll`
@@ -162,23 +183,14 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     )
     accepted = [p for p in all_pieces if p["status"] == "已登记"]
     accepted += _counted_earlier(app, start, end)
-    failed = [{"recipient": f.recipient, "kind": f.kind, "subject": f.subject,
-               "status": f.status, "error": f.last_error or "—"}
-              for f in outbox.failed_replies(app.engine, start)]
-    held = [{"address": b.address, "status": b.status,
-             "until": f"{b.until.astimezone(tz):%Y-%m-%d}"}
-            for b in bounces.bouncing_addresses(app.engine, now)]
+    failed, held = _undelivered(app, start, now)
     attachment = f"周报-{week.key}.xlsx"
-    waiting = [{"id": m.id, "received": f"{app.local(m.received_at):%m月%d日 %H:%M}",
-                "sender": m.from_addr or "（发件人不明）", "subject": m.subject or "（无主题）",
-                "reason": reasons.labels(m.reasons)}
-               for m in runtime.quarantined(app.engine) if start <= m.received_at < end]
     context = digest_context(
         week_label=week.label, month_label=month.label, as_of=f"{app.local(now):%m月%d日 %H:%M}",
         totals=totals, units_table=units_table, behind=behind, ranking_table=ranking_table,
         pieces=accepted[:MAX_PIECES], more_pieces=max(0, len(accepted) - MAX_PIECES),
         failed=failed, bouncing=held, attachment_name=attachment, office_name=config.office.name,
-        waiting=waiting,
+        waiting=_waiting(app),
     )
     subject, body = app.replies.render("digest", context)
     bars = [Bar(r["unit"], r["accepted"], r["rejected"]) for r in per_unit[:MAX_BARS]]
