@@ -20,6 +20,7 @@ from mailintake.reading.mime import ParsedMail
 from mailintake.replies.render import Original
 from mailintake.rules import Finding
 from mailintake.rules.decide import Decision
+from mailintake.rules.examples import ExampleValues, example_subject
 from mailintake.store.models import InboundMessage, OutboxMessage, Submission
 
 if TYPE_CHECKING:
@@ -34,13 +35,16 @@ def month_bounds(app: App, moment: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _common(mail: ParsedMail, received_local: str, office_name: str) -> dict[str, Any]:
+def _common(mail: ParsedMail, received_local: str, office_name: str, contact: str
+            ) -> dict[str, Any]:
     return {
         "mail": mail,
         "sender_name": mail.from_name or mail.from_addr,
         "sender_address": mail.from_addr,
         "received_local": received_local,
         "office_name": office_name,
+        # 王老师（电话 0571-…）, beside 请勿直接回复 ([office] contact, phone); "" for none.
+        "office_contact": contact,
     }
 
 
@@ -55,20 +59,28 @@ def piece_context(
     tally_count: int,
     received_local: str,
     office_name: str,
+    examples: ExampleValues | None = None,
+    contact: str = "",
 ) -> dict[str, Any]:
-    """What the receipt and the rejection templates see."""
+    """What the receipt and the rejection templates see; the subject examples are the
+    columns' formats filled with ``examples`` (the unit, today, this week), else the
+    examples in config."""
     # The subject matched no column: show every column's correct form, unless
     # the subject finding's hint already lists them.
     shown = [column] if column is not None else [c for c in columns if c.example]
     if any(f.code == "subject.format" for f in findings):
         shown = []
+    def example(c: ColumnConfig) -> str:
+        return example_subject(c, examples) if examples is not None else c.example
+
     return {
-        **_common(mail, received_local, office_name),
+        **_common(mail, received_local, office_name, contact),
         "submission": submission,
         "unit_name": unit_name,
         "column_name": column.name if column else "",
-        "column_example": column.example if column else "",
-        "column_examples": [{"name": c.name, "example": c.example} for c in shown if c.example],
+        "column_example": example(column) if column else "",
+        "column_examples": [{"name": c.name, "example": example(c)} for c in shown
+                            if c.example or examples is not None],
         "rejections": [f for f in findings if f.severity == "reject"],
         "warnings": [f for f in findings if f.severity == "warn"],
         "tally": {"period": "本月", "count": tally_count},
@@ -76,20 +88,21 @@ def piece_context(
 
 
 def oversize_context(
-    *, mail: ParsedMail, size: int, limit: int, received_local: str, office_name: str
+    *, mail: ParsedMail, size: int, limit: int, received_local: str, office_name: str,
+    contact: str = "",
 ) -> dict[str, Any]:
     """What the oversize template sees: sizes in MB as a person reads them."""
     return {
-        **_common(mail, received_local, office_name),
+        **_common(mail, received_local, office_name, contact),
         "size_mb": f"{size / 1024 / 1024:.1f}",
         "limit_mb": f"{limit / 1024 / 1024:.0f}",
     }
 
 
-def unregistered_context(*, mail: ParsedMail, received_local: str, office_name: str
-                         ) -> dict[str, Any]:
+def unregistered_context(*, mail: ParsedMail, received_local: str, office_name: str,
+                         contact: str = "") -> dict[str, Any]:
     """What the note to an unregistered sender sees."""
-    return _common(mail, received_local, office_name)
+    return _common(mail, received_local, office_name, contact)
 
 
 def reply(
@@ -101,14 +114,16 @@ def reply(
     assert decision.reply is not None
     kind, now = decision.reply.kind, message.received_at
     received_local, office_name = _local(app, now), app.config.office.name
+    contact = app.config.office.contact_line
     if kind == "oversize":
         context = oversize_context(
             mail=mail, size=message.size, limit=app.config.limits.max_message_bytes,
-            received_local=received_local, office_name=office_name,
+            received_local=received_local, office_name=office_name, contact=contact,
         )
     elif kind == "unregistered":
         context = unregistered_context(
-            mail=mail, received_local=received_local, office_name=office_name)
+            mail=mail, received_local=received_local, office_name=office_name,
+            contact=contact)
     else:
         entry = decision.entry
         assert entry is not None and submission is not None
@@ -116,9 +131,24 @@ def reply(
             mail=mail, submission=submission, findings=entry.findings,
             unit_name=entry.unit.name if entry.unit else "", column=entry.column,
             columns=app.config.columns, tally_count=tally, received_local=received_local,
-            office_name=office_name,
+            office_name=office_name, contact=contact,
+            examples=example_values(app, now, unit=entry.unit.name if entry.unit else "",
+                                    author=mail.from_name,
+                                    title=entry.title if entry.column else ""),
         )
     return _reply(app, kind, context, message, mail, now=now)
+
+
+def example_values(app: App, moment: datetime, *, unit: str, author: str, title: str = ""
+                   ) -> ExampleValues:
+    """What a reply's subject examples are filled with: ``unit``, the local day of
+    ``moment`` and its teaching week, the correspondent's name and the piece's title."""
+    from mailintake.config.calendar import TeachingCalendar
+
+    day = app.local(moment).date()
+    week = TeachingCalendar(app.config.calendar).week_of(day)
+    return ExampleValues(unit=unit, day=day, week=week.number if week else None,
+                         author=author, title=title)
 
 
 def _local(app: App, moment: datetime) -> str:
