@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from mailintake.config.settings import ColumnConfig
+from mailintake.config.calendar import TeachingCalendar
+from mailintake.config.settings import ColumnConfig, Config
 
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _DIGITS = "零一二三四五六七八九"
@@ -49,3 +50,12 @@ def example_subject(column: ColumnConfig, values: ExampleValues) -> str:
         "标题": values.title or "稿件标题",
     }
     return _PLACEHOLDER.sub(lambda m: fields.get(m[1], m[1]), column.subject)
+
+
+def office_examples(config: Config, *, unit: str, day: date, author: str) -> list[str]:
+    """Every column's subject filled for ``unit`` on ``day`` (its teaching week) by
+    ``author``: what a reply shows where the notice printed its own examples."""
+    week = TeachingCalendar(config.calendar).week_of(day)
+    values = ExampleValues(unit=unit, day=day, week=week.number if week else None,
+                           author=author)
+    return [example_subject(c, values) for c in config.columns]
