@@ -125,12 +125,9 @@ def remind_command(app: App) -> None:
     deliver(app)
     if queued:
         click.echo(f"已发出催报邮件 {queued} 封。")
-        return
-    if not app.config.reminders.enabled:
+    elif not app.config.reminders.enabled:
         click.echo("目前没有需要催报的单位；催报已关闭（[reminders] enabled = false）。")
-        return
-    upcoming = next_reminder(app, now)
-    if upcoming is not None:
+    elif (upcoming := next_reminder(app, now)) is not None:
         click.echo(f"目前没有需要催报的单位；下次催报：{moment_label(upcoming)}。")
     else:
         click.echo("目前没有需要催报的单位；已配置的学期内不再有催报。")
