@@ -302,3 +302,34 @@ def test_after_the_last_semester_remind_says_reminders_have_stopped(
     lines = out.strip().splitlines()
     assert lines[0] == "目前没有需要催报的单位；已配置的学期内不再有催报。"
     assert lines[1].startswith("提示：已配置的学期已于 2027年7月18日 全部结束")
+
+
+def test_a_two_week_quota_is_due_at_the_deadline_of_its_last_week(
+    tmp_path: Path, db_url: str
+) -> None:
+    """Seed 001's every two weeks: departments owe one piece in teaching weeks 11–12,
+    reminded on Thursday of week 12 and due that Friday at 24:00."""
+    extra = SPRING_2027 + '[quotas.kinds."部门"]\ncount = 1\nperiod = "two_weeks"\n'
+    config = office_config(tmp_path, db_url, extra.removeprefix(SPRING_2027))
+    set_up(config)
+    cli(config, "2026-11-26T09:05:00+08:00", "remind")
+    [chen] = to(config, "chenpei@126.com")
+    assert chen["Subject"] == ("【催报】党政办公室第11—12教学周（2026年11月16日—11月29日）"
+                               "尚缺 1 篇信息")
+    assert "请于 本周五（11月27日）24:00 前报送。" in text_of(chen)
+
+
+def test_a_title_too_long_is_not_repeated_in_the_example(tmp_path: Path, db_url: str) -> None:
+    """A rejection for the subject itself shows the form with 稿件标题, not the title
+    that was at fault."""
+    config = office_config(tmp_path, db_url)
+    set_up(config)
+    title = "实验小学开展" + "秋季趣味运动会暨家校共育亲子活动" * 3
+    deliver(load_config(config),
+            foxmail("李娜", "lina@foxmail.com", f"实验小学（李娜）{title}", news(200, 6),
+                    "Thu, 19 Nov 2026 09:00:00 +0800"))
+    cli(config, "2026-11-19T10:00:00+08:00", "poll", "--once")
+    [reply] = to(config, "lina@foxmail.com")
+    body = text_of(reply)
+    assert reply["Subject"].startswith("【退回】") and "超过教育信息栏目 40 个字的上限" in body
+    assert "「教育信息」栏目的正确主题示例：\n  实验小学（李娜）稿件标题" in body

@@ -51,10 +51,6 @@ class Reminder:
     def missing(self) -> int:
         return self.required - self.got
 
-    @property
-    def key(self) -> str:
-        return f"reminder:{self.unit.id}:{self.period.key}"
-
 
 def reminder_moment(period: Period, settings: RemindersConfig, tz: ZoneInfo) -> datetime:
     """When the reminders of ``period`` become due (office time)."""
@@ -115,19 +111,22 @@ def deadline_label(period: Period, columns: list[ColumnConfig], now: datetime, t
                    ) -> str:
     """When the pieces of ``period`` are due, as the reminder says it.
 
-    A weekly quota is due at the columns' weekly deadline (``ColumnConfig.due``:
-    seed 003's 每周五 24:00 gives 本周五（11月20日）24:00), the earliest if several
-    columns name one; otherwise, or once that moment has passed, by the last day of
-    the period.
+    A weekly (or two-weekly) quota is due at the columns' weekly deadline of its
+    last week (``ColumnConfig.due``: seed 003's 每周五 24:00 gives
+    本周五（11月20日）24:00), the earliest if several columns name one; otherwise, or
+    once that moment has passed, by the last day of the period.
     """
     local = now.astimezone(tz).replace(tzinfo=None)
-    if period.kind == "week":
-        dues = [d for c in columns if (d := c.due.for_week(period.start)) is not None]
-        if dues and (due := min(dues)) > local:
+    if period.kind in ("week", "two_weeks"):
+        last_monday = period.last_day - timedelta(days=period.last_day.weekday())
+        dues = [d for c in columns if (d := c.due.for_week(last_monday)) is not None]
+        if dues and local < (due := min(dues)) <= datetime.combine(period.end, time(0)):
             day, clock = ((due.date() - timedelta(days=1), "24:00") if due.time() == time(0)
                           else (due.date(), f"{due:%H:%M}"))
-            week = "本周" if day.isocalendar()[:2] == local.date().isocalendar()[:2] else "下周"
-            return f"{week}{WEEKDAYS[day.weekday()]}（{day.month}月{day.day}日）{clock}"
+            weekday = WEEKDAYS[day.weekday()]
+            if day.isocalendar()[:2] == local.date().isocalendar()[:2]:
+                return f"本周{weekday}（{day.month}月{day.day}日）{clock}"
+            return f"{day.month}月{day.day}日（周{weekday}）{clock}"
     return day_label(period.last_day)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.settings import ColumnConfig
 from mailintake.reading.mime import ParsedMail
 from mailintake.replies.render import Original
@@ -127,6 +128,9 @@ def reply(
     else:
         entry = decision.entry
         assert entry is not None and submission is not None
+        # The piece's own title shows the form filled in, unless the subject is at fault.
+        subject_ok = entry.column and not any(f.code.startswith("subject.")
+                                              for f in entry.findings)
         context = piece_context(
             mail=mail, submission=submission, findings=entry.findings,
             unit_name=entry.unit.name if entry.unit else "", column=entry.column,
@@ -134,7 +138,7 @@ def reply(
             office_name=office_name, contact=contact,
             examples=example_values(app, now, unit=entry.unit.name if entry.unit else "",
                                     author=mail.from_name,
-                                    title=entry.title if entry.column else ""),
+                                    title=entry.title if subject_ok else ""),
         )
     return _reply(app, kind, context, message, mail, now=now)
 
@@ -143,8 +147,6 @@ def example_values(app: App, moment: datetime, *, unit: str, author: str, title:
                    ) -> ExampleValues:
     """What a reply's subject examples are filled with: ``unit``, the local day of
     ``moment`` and its teaching week, the correspondent's name and the piece's title."""
-    from mailintake.config.calendar import TeachingCalendar
-
     day = app.local(moment).date()
     week = TeachingCalendar(app.config.calendar).week_of(day)
     return ExampleValues(unit=unit, day=day, week=week.number if week else None,
