@@ -142,7 +142,8 @@ def test_every_job_is_scheduled_once_in_the_office_time_zone(
         scheduler.shutdown(wait=False)
     finally:
         app.engine.dispose()
-    assert set(jobs) == set(JOBS) == {"deliver", "reminders", "digest", "points"}
+    assert set(jobs) == set(JOBS) == {"deliver", "reminders", "digest", "points",
+                                       "calendar"}
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
 
 

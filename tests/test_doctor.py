@@ -47,8 +47,9 @@ def test_a_working_set_up_passes_every_check_and_sends_the_test_mail(
     smtp_config(config, smtpd)
     make_app(config).engine.dispose()
     done = subprocess.run(
-        [sys.executable, "-m", "mailintake", "--config", str(config), "doctor",
-         "--send-test", "admin@example.test"],
+        # A day inside the configured semester, with holiday data for the weeks after it.
+        [sys.executable, "-m", "mailintake", "--config", str(config),
+         "--now", "2026-11-19T10:00:00+08:00", "doctor", "--send-test", "admin@example.test"],
         check=False, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -56,7 +57,7 @@ def test_a_working_set_up_passes_every_check_and_sends_the_test_mail(
     checks = out[:-1]
     assert [ln.split("：", 1)[0] for ln in checks] == [
         "[正常] 配置", "[正常] 数据库", "[正常] 存储目录", "[正常] 收件（IMAP）",
-        "[正常] 发件（SMTP）", "[正常] LibreOffice", "[正常] 中文字体",
+        "[正常] 发件（SMTP）", "[正常] LibreOffice", "[正常] 中文字体", "[正常] 教学日历",
     ]
     assert "表结构为最新" in line_of(out, "数据库")
     assert f"已登录 {dovecot.host}:{dovecot.port}" in line_of(out, "收件（IMAP）")

@@ -219,7 +219,8 @@ def test_rejection_lists_each_finding_with_its_fix(app: App) -> None:
     body = reply.get_body().get_content()  # type: ignore[union-attr]
     assert reply["Subject"].startswith("【退回】")
     assert "不符合任何栏目的格式" in body
-    assert "党政办公室第十二周工作动态信息" in body
+    # The example is the sender's own unit in this teaching week, not the notice's.
+    assert "组织部第十一周工作动态信息" in body
 
 
 def test_unreadable_mail_is_set_aside_with_its_error(app: App) -> None:

@@ -110,7 +110,8 @@ def test_school_with_nothing_in_week_12_is_reminded_once(app: App) -> None:
     assert mail["Subject"] == "【催报】实验小学第12教学周（2026年11月23日—11月29日）尚缺 1 篇信息"
     assert mail["Auto-Submitted"] == "auto-generated"
     body = body_text(mail)
-    assert "已登记 0 篇，尚缺 1 篇" in body and "11月29日（星期日）" in body
+    # The weekly column's deadline (每周五 24:00), not the week's Sunday.
+    assert "已登记 0 篇，尚缺 1 篇" in body and "请于 本周五（11月27日）24:00 前报送" in body
 
 
 def test_departments_are_reminded_in_the_last_week_of_the_month(app: App) -> None:
@@ -136,5 +137,6 @@ def test_a_reminder_missed_during_downtime_goes_out_once_on_restart(app: App) ->
     assert len(outbox(app, "reminder")) == first
     # Next Monday a new week starts and is not yet due.
     assert queue_reminders(app, at(date(2026, 11, 30))) == 0
-    assert unit_id(app, "实验小学") in {int(i.dedup_key.split(":")[1])
-                                      for i in outbox(app, "reminder")}
+    # A key names every unit its mail covers: reminder:<unit>[,<unit>…]:<period>:<address>.
+    assert unit_id(app, "实验小学") in {int(u) for i in outbox(app, "reminder")
+                                      for u in i.dedup_key.split(":")[1].split(",")}

@@ -106,7 +106,7 @@ def test_receipt_and_rejection_arrive_with_headers_recipients_and_chinese_text(
         assert text in receipt.text
     rejection = by_rcpt["liuxy@163.com"]
     assert rejection.message["Subject"].startswith("【退回】")
-    for text in ("未能登记", "不符合任何栏目的格式", "党政办公室第十二周工作动态信息"):
+    for text in ("未能登记", "不符合任何栏目的格式", "组织部第十一周工作动态信息"):
         assert text in rejection.text
 
 

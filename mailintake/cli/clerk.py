@@ -127,12 +127,25 @@ def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | No
 
 
 def remind_command(app: App) -> None:
+    from mailintake.config.calendar import TeachingCalendar
     from mailintake.intake.pipeline import deliver
-    from mailintake.office.reminders import queue_reminders
+    from mailintake.office.reminders import moment_label, next_reminder, queue_reminders
 
-    queued = queue_reminders(app, app.clock())
+    now = app.clock()
+    queued = queue_reminders(app, now)
     deliver(app)
-    click.echo(f"已发出催报邮件 {queued} 封。" if queued else "目前没有需要催报的单位。")
+    if queued:
+        click.echo(f"已发出催报邮件 {queued} 封。")
+    elif not app.config.reminders.enabled:
+        click.echo("目前没有需要催报的单位；催报已关闭（[reminders] enabled = false）。")
+    elif (upcoming := next_reminder(app, now)) is not None:
+        click.echo(f"目前没有需要催报的单位；下次催报：{moment_label(upcoming)}。")
+    else:
+        click.echo("目前没有需要催报的单位；已配置的学期内不再有催报。")
+    # What the calendar does not know (doctor's 教学日历 line): the semesters ended, a year
+    # without holiday data.
+    for gap in TeachingCalendar(app.config.calendar).gaps(app.local(now).date()):
+        click.echo(f"提示：{gap}。")
 
 
 def digest_command(app: App) -> None:

@@ -165,7 +165,7 @@ def doctor(state: State, send_to: str | None) -> None:
     """逐项检查配置、数据库、存储目录、收发邮件、LibreOffice 与中文字体。"""
     from mailintake.service.doctor import run as run_doctor
 
-    sys.exit(run_doctor(state.config_path, send_to, echo=click.echo))
+    sys.exit(run_doctor(state.config_path, send_to, echo=click.echo, now=state.now))
 
 
 @main.command()

@@ -146,6 +146,16 @@ class OfficeConfig(Section):
     timezone: str = "Asia/Shanghai"
     # Where the weekly digest goes.
     addresses: list[str] = Field(default_factory=list)
+    # Whom a correspondent calls: named in every reply beside 请勿直接回复.
+    contact: str = ""
+    phone: str = ""
+
+    @property
+    def contact_line(self) -> str:
+        """Whom to call, as a reply says it after 请联系: 王老师（电话 0571-…）."""
+        if self.contact and self.phone:
+            return f"{self.contact}（电话 {self.phone}）"
+        return self.contact or (f"电话 {self.phone}" if self.phone else "")
 
     @field_validator("timezone")
     @classmethod
@@ -188,8 +198,17 @@ class BreakConfig(Section):
         return self
 
 
+class HolidayConfig(BreakConfig):
+    """An official holiday (法定节假日) for a year the ``chinese_calendar`` package
+    does not know yet, as the State Council's notice lists it."""
+
+
 class CalendarConfig(Section):
     semesters: list[SemesterConfig] = Field(default_factory=list)
     breaks: list[BreakConfig] = Field(default_factory=list)
+    # Official holidays and swapped working days (调休上班的周末) for the years the
+    # chinese_calendar package does not know; both override the package.
+    holidays: list[HolidayConfig] = Field(default_factory=list)
+    workdays: list[date] = Field(default_factory=list)
     # A week whose working days are at least this share holidays carries no quota.
     holiday_week_share: float = Field(default=0.5, gt=0, le=1)

@@ -24,10 +24,12 @@ from mailintake.reading.mime import ParsedMail
 from mailintake.replies import compose as answers
 from mailintake.replies.render import Replies
 from mailintake.rules import Finding
+from mailintake.rules.examples import ExampleValues
 from mailintake.store.models import Status, Submission
 
 _WHEN = "2026-11-19 10:00"
 _OFFICE = "县教育局办公室"
+_CONTACT = "王老师（电话 0571-86000000）"
 
 
 def _mail() -> ParsedMail:
@@ -60,6 +62,7 @@ def _piece(status: Status, with_column: bool) -> dict[str, Any]:
         mail=_mail(), submission=_submission(status), findings=_FINDINGS, unit_name="实验小学",
         column=columns[-1] if with_column else None, columns=columns, tally_count=3,
         received_local=_WHEN, office_name=_OFFICE, counted_for="第11教学周（11月16日—11月22日）",
+        contact=_CONTACT, examples=ExampleValues(unit="实验小学", week=11, author="李娜"),
     )
 
 
@@ -69,13 +72,13 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "rejection": lambda: [_piece(Status.REJECTED, with_column=c) for c in (True, False)],
     "oversize": lambda: [answers.oversize_context(
         mail=_mail(), size=52 * 1024 * 1024, limit=40 * 1024 * 1024, received_local=_WHEN,
-        office_name=_OFFICE,
+        office_name=_OFFICE, contact=_CONTACT,
     )],
     "unregistered": lambda: [answers.unregistered_context(
-        mail=_mail(), received_local=_WHEN, office_name=_OFFICE
+        mail=_mail(), received_local=_WHEN, office_name=_OFFICE, contact=_CONTACT,
     )],
     "question": lambda: [answers.question_context(
-        mail=_mail(), received_local=_WHEN, office_name=_OFFICE
+        mail=_mail(), received_local=_WHEN, office_name=_OFFICE, contact=_CONTACT,
     )],
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,

@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.settings import ColumnConfig
 from mailintake.reading.mime import ParsedMail
 from mailintake.replies.render import Original
 from mailintake.rules import Finding
 from mailintake.rules.decide import Decision
+from mailintake.rules.examples import ExampleValues, example_subject
 from mailintake.store.models import InboundMessage, OutboxMessage, Submission
 
 if TYPE_CHECKING:
@@ -35,13 +37,16 @@ def month_bounds(app: App, moment: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _common(mail: ParsedMail, received_local: str, office_name: str) -> dict[str, Any]:
+def _common(mail: ParsedMail, received_local: str, office_name: str, contact: str
+            ) -> dict[str, Any]:
     return {
         "mail": mail,
         "sender_name": mail.from_name or mail.from_addr,
         "sender_address": mail.from_addr,
         "received_local": received_local,
         "office_name": office_name,
+        # 王老师（电话 0571-…）, beside 请勿直接回复 ([office] contact, phone); "" for none.
+        "office_contact": contact,
     }
 
 
@@ -59,22 +64,30 @@ def piece_context(
     counted_for: str = "",
     tally_period: str = "本月",
     unit_leader: str = "",
+    examples: ExampleValues | None = None,
+    contact: str = "",
 ) -> dict[str, Any]:
     """What the receipt and the rejection templates see; ``counted_for`` names the
-    period the piece counts for (its week or month)."""
+    period the piece counts for (its week or month); the subject examples are the
+    columns' formats filled with ``examples`` (the unit, today, this week), else the
+    examples in config."""
     # The subject matched no column: show every column's correct form, unless
     # the subject finding's hint already lists them.
     shown = [column] if column is not None else [c for c in columns if c.example]
     if any(f.code == "subject.format" for f in findings):
         shown = []
+    def example(c: ColumnConfig) -> str:
+        return example_subject(c, examples) if examples is not None else c.example
+
     return {
-        **_common(mail, received_local, office_name),
+        **_common(mail, received_local, office_name, contact),
         "submission": submission,
         "unit_name": unit_name,
         "unit_leader": unit_leader,
         "column_name": column.name if column else "",
-        "column_example": column.example if column else "",
-        "column_examples": [{"name": c.name, "example": c.example} for c in shown if c.example],
+        "column_example": example(column) if column else "",
+        "column_examples": [{"name": c.name, "example": example(c)} for c in shown
+                            if c.example or examples is not None],
         "rejections": [f for f in findings if f.severity == "reject"],
         "warnings": [f for f in findings if f.severity == "warn"],
         "tally": {"period": tally_period, "count": tally_count},
@@ -83,26 +96,27 @@ def piece_context(
 
 
 def oversize_context(
-    *, mail: ParsedMail, size: int, limit: int, received_local: str, office_name: str
+    *, mail: ParsedMail, size: int, limit: int, received_local: str, office_name: str,
+    contact: str = "",
 ) -> dict[str, Any]:
     """What the oversize template sees: sizes in MB as a person reads them."""
     return {
-        **_common(mail, received_local, office_name),
+        **_common(mail, received_local, office_name, contact),
         "size_mb": f"{size / 1024 / 1024:.1f}",
         "limit_mb": f"{limit / 1024 / 1024:.0f}",
     }
 
 
-def unregistered_context(*, mail: ParsedMail, received_local: str, office_name: str
-                         ) -> dict[str, Any]:
+def unregistered_context(*, mail: ParsedMail, received_local: str, office_name: str,
+                         contact: str = "") -> dict[str, Any]:
     """What the note to an unregistered sender sees."""
-    return _common(mail, received_local, office_name)
+    return _common(mail, received_local, office_name, contact)
 
 
-def question_context(*, mail: ParsedMail, received_local: str, office_name: str
-                     ) -> dict[str, Any]:
+def question_context(*, mail: ParsedMail, received_local: str, office_name: str,
+                     contact: str = "") -> dict[str, Any]:
     """What the acknowledgement of a question (an answer to one of our replies) sees."""
-    return _common(mail, received_local, office_name)
+    return _common(mail, received_local, office_name, contact)
 
 
 def reply(
@@ -115,20 +129,26 @@ def reply(
     assert decision.reply is not None
     kind, now = decision.reply.kind, message.received_at
     received_local, office_name = _local(app, now), app.config.office.name
+    contact = app.config.office.contact_line
     if kind == "oversize":
         context = oversize_context(
             mail=mail, size=message.size, limit=app.config.limits.max_message_bytes,
-            received_local=received_local, office_name=office_name,
+            received_local=received_local, office_name=office_name, contact=contact,
         )
     elif kind == "unregistered":
         context = unregistered_context(
-            mail=mail, received_local=received_local, office_name=office_name)
+            mail=mail, received_local=received_local, office_name=office_name,
+            contact=contact)
     elif kind == "question":
         context = question_context(
-            mail=mail, received_local=received_local, office_name=office_name)
+            mail=mail, received_local=received_local, office_name=office_name,
+            contact=contact)
     else:
         entry = decision.entry
         assert entry is not None and submission is not None
+        # The piece's own title shows the form filled in, unless the subject is at fault.
+        subject_ok = entry.column and not any(f.code.startswith("subject.")
+                                              for f in entry.findings)
         context = piece_context(
             mail=mail, submission=submission, findings=entry.findings,
             unit_name=entry.unit.name if entry.unit else "", column=entry.column,
@@ -136,6 +156,10 @@ def reply(
             office_name=office_name, counted_for=counted_for,
             unit_leader=entry.unit.leader if entry.unit else "",
             tally_period=_month_word(app, submission.counted_at or now, now),
+            contact=contact,
+            examples=example_values(app, now, unit=entry.unit.name if entry.unit else "",
+                                    author=mail.from_name,
+                                    title=entry.title if subject_ok else ""),
         )
     return _reply(app, kind, context, message, mail, now=now)
 
@@ -146,6 +170,16 @@ def _month_word(app: App, counted: datetime, now: datetime) -> str:
     if (month.year, month.month) == (this.year, this.month):
         return "本月"
     return f"{month.year}年{month.month}月"
+
+
+def example_values(app: App, moment: datetime, *, unit: str, author: str, title: str = ""
+                   ) -> ExampleValues:
+    """What a reply's subject examples are filled with: ``unit``, the local day of
+    ``moment`` and its teaching week, the correspondent's name and the piece's title."""
+    day = app.local(moment).date()
+    week = TeachingCalendar(app.config.calendar).week_of(day)
+    return ExampleValues(unit=unit, day=day, week=week.number if week else None,
+                         author=author, title=title)
 
 
 def _local(app: App, moment: datetime) -> str:

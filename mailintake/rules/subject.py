@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailintake.rules.base import Hit, Piece, Rule
+from mailintake.rules.examples import office_examples
 
 RULES = [
     Rule(
@@ -39,9 +40,10 @@ RULES = [
 def check(piece: Piece) -> Iterator[Hit]:
     own = "、".join(u.name for u in piece.sender.units) or "（无）"
     if piece.match is None:
-        examples = "；".join(
-            f"「{c.example}」" for c in piece.config.columns if c.example
-        )
+        # The columns' formats filled for this sender's unit, today and this week.
+        mine = piece.sender.units[0].name if piece.sender.units else ""
+        examples = "；".join(f"「{e}」" for e in office_examples(
+            piece.config, unit=mine, day=piece.today, author=piece.sender.name))
         yield Hit("subject.format", {"subject": piece.mail.subject, "examples": examples})
         return
     unit = piece.match.unit

@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -50,6 +50,7 @@ DELIVER_EVERY = 60.0
 REMIND_EVERY = 300.0
 DIGEST_EVERY = 300.0
 POINTS_EVERY = 600.0
+CALENDAR_EVERY = 3600.0
 #: How often a waiting instance asks for the intake lock.
 LOCK_RETRY_SECONDS = 5.0
 
@@ -82,11 +83,33 @@ def _settle(app: App) -> None:
     settle_points(app, app.clock())
 
 
+class CalendarWatch:
+    """Logs what the teaching calendar does not know about the next four weeks
+    (``doctor``'s 教学日历 line) at most once per local day."""
+
+    def __init__(self) -> None:
+        self.warned_on: date | None = None
+
+    def __call__(self, app: App) -> None:
+        from mailintake.service.doctor import calendar_warnings
+
+        now = app.clock()
+        today = app.local(now).date()
+        if self.warned_on == today:
+            return
+        gaps = calendar_warnings(app.config, now)
+        for gap in gaps:
+            log.warning("teaching calendar: %s", gap)
+        if gaps:
+            self.warned_on = today
+
+
 JOBS: dict[str, tuple[Callable[[App], None], float]] = {
     "deliver": (_deliver, DELIVER_EVERY),
     "reminders": (_remind, REMIND_EVERY),
     "digest": (_digest, DIGEST_EVERY),
     "points": (_settle, POINTS_EVERY),
+    "calendar": (CalendarWatch(), CALENDAR_EVERY),
 }
 
 
@@ -108,7 +131,9 @@ def make_scheduler(app: App, first_run: datetime | None = None) -> BackgroundSch
         timezone=app.config.office.tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-    for name, (job, seconds) in JOBS.items():
+    for name, (shared, seconds) in JOBS.items():
+        # The calendar's once-a-day memory belongs to this scheduler, not to the module.
+        job = CalendarWatch() if isinstance(shared, CalendarWatch) else shared
         scheduler.add_job(_guarded(name, job, app), "interval", id=name, name=name,
                           seconds=seconds, next_run_time=first_run)
     return scheduler

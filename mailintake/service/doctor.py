@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from mailintake.app import App
@@ -216,8 +217,29 @@ def _font(app: App) -> str:
     return found
 
 
-def checks(config_path: Path, send_to: str | None = None) -> Iterator[Check]:
-    """Every check's result, in order; stops after the config if it cannot be read."""
+def _calendar(config: Config, now: datetime) -> str:
+    from mailintake.config.calendar import TeachingCalendar
+
+    today = now.astimezone(config.office.tz).date()
+    gaps = calendar_warnings(config, now)
+    if gaps:
+        raise Failed("；".join(gaps), "")  # each gap says what to do
+    week = TeachingCalendar(config.calendar).week_of(today)
+    where = f"今天是{week.semester.name}第 {week.number} 教学周" if week else "今天不在学期内"
+    return f"{where}；今后四周都在已配置的学期内，节假日数据齐全"
+
+
+def calendar_warnings(config: Config, now: datetime) -> list[str]:
+    """The calendar's gaps for today and the next four weeks (the daemon logs them)."""
+    from mailintake.config.calendar import TeachingCalendar
+
+    return TeachingCalendar(config.calendar).gaps(now.astimezone(config.office.tz).date())
+
+
+def checks(config_path: Path, send_to: str | None = None, now: datetime | None = None
+           ) -> Iterator[Check]:
+    """Every check's result, in order; stops after the config if it cannot be read.
+    ``now`` is the moment the calendar is checked for (default: the app's clock)."""
     try:
         config: Config = load_config(config_path)
         app = App.from_config(config, create_database=False)  # only `db upgrade` makes one
@@ -235,22 +257,24 @@ def checks(config_path: Path, send_to: str | None = None) -> Iterator[Check]:
         ("发件（SMTP）", lambda: _smtp(app, send_to)),
         ("LibreOffice", _libreoffice),
         ("中文字体", lambda: _font(app)),
+        ("教学日历", lambda: _calendar(config, now or app.clock())),
     ]
     try:
         for name, step in steps:
             try:
                 yield Check(name, OK, step())
             except Failed as exc:
-                state = WARN if name in ("LibreOffice", "中文字体") else FAIL
+                state = WARN if name in ("LibreOffice", "中文字体", "教学日历") else FAIL
                 yield Check(name, state, str(exc), exc.advice)
     finally:
         database.close(app.engine)
 
 
-def run(config_path: Path, send_to: str | None = None, echo: Callable[[str], None] = print) -> int:
+def run(config_path: Path, send_to: str | None = None, echo: Callable[[str], None] = print,
+        now: datetime | None = None) -> int:
     """Print one line per check; 0 when nothing failed, 1 otherwise."""
     failed = 0
-    for check in checks(config_path, send_to):
+    for check in checks(config_path, send_to, now):
         echo(check.line())
         failed += check.state == FAIL
     echo("全部检查通过。" if not failed else f"{failed} 项检查未通过，请按提示处理。")

@@ -3,18 +3,25 @@
 Each mail's outbox key names its reason (``reminder:<unit>:<period>:<address>``,
 ``digest:<week>:<address>``) and is unique, so a mail queued once is never
 queued again, even by two processes at once, and the keys already there say
-what was sent.
+what was sent. A reminder to a correspondent for several units names them
+all: ``reminder:<unit>,<unit>:<period>[,<period>…]:<address>`` (one period when
+they share it); a key of one unit is the older form, so an upgrade sends no
+reminder twice. A round of reminders is queued under a lock of its own
+(``reminder_round``), so two processes never both send it.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from mailintake.store.database import Engine, session
+from mailintake.store.database import Engine, postgresql, session
 from mailintake.store.models import OutboxMessage
 from mailintake.store.outbox import with_message_id
 
@@ -47,18 +54,74 @@ def queue_once(engine: Engine, mails: list[Mail], now: datetime) -> bool:
     return True
 
 
+def reminder_key(pairs: Iterable[tuple[int, str]], address_id: int) -> str:
+    """The outbox key of one reminder mail for (unit id, period key) ``pairs``."""
+    pairs = list(pairs)
+    units = ",".join(str(unit) for unit, _ in pairs)
+    periods = [period for _, period in pairs]
+    shown = periods[0] if len(set(periods)) == 1 else ",".join(periods)
+    return f"reminder:{units}:{shown}:{address_id}"
+
+
+def _pairs(key: str) -> set[tuple[int, str]]:
+    """(unit id, period key) a reminder key names, in either form."""
+    parts = key.split(":")
+    if len(parts) != 4:
+        return set()
+    units = [int(u) for u in parts[1].split(",") if u.isdigit()]
+    periods = parts[2].split(",")
+    if len(periods) == 1:
+        periods = periods * len(units)
+    return set(zip(units, periods, strict=False))
+
+
+def _reminded(db: Session, periods: set[str]) -> set[tuple[int, str]]:
+    done: set[tuple[int, str]] = set()
+    for key in periods:
+        rows = db.exec(
+            select(OutboxMessage.dedup_key)
+            .where(OutboxMessage.kind == "reminder",
+                   col(OutboxMessage.dedup_key).like(f"reminder:%{key}%"))
+        ).all()
+        done |= {pair for k in rows for pair in _pairs(k) if pair[1] == key}
+    return done
+
+
 def reminded(engine: Engine, periods: set[str]) -> set[tuple[int, str]]:
     """(unit id, period key) of every reminder queued for one of ``periods``."""
-    done: set[tuple[int, str]] = set()
     with session(engine) as db:
-        for key in periods:
-            rows = db.exec(
-                select(OutboxMessage.dedup_key)
-                .where(OutboxMessage.kind == "reminder",
-                       col(OutboxMessage.dedup_key).like(f"reminder:%:{key}:%"))
-            ).all()
-            done |= {(int(k.split(":")[1]), key) for k in rows}
-    return done
+        return _reminded(db, periods)
+
+
+def reminder_round(
+    engine: Engine, periods: set[str],
+    build: Callable[[set[tuple[int, str]]], list[Mail]], now: datetime,
+) -> list[Mail]:
+    """Queue one round of reminders: under a lock held until the commit (PostgreSQL:
+    a transaction advisory lock on the round; SQLite: BEGIN IMMEDIATE), read which
+    (unit, period) were already reminded, let ``build`` make the mails for the rest,
+    and queue them. Returns what was queued; a second process waits, then finds
+    the round done."""
+    with session(engine) as db:
+        connection = db.connection()
+        if postgresql(engine):
+            name = "mailintake:reminders:" + ",".join(sorted(periods))
+            lock = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mails = build(_reminded(db, periods))
+        for mail in mails:
+            db.add(OutboxMessage(
+                dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
+                subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now,
+            ))
+        try:
+            db.commit()
+        except IntegrityError:  # an older process without the lock queued one first
+            db.rollback()
+            return []
+    return mails
 
 
 def queued(engine: Engine, key: str) -> bool:
