@@ -47,14 +47,18 @@ def messages_list(state: State, fmt: str) -> None:
 @click.argument("message_id", type=int)
 @click.option("--trust", is_flag=True,
               help="已核实发件人确为本人：不再因发件域名验证（SPF/DMARC）失败而待人工。")
+@click.option("--unit", default="", help="按此单位登记（发件人未登记也可）。")
+@click.option("--register", "name", default="",
+              help="先把发件邮箱登记为 --unit 单位的信息员（填姓名），再处理。")
 @click.pass_obj
 @guard
-def messages_retry(state: State, message_id: int, trust: bool) -> None:
+def messages_retry(state: State, *, message_id: int, trust: bool, unit: str,
+                   name: str) -> None:
     """按存档重新处理一封待人工的邮件（例如补登信息员之后），收到时间不变。"""
     from mailintake.intake.retry import RetryError, retry
 
     try:
-        done = retry(state.app, message_id, vouch=trust)
+        done = retry(state.app, message_id, vouch=trust, unit=unit, register=name)
     except RetryError as exc:
         click.echo(f"错误：{exc}", err=True)
         sys.exit(1)

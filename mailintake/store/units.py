@@ -221,6 +221,12 @@ def active_units(session: Session) -> list[Unit]:
     return list(session.exec(select(Unit).where(Unit.active).order_by(Unit.name)).all())
 
 
+def active_unit_names(engine: Engine) -> set[str]:
+    """The names of the units in use."""
+    with session(engine) as db:
+        return {unit.name for unit in active_units(db)}
+
+
 def unit_names(units: Iterable[Unit]) -> dict[str, Unit]:
     """Every name and alias a subject may use, mapped to its unit."""
     names: dict[str, Unit] = {}
