@@ -87,14 +87,14 @@ def retry(app: App, message_id: int, *, vouch: bool = False, unit: str = "",
         raise RetryError(f"邮件 {message_id} 正由另一进程处理")
     messages.mark_retried(app.engine, message_id, new.id)
     log.info("mail %s retried as inbound %s: %s", old.message_id, new.id, str(new.outcome))
-    moved = _move_on_server(app, old.message_id, new.target_folder)
+    moved = move_on_server(app, old.message_id, new.target_folder)
     if moved:
         messages.mark_moved(app.engine, new.id, app.clock())
     pipeline.deliver(app)
     return Retried(old=old, new=new, moved=moved)
 
 
-def _move_on_server(app: App, message_id: str, target: str) -> bool:
+def move_on_server(app: App, message_id: str, target: str) -> bool:
     """Move the mail with this Message-ID from 待人工 to ``target``, if IMAP finds it."""
     from email.parser import BytesHeaderParser
 
