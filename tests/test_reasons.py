@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import mailintake.intake.held
 import mailintake.reading.fromline
 import mailintake.rules
 from mailintake.rules import reasons
 
 PREFIXES = ("auto", "content", "document", "duplicate", "length", "limits", "list", "loop",
             "parse", "picture", "pictures", "sender", "subject", "from", "reply", "forwarded",
-            "internal")
+            "internal", "clerk")
 CODE = re.compile(r"""["']((?:""" + "|".join(PREFIXES) + r""")\.[a-z_]+)["']""")
 
 
@@ -24,7 +25,8 @@ def codes_in(*modules: Path) -> set[str]:
 
 def test_every_code_the_rules_give_has_chinese_words() -> None:
     rules = Path(mailintake.rules.__file__).parent
-    sources = [*rules.glob("*.py"), Path(mailintake.reading.fromline.__file__)]
+    sources = [*rules.glob("*.py"), Path(mailintake.reading.fromline.__file__),
+               Path(mailintake.intake.held.__file__)]
     codes = codes_in(*sources)
     assert len(codes) > 40
     missing = sorted(code for code in codes if code not in reasons.LABELS)

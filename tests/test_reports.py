@@ -106,15 +106,21 @@ def test_adoption_points_and_a_60_40_split_land_in_the_right_units(app: App) -> 
         (["{piece}", "--channel", "weibo", "--split", "人文学院=0.6,党政办=0.3"], "之和应为 1"),
         (["{piece}", "--channel", "weibo", "--split", "不存在的学校=1"], "单位已登记"),
         (["{piece}", "--channel", "weibo", "--date", "2026-13-01"], "应为 YYYY-MM-DD"),
+        # Not before the piece came (18th), not after today (20th).
+        (["{piece}", "--channel", "weibo", "--date", "2026-11-10"],
+         "采用日期 2026-11-10 早于稿件 {piece} 的收到日期 2026-11-18"),
+        (["{piece}", "--channel", "weibo", "--date", "2026-11-21"],
+         "采用日期 2026-11-21 晚于今天（2026-11-20）"),
     ],
 )
 def test_a_wrong_adoption_is_refused_with_the_reason(
     app: App, args: list[str], message: str
 ) -> None:
-    """An unknown piece, channel or unit, or a split not summing to 1, changes nothing."""
+    """An unknown piece, channel or unit, a split not summing to 1, or a date before the
+    piece came or after today, changes nothing."""
     piece = file_piece(app, "人文学院", at(date(2026, 11, 18)))
     result = run(app, at(date(2026, 11, 20)), "adopt", *[a.format(piece=piece) for a in args])
-    assert result.exit_code == 1 and message in result.output
+    assert result.exit_code == 1 and message.format(piece=piece) in result.output
     assert by_unit(report(app, at(date(2026, 11, 20)), "2026-11"))["人文学院"]["adopted"] == 0
 
 

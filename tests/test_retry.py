@@ -4,6 +4,7 @@ a failed DMARC check; a mail that is not held gets a plain Chinese answer."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -124,3 +125,50 @@ def test_status_and_the_mail_list_say_why_in_chinese(app: App, tmp_path: Path) -
     listed = cli(tmp_path, NOW, "messages", "list")
     assert listed.returncode == 0, listed.stderr
     assert "发件人未登记为信息员" in listed.stdout and "sender." not in listed.stdout
+
+
+def test_the_clerk_registers_the_sender_and_files_the_mail(app: App, tmp_path: Path) -> None:
+    """The unknown sender is 实验小学's new correspondent: one command registers the address
+    under her name and files the held mail for the school, as of its arrival; her next
+    piece needs nobody."""
+    deliver(app.config, fixture_mail("08_unknown_sender.eml"))
+    Intake(app).cycle()
+    waiting = held(app)
+
+    done = cli(tmp_path, LATER, "messages", "retry", str(waiting.id),
+               "--unit", "实验小学", "--register", "周敏")
+    assert done.returncode == 0, done.stderr
+    assert "已登记" in done.stdout
+    listed = cli(tmp_path, LATER, "units", "list", "--format", "json")
+    assert "stranger@example.com" in listed.stdout and "周敏" in listed.stdout
+    with session(app.engine) as db:
+        piece = db.exec(select(Submission)).one()
+    assert piece.received_at == waiting.received_at and piece.correspondent_id is not None
+
+    wrong = cli(tmp_path, LATER, "messages", "retry", str(waiting.id), "--unit", "不存在的学校")
+    assert wrong.returncode == 1 and "没有名为「不存在的学校」的在用单位" in wrong.stderr
+
+
+def test_the_clerk_files_a_mail_for_a_unit_without_registering(
+    app: App, tmp_path: Path
+) -> None:
+    """A head teacher writes once from a private address: the clerk files the piece for
+    实验小学 without registering the address. It counts for the school; the address
+    stays unregistered, so its next mail waits for a person again."""
+    deliver(app.config, fixture_mail("08_unknown_sender.eml"))
+    Intake(app).cycle()
+    waiting = held(app)
+
+    done = cli(tmp_path, LATER, "messages", "retry", str(waiting.id), "--unit", "实验小学")
+    assert done.returncode == 0, done.stderr
+    with session(app.engine) as db:
+        piece = db.exec(select(Submission)).one()
+        receipts = db.exec(select(OutboxMessage)
+                           .where(OutboxMessage.recipient == "stranger@example.com")).all()
+    assert piece.correspondent_id is None and piece.unit_id is not None
+    assert [r.kind for r in receipts] == ["receipt"]
+    report = cli(tmp_path, LATER, "report", "--period", "2026-11", "--format", "json")
+    rows = {row["unit"]: row for row in json.loads(report.stdout)["rows"]}
+    assert rows["实验小学"]["accepted"] == 1
+    listed = cli(tmp_path, LATER, "units", "list", "--format", "json")
+    assert "stranger@example.com" not in listed.stdout

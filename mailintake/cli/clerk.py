@@ -41,7 +41,8 @@ def adopt_command(
     try:
         numbers = parse_items(items) if items else None
         adoptions = adopt(app.engine, app.config.points, tracking_no, channel, when=when,
-                          brief=brief, split=split, items=numbers)
+                          now=now, tz=app.config.office.tz, brief=brief, split=split,
+                          items=numbers)
     except PointsError as exc:
         fail(str(exc))
     named = app.config.points.channel(adoptions[0].channel)

@@ -42,6 +42,7 @@ from mailintake.rules import answers
 from mailintake.rules import decide as rules
 from mailintake.rules.decide import Decision, Entry
 from mailintake.rules.gates import Case, Known
+from mailintake.rules.values import Sender
 from mailintake.store import history, messages, pieces
 from mailintake.store import outbox as stored_outbox
 from mailintake.store.messages import AlreadyClaimed, DatabaseUnavailable
@@ -88,10 +89,12 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
 @dataclass(frozen=True)
 class Again:
     """A mail decided again (``messages retry``): when it first arrived, which it keeps,
-    and whether a clerk vouched for its sender."""
+    whether a clerk vouched for its sender, and the unit a clerk files it for ("" for
+    the one its subject and sender give)."""
 
     received_at: datetime
     vouched: bool = False
+    unit: str = ""
 
 
 def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes,
@@ -136,8 +139,7 @@ def _settle(app: App, arrival: records.Arrival, context: Context | None,
     """
     now = again.received_at if again else app.clock()
     try:
-        decision = _decide(app, context or Context.load(app), arrival, now,
-                           vouched=again.vouched if again else False)
+        decision = _decide(app, context or Context.load(app), arrival, now, again)
         return _file(app, arrival, decision, now)
     except AlreadyClaimed:
         log.info("mail %s was claimed by another process", arrival.ref.source_key)
@@ -152,12 +154,17 @@ def _settle(app: App, arrival: records.Arrival, context: Context | None,
 
 
 def _decide(app: App, context: Context, arrival: records.Arrival, now: datetime,
-            vouched: bool = False) -> Decision:
+            again: Again | None = None) -> Decision:
     """What the store knows of the mail, then the rules' decision on it."""
     case = arrival.case
     sender = context.registry.sender(case.mail.from_addr) if case.mail else None
+    if again and again.unit and case.mail:  # the clerk says whose piece it is
+        unit = context.registry.names()[again.unit]
+        sender = Sender(sender.correspondent_id if sender else None,
+                        sender.name if sender else case.mail.from_name, (unit,))
     known = Known(
-        sender=sender, duplicate_of=_first_delivery(app, arrival), vouched=vouched,
+        sender=sender, duplicate_of=_first_delivery(app, arrival),
+        vouched=again.vouched if again else False,
         answering=_answering(app, case) if sender is not None else "",
     )
     wanted = rules.lookup(case, known, context.office, now)

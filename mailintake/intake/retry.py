@@ -21,6 +21,7 @@ from mailintake.intake import pipeline
 from mailintake.mailbox.base import FOLDER_REVIEW, MailRef
 from mailintake.store import messages
 from mailintake.store.models import InboundMessage, Outcome
+from mailintake.store.units import PersonEntry, RegistryError, active_unit_names, set_person
 
 log = logging.getLogger("mailintake.intake.retry")
 
@@ -42,18 +43,35 @@ DONE = {Outcome.FILED: "已登记", Outcome.REJECTED: "已退回", Outcome.IGNOR
         Outcome.QUARANTINED: "待人工"}
 
 
-def retry(app: App, message_id: int, *, vouch: bool = False) -> Retried:
+def retry(app: App, message_id: int, *, vouch: bool = False, unit: str = "",
+          register: str = "") -> Retried:
     """Decide a quarantined mail again from its archived copy, as at its first arrival.
 
     ``vouch``: a clerk has checked that the sender is who they say, so a failed
-    DMARC/SPF verdict no longer holds the mail.
+    DMARC/SPF verdict no longer holds the mail. ``unit``: the clerk files it for
+    this unit, its sender registered or not (the checks still judge the piece).
+    ``register``: first register the sender's address under this name as one of
+    ``unit``'s correspondents, so their next mails need nobody.
     """
+    if unit and unit not in active_unit_names(app.engine):
+        raise RetryError(f"没有名为「{unit}」的在用单位")
+    if register and not unit:
+        raise RetryError("登记信息员时请同时指定单位")
     old = messages.get(app.engine, message_id)
     if old is None:
         raise RetryError(f"没有编号为 {message_id} 的邮件")
     if old.outcome != Outcome.QUARANTINED:
         raise RetryError(f"邮件 {message_id} 不在待人工状态（{DONE[Outcome(old.outcome)]}），"
                          "无需重新处理")
+    if register:
+        if not old.from_addr:
+            raise RetryError(f"邮件 {message_id} 没有可登记的发件地址")
+        person = PersonEntry(name=register, title="", phone="", emails=[old.from_addr],
+                             units=[unit])
+        try:
+            set_person(app.engine, unit, person)
+        except RegistryError as exc:
+            raise RetryError(str(exc)) from exc
     archived = app.storage.root / app.storage.raw_path(old.raw_sha256)
     if not archived.is_file():
         raise RetryError(f"找不到邮件 {message_id} 的存档 {archived}，无法重新处理")
@@ -62,21 +80,21 @@ def retry(app: App, message_id: int, *, vouch: bool = False) -> Retried:
     # A new delivery key: a mail retried again is retried from its newer row.
     ref = MailRef(source_key=f"{old.source_key};retry{old.id}", folder=FOLDER_REVIEW,
                   size=old.size)
-    again = pipeline.Again(received_at=old.received_at, vouched=vouch)
+    again = pipeline.Again(received_at=old.received_at, vouched=vouch, unit=unit)
     new = pipeline.process(app, old.mailbox, ref, archived.read_bytes(), again)
     if new is None or new.id is None:  # somebody retried it at the same moment
         messages.restore_claim(app.engine, message_id, key)
         raise RetryError(f"邮件 {message_id} 正由另一进程处理")
     messages.mark_retried(app.engine, message_id, new.id)
     log.info("mail %s retried as inbound %s: %s", old.message_id, new.id, str(new.outcome))
-    moved = _move_on_server(app, old.message_id, new.target_folder)
+    moved = move_on_server(app, old.message_id, new.target_folder)
     if moved:
         messages.mark_moved(app.engine, new.id, app.clock())
     pipeline.deliver(app)
     return Retried(old=old, new=new, moved=moved)
 
 
-def _move_on_server(app: App, message_id: str, target: str) -> bool:
+def move_on_server(app: App, message_id: str, target: str) -> bool:
     """Move the mail with this Message-ID from 待人工 to ``target``, if IMAP finds it."""
     from email.parser import BytesHeaderParser
 

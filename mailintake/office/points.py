@@ -95,12 +95,19 @@ def adopt(
     channel_word: str,
     *,
     when: datetime,
+    now: datetime,
+    tz: ZoneInfo,
     brief: bool = False,
     split: str = "",
     items: list[int] | None = None,
 ) -> list[Adoption]:
     """Record that a piece (or items 1, 3 … of a weekly digest: 逐条采用, each item
-    scoring, seed 003) was published in a channel, with its points."""
+    scoring, seed 003) was published in a channel, with its points.
+
+    The adoption's date (``when``, a day in ``tz``, the office's) lies between the
+    day the piece arrived and today (``now``): a piece is not published before it
+    came, and an adoption is recorded once it happened.
+    """
     channel = config.channel(channel_word)
     if channel is None:
         names = "、".join(f"{c.name}（{c.key}）" for c in config.channels)
@@ -109,6 +116,12 @@ def adopt(
     if piece.status != Status.ACCEPTED:
         why = "已被更正稿替换" if piece.status == Status.SUPERSEDED else "已退回"
         raise PointsError(f"稿件 {tracking_no} {why}，不能记采用")
+    day, arrived, today = (t.astimezone(tz).date() for t in (when, piece.received_at, now))
+    if day < arrived:
+        raise PointsError(f"采用日期 {day} 早于稿件 {tracking_no} 的收到日期 {arrived}，请核对")
+    if day > today:
+        raise PointsError(f"采用日期 {day} 晚于今天（{today}），请在采用后再记录")
+    when = max(when, piece.received_at)  # the day it came: not before the moment it came
     units = all_units(engine, by_name=False)
     if split:
         shares = parse_split(split, units)

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailintake.store.database import Engine
-from mailintake.store.units import ImportSummary, PersonEntry, UnitEntry, register, same_person
+from mailintake.store.units import (
+    Change,
+    ImportSummary,
+    PersonEntry,
+    UnitEntry,
+    register,
+    same_person,
+)
 
 HEADERS = {
     "单位名称": "unit",
@@ -103,13 +110,40 @@ def read_rows(path: Path) -> list[Row]:
     return rows
 
 
-def import_rows(engine: Engine, rows: list[Row]) -> ImportSummary:
+def import_rows(engine: Engine, rows: list[Row], *, apply: bool = True) -> ImportSummary:
     """Register checked rows in one transaction; nothing is written when two people
-    share an address (UnitsFileError)."""
+    share an address (UnitsFileError). ``apply=False``: only say what would change."""
     problems = shared_addresses(rows)
     if problems:
         raise UnitsFileError(problems)
-    return register(engine, _units(rows), _people(rows))
+    return register(engine, _units(rows), _people(rows), apply=apply)
+
+
+def split_list(text: str) -> list[str]:
+    """A cell's list: names or addresses separated by 、，；, spaces."""
+    return [item for item in _SPLIT.split(text) if item]
+
+
+def checked_emails(text: str) -> tuple[list[str], list[str]]:
+    """The addresses a cell lists (lower case), and a problem for each that is none."""
+    emails = [e.lower() for e in split_list(text)]
+    return emails, [f"「{e}」不是有效的邮箱地址" for e in emails if not _EMAIL.match(e)]
+
+
+def kind_of(word: str) -> str:
+    """The unit kind a clerk's word names (学校 for 小学), "" when none."""
+    return _KIND_OF.get(word.strip(), "")
+
+
+def describe(change: Change) -> str:
+    """One line of what an import or an edit changes, as the clerk reads it."""
+    who = (f"{change.unit} 的信息员「{change.person}」" if change.person
+           else f"单位「{change.unit}」")
+    if change.kind == "added":
+        return f"新增：{who}"
+    if change.kind == "removed":
+        return f"移除：{who}"
+    return f"修改：{who}，{change.detail}"
 
 
 def shared_addresses(rows: list[Row]) -> list[str]:
@@ -190,11 +224,9 @@ def _check_row(line: int, values: dict[str, str]) -> tuple[Row, list[str]]:
             f"第 {line} 行「单位类别」列：无法识别「{values['kind']}」，"
             f"可用：{'、'.join(KINDS)}"
         )
-    emails = [e.lower() for e in _SPLIT.split(values.get("emails", "")) if e]
-    problems.extend(
-        f"第 {line} 行「邮箱」列：「{e}」不是有效的邮箱地址" for e in emails if not _EMAIL.match(e)
-    )
-    aliases = [a for a in _SPLIT.split(values.get("aliases", "")) if a]
+    emails, wrong = checked_emails(values.get("emails", ""))
+    problems.extend(f"第 {line} 行「邮箱」列：{problem}" for problem in wrong)
+    aliases = split_list(values.get("aliases", ""))
     row = Row(line, values.get("unit", ""), aliases, kind, values.get("name", ""),
               values.get("title", ""), emails, values.get("phone", ""), values.get("leader"))
     return row, problems

@@ -80,6 +80,9 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "question": lambda: [answers.question_context(
         mail=_mail(), received_local=_WHEN, office_name=_OFFICE, contact=_CONTACT,
     )],
+    "held_rejection": lambda: [answers.held_rejection_context(
+        mail=_mail(), reason="稿件内容与本单位无关", received_local=_WHEN, office_name=_OFFICE
+    )],
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,
 }

@@ -44,7 +44,7 @@ class Entry:
     """A piece as it goes into the register: accepted or rejected, with its findings."""
 
     unit: UnitRef | None
-    correspondent_id: int
+    correspondent_id: int | None
     column: ColumnConfig | None
     title: str
     author: str

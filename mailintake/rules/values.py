@@ -27,9 +27,13 @@ class UnitRef:
 
 @dataclass(frozen=True)
 class Sender:
-    """A registered correspondent and the units they may send for."""
+    """A registered correspondent and the units they may send for.
 
-    correspondent_id: int
+    ``correspondent_id`` is None for a sender nobody registered whose mail a clerk
+    filed for a unit anyway (``messages retry --unit``).
+    """
+
+    correspondent_id: int | None
     name: str
     units: tuple[UnitRef, ...] = ()
 

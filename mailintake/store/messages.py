@@ -19,7 +19,14 @@ from sqlmodel import Session, col, select
 
 from mailintake.store.database import durable
 from mailintake.store.database import session as open_session
-from mailintake.store.models import Attachment, InboundMessage, Outcome, Submission
+from mailintake.store.models import (
+    Attachment,
+    InboundMessage,
+    OutboxMessage,
+    Outcome,
+    Submission,
+)
+from mailintake.store.outbox import with_message_id
 
 #: The database itself failed (connection lost, locked): nothing of the mail in hand
 #: was committed, and the next cycle reads it again.
@@ -168,6 +175,32 @@ def mark_retried(engine: Engine, message_id: int, new_id: int) -> None:
         row.outcome, row.reasons, row.duplicate_of_id = Outcome.IGNORED, ["retried"], new_id
         db.add(row)
         db.commit()
+
+
+class NotHeld(Exception):
+    """The mail is no longer waiting for a person (another clerk settled it)."""
+
+
+def settle_held(engine: Engine, message_id: int, *, outcome: Outcome, reasons: list[str],
+                folder: str, reply: OutboxMessage | None = None) -> InboundMessage:
+    """Settle a mail held for a person (待人工) as a clerk decided, with the reply it
+    gets, in one transaction; NotHeld when somebody settled it first."""
+    with open_session(engine) as db:
+        settled = db.connection().execute(
+            update(InboundMessage)
+            .where(col(InboundMessage.id) == message_id,
+                   col(InboundMessage.outcome) == Outcome.QUARANTINED)
+            .values(outcome=outcome, reasons=reasons, target_folder=folder)
+        ).rowcount
+        if settled != 1:
+            db.rollback()
+            raise NotHeld(message_id)
+        if reply is not None:
+            db.add(with_message_id(reply))
+        db.commit()
+        row = db.get(InboundMessage, message_id)
+        assert row is not None
+        return row
 
 
 # ------------------------------------------------------------ claims in a transaction

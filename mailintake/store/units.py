@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlmodel import Session, col, delete, select
 
@@ -41,6 +42,18 @@ class PersonEntry:
     units: list[str]
 
 
+@dataclass(frozen=True)
+class Change:
+    """One difference a registration makes, as the clerk reviews it before applying."""
+
+    kind: Literal["added", "changed", "removed"]
+    unit: str
+    # The correspondent concerned; "" for a change to the unit itself.
+    person: str = ""
+    # What changed, in Chinese: "联系电话：137… → 138…"; "" for an addition or removal.
+    detail: str = ""
+
+
 @dataclass
 class ImportSummary:
     units_created: int = 0
@@ -48,6 +61,8 @@ class ImportSummary:
     correspondents: int = 0
     addresses: int = 0
     unit_names: list[str] = field(default_factory=list)
+    # What the registration changed (or, not applied, would change), unit by unit.
+    changes: list[Change] = field(default_factory=list)
 
 
 def same_person(name: str) -> str:
@@ -55,11 +70,19 @@ def same_person(name: str) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
-def register(engine: Engine, units: list[UnitEntry], people: list[PersonEntry]) -> ImportSummary:
+def register(engine: Engine, units: list[UnitEntry], people: list[PersonEntry],
+             *, apply: bool = True) -> ImportSummary:
     """Write ``units`` and ``people`` in one transaction; each listed unit's
-    correspondents become exactly the people listed for it."""
+    correspondents become exactly the people listed for it.
+
+    The summary lists every change, unit by unit. With ``apply=False`` the same
+    writes are made and rolled back: the clerk sees exactly what an import would
+    do before doing it.
+    """
     summary = ImportSummary()
     with session(engine) as db:
+        names = [entry.name for entry in units]
+        before = _states(db, names)
         ids: dict[str, int] = {}
         for entry in units:
             unit_id = _upsert_unit(db, entry, summary).id
@@ -75,7 +98,11 @@ def register(engine: Engine, units: list[UnitEntry], people: list[PersonEntry]) 
                 if db.get(CorrespondentUnit, (person_id, ids[name])) is None:
                     db.add(CorrespondentUnit(correspondent_id=person_id, unit_id=ids[name]))
                     db.flush()
-        db.commit()
+        summary.changes = _differences(before, _states(db, names))
+        if apply:
+            db.commit()
+        else:
+            db.rollback()
     summary.correspondents = len(registered)
     summary.unit_names = [entry.name for entry in units]
     return summary
@@ -194,6 +221,12 @@ def active_units(session: Session) -> list[Unit]:
     return list(session.exec(select(Unit).where(Unit.active).order_by(Unit.name)).all())
 
 
+def active_unit_names(engine: Engine) -> set[str]:
+    """The names of the units in use."""
+    with session(engine) as db:
+        return {unit.name for unit in active_units(db)}
+
+
 def unit_names(units: Iterable[Unit]) -> dict[str, Unit]:
     """Every name and alias a subject may use, mapped to its unit."""
     names: dict[str, Unit] = {}
@@ -249,3 +282,178 @@ def quota_units(engine: Engine) -> list[UnitInfo]:
                  recipients=tuple(recipients.get(u.id or 0, [])))
         for u in units
     ]
+
+
+@dataclass(frozen=True)
+class _UnitState:
+    """A unit as a clerk compares it: its own fields and its correspondents'."""
+
+    fields: dict[str, str]
+    # name -> {field: value} of each correspondent who sends for it.
+    people: dict[str, dict[str, str]]
+
+
+_UNIT_FIELDS = {"kind": "类别", "aliases": "简称", "leader": "负责领导", "active": "状态",
+                "quota": "定额"}
+_PERSON_FIELDS = {"title": "职务", "phone": "联系电话", "emails": "邮箱"}
+
+
+def _states(db: Session, names: list[str]) -> dict[str, _UnitState]:
+    """The units named (those registered), each with its correspondents, as they stand."""
+    found = db.exec(select(Unit).where(col(Unit.name).in_(names))).all()
+    states: dict[str, _UnitState] = {}
+    for unit in found:
+        people: dict[str, dict[str, str]] = {}
+        rows = db.exec(
+            select(Correspondent).join(CorrespondentUnit)
+            .where(CorrespondentUnit.unit_id == unit.id, col(Correspondent.active))
+        ).all()
+        for person in sorted(rows, key=lambda p: p.id or 0):
+            addresses = db.exec(select(CorrespondentAddress.address)
+                                .where(CorrespondentAddress.correspondent_id == person.id)).all()
+            people[person.name] = {"title": person.title, "phone": person.phone,
+                                   "emails": "、".join(sorted(addresses))}
+        states[unit.name] = _UnitState(
+            fields={"kind": unit.kind, "aliases": "、".join(unit.aliases), "leader": unit.leader,
+                    "active": "启用" if unit.active else "停用",
+                    "quota": "按类别" if unit.quota is None else str(unit.quota)},
+            people=people,
+        )
+    return {name: states[name] for name in names if name in states}  # in the form's order
+
+
+def _differences(before: dict[str, _UnitState], after: dict[str, _UnitState]) -> list[Change]:
+    changes: list[Change] = []
+    for name, now in after.items():
+        was = before.get(name)
+        if was is None:
+            changes.append(Change("added", name))
+            changes += [Change("added", name, person) for person in now.people]
+            continue
+        changes += [Change("changed", name, "", detail) for detail in
+                    _compared(was.fields, now.fields, _UNIT_FIELDS)]
+        for person, fields in now.people.items():
+            if person not in was.people:
+                changes.append(Change("added", name, person))
+            else:
+                changes += [Change("changed", name, person, detail) for detail in
+                            _compared(was.people[person], fields, _PERSON_FIELDS)]
+        changes += [Change("removed", name, person)
+                    for person in was.people if person not in now.people]
+    return changes
+
+
+def _compared(was: dict[str, str], now: dict[str, str], labels: dict[str, str]) -> list[str]:
+    return [f"{label}：{was[key] or '（空）'} → {now[key] or '（空）'}"
+            for key, label in labels.items() if was[key] != now[key]]
+
+
+class RegistryError(Exception):
+    """A change to the registry that cannot be made (Chinese, for the clerk)."""
+
+
+@dataclass(frozen=True)
+class UnitEdit:
+    """What a clerk changes of one unit; None leaves a field as it is."""
+
+    kind: str | None = None
+    aliases: list[str] | None = None
+    leader: str | None = None
+    active: bool | None = None
+    quota: int | None = None
+    # Back to its kind's quota (``[quotas]``), dropping the unit's own.
+    kind_quota: bool = False
+
+
+def edit_unit(engine: Engine, name: str, edit: UnitEdit) -> list[Change]:
+    """Change one unit's own fields; the changes made (none when nothing differs)."""
+    with session(engine) as db:
+        unit = db.exec(select(Unit).where(Unit.name == name)).first()
+        if unit is None:
+            raise RegistryError(f"没有名为「{name}」的单位")
+        before = _states(db, [name])
+        if edit.kind is not None:
+            unit.kind = edit.kind
+        if edit.aliases is not None:
+            unit.aliases = list(dict.fromkeys(a for a in edit.aliases if a and a != name))
+        if edit.leader is not None:
+            unit.leader = edit.leader
+        if edit.active is not None:
+            unit.active = edit.active
+        if edit.kind_quota:
+            unit.quota = None
+        elif edit.quota is not None:
+            if edit.quota < 0:
+                raise RegistryError("定额不能为负数")
+            unit.quota = edit.quota
+        db.add(unit)
+        db.flush()
+        changes = _differences(before, _states(db, [name]))
+        db.commit()
+    return changes
+
+
+def set_person(engine: Engine, unit_name: str, person: PersonEntry) -> list[Change]:
+    """Add a correspondent to one unit, or change one of its correspondents (found by
+    name or by an address); the unit's other correspondents stay as they are.
+
+    An address that belongs to somebody else is refused, naming them: the
+    registration form decides such moves, where the whole picture is seen.
+    """
+    if not person.emails:
+        raise RegistryError("请至少填写一个邮箱")
+    with session(engine) as db:
+        unit = db.exec(select(Unit).where(Unit.name == unit_name)).first()
+        if unit is None or unit.id is None:
+            raise RegistryError(f"没有名为「{unit_name}」的单位")
+        before = _states(db, [unit_name])
+        for address in person.emails:
+            owner = db.exec(
+                select(Correspondent).join(CorrespondentAddress)
+                .where(CorrespondentAddress.address == address)
+            ).first()
+            if owner is not None and same_person(owner.name) != same_person(person.name):
+                raise RegistryError(f"邮箱 {address} 已登记给「{owner.name}」，"
+                                    "一个邮箱只能属于一位信息员")
+        found = _upsert_person(db, person, ImportSummary())
+        assert found.id is not None
+        if db.get(CorrespondentUnit, (found.id, unit.id)) is None:
+            db.add(CorrespondentUnit(correspondent_id=found.id, unit_id=unit.id))
+        # Addresses the clerk took off this person are no longer theirs.
+        for stale in db.exec(select(CorrespondentAddress).where(
+                CorrespondentAddress.correspondent_id == found.id,
+                col(CorrespondentAddress.address).not_in(person.emails))).all():
+            db.delete(stale)
+        db.flush()
+        changes = _differences(before, _states(db, [unit_name]))
+        db.commit()
+    return changes
+
+
+def remove_person(engine: Engine, unit_name: str, name: str) -> list[Change]:
+    """Take a correspondent off one unit; one left with no unit stops being registered
+    (their mail goes to 待人工 as an unregistered sender's)."""
+    with session(engine) as db:
+        unit = db.exec(select(Unit).where(Unit.name == unit_name)).first()
+        if unit is None:
+            raise RegistryError(f"没有名为「{unit_name}」的单位")
+        before = _states(db, [unit_name])
+        links = db.exec(select(CorrespondentUnit, Correspondent)
+                        .join(Correspondent)
+                        .where(CorrespondentUnit.unit_id == unit.id)).all()
+        mine = [(link, person) for link, person in links
+                if same_person(person.name) == same_person(name)]
+        if not mine:
+            raise RegistryError(f"「{unit_name}」没有名为「{name}」的信息员")
+        for link, person in mine:
+            db.delete(link)
+            db.flush()
+            left = db.exec(select(CorrespondentUnit)
+                           .where(CorrespondentUnit.correspondent_id == person.id)).first()
+            if left is None:
+                person.active = False
+                db.add(person)
+        db.flush()
+        changes = _differences(before, _states(db, [unit_name]))
+        db.commit()
+    return changes
