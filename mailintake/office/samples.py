@@ -81,7 +81,8 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
         mail=_mail(), received_local=_WHEN, office_name=_OFFICE, contact=_CONTACT,
     )],
     "held_rejection": lambda: [answers.held_rejection_context(
-        mail=_mail(), reason="稿件内容与本单位无关", received_local=_WHEN, office_name=_OFFICE
+        mail=_mail(), reason="稿件内容与本单位无关", received_local=_WHEN, office_name=_OFFICE,
+        contact=_CONTACT,
     )],
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,

@@ -120,9 +120,9 @@ def question_context(*, mail: ParsedMail, received_local: str, office_name: str,
 
 
 def held_rejection_context(*, mail: ParsedMail, reason: str, received_local: str,
-                           office_name: str) -> dict[str, Any]:
+                           office_name: str, contact: str = "") -> dict[str, Any]:
     """What the rejection a clerk gives a held mail (待人工) sees: the clerk's reason."""
-    return {**_common(mail, received_local, office_name), "reason": reason}
+    return {**_common(mail, received_local, office_name, contact), "reason": reason}
 
 
 def held_rejection(app: App, message: InboundMessage, mail: ParsedMail, reason: str,
@@ -130,7 +130,8 @@ def held_rejection(app: App, message: InboundMessage, mail: ParsedMail, reason: 
     """The rejection a clerk gives a held mail, answering it; one per mail."""
     context = held_rejection_context(mail=mail, reason=reason,
                                      received_local=_local(app, message.received_at),
-                                     office_name=app.config.office.name)
+                                     office_name=app.config.office.name,
+                                     contact=app.config.office.contact_line)
     outbox = _reply(app, "held_rejection", context, message, mail, now=now)
     outbox.dedup_key = f"held:{message.id}"
     return outbox
