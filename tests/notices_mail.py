@@ -16,11 +16,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import SHANGHAI, deliver
+from conftest import SHANGHAI
 from office_pieces import make_app
 
 from mailintake.app import App
-from mailintake.intake import pipeline
 
 _serial = itertools.count(1)
 _BOUNDARY = "----=_001_NextPart{n:012d}_=----"
@@ -109,16 +108,6 @@ def office(tmp_path: Path, db_url: str) -> Iterator[Office]:
         app.engine.dispose()
 
 
-def send(app: App, when: datetime, *raws: bytes) -> None:
-    """Deliver ``raws`` and run one intake cycle with the clock at ``when``."""
-    app.clock = lambda: when
-    deliver(app.config, *raws)
-    box = app.open_mailbox()
-    try:
-        pipeline.run_cycle(app, box)
-    finally:
-        box.close()
-
 
 def replies(app: App) -> list[EmailMessage]:
     """Every reply written to the outbox folder, oldest first."""
@@ -127,9 +116,3 @@ def replies(app: App) -> list[EmailMessage]:
         email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
     ]
-
-
-def text_of(reply: EmailMessage) -> str:
-    part = reply.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())

@@ -11,11 +11,12 @@ from datetime import datetime
 from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 
-from conftest import FIXTURES, write_config
+from conftest import FIXTURES, deliver, write_config
 from sqlmodel import col, select
 
 from mailintake.app import App
 from mailintake.config.settings import load_config
+from mailintake.intake import pipeline
 from mailintake.office.registry import import_rows, read_rows
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import (
@@ -94,4 +95,22 @@ def body_text(message: MIMEPart, kind: str = "plain") -> str:
     """The text of a mail's ``text/<kind>`` body; a mail without one fails the test."""
     body = message.get_body((kind,))
     assert body is not None, f"no text/{kind} body"
+    return str(body.get_content())
+
+
+def send(app: App, when: datetime, *raws: bytes) -> None:
+    """Deliver ``raws`` and run one intake cycle with the clock at ``when``."""
+    app.clock = lambda: when
+    deliver(app.config, *raws)
+    box = app.open_mailbox()
+    try:
+        pipeline.run_cycle(app, box)
+    finally:
+        box.close()
+
+
+def text_of(message: EmailMessage) -> str:
+    """The plain text of a reply as its reader sees it."""
+    body = message.get_body(("plain",))
+    assert body is not None
     return str(body.get_content())

@@ -14,15 +14,14 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from conftest import SHANGHAI, deliver
-from office_pieces import body_text, make_app, parsed
+from conftest import SHANGHAI
+from office_pieces import body_text, make_app, parsed, send, text_of
 from pieces import LI, chinese, mail, news, photo, piece_mail, word_file
 from sqlmodel import col, select
 from test_rules import CONFIG, UNITS
 
 from mailintake.app import App
 from mailintake.cli.views import submission_rows
-from mailintake.intake import pipeline
 from mailintake.office.digest import queue_digest
 from mailintake.office.periods import period_of
 from mailintake.office.reports import build_report
@@ -43,16 +42,6 @@ DAYS = [datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI),
 QUESTION = "请问主题应该怎么写？图片是插在文档里还是作为附件？"
 
 
-def send(app: App, when: datetime, *raws: bytes) -> None:
-    """Deliver ``raws`` to the Maildir and run one cycle with the clock at ``when``."""
-    app.clock = lambda: when
-    deliver(app.config, *raws)
-    box = app.open_mailbox()
-    try:
-        pipeline.run_cycle(app, box)
-    finally:
-        box.close()
-
 
 def sent(app: App) -> list[EmailMessage]:
     """Every mail the outbox delivered, in order (the folder sender writes .eml files)."""
@@ -60,11 +49,6 @@ def sent(app: App) -> list[EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
             for p in sorted(folder.glob("*.eml"))]
 
-
-def text_of(message: EmailMessage) -> str:
-    body = message.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def outbox(app: App, kind: str) -> list[OutboxMessage]:

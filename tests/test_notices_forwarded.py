@@ -14,9 +14,8 @@ from notices_mail import (  # noqa: F401 (office is a fixture)
     foxmail,
     office,
     replies,
-    send,
-    text_of,
 )
+from office_pieces import send, text_of
 from pieces import LI, WANG, chinese, piece_mail, word_file
 
 from mailintake.cli.views import submission_rows

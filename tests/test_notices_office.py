@@ -24,13 +24,12 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from conftest import SHANGHAI, deliver
-from office_pieces import body_text, outbox, parsed
+from conftest import SHANGHAI
+from office_pieces import body_text, outbox, parsed, send
 from pieces import CHEN, LI, LIU, ZHANG, chinese, mail, piece_mail, weekly, word_file
 
 from mailintake.app import App
 from mailintake.cli.main import main
-from mailintake.intake import pipeline
 from mailintake.office.digest import queue_digest
 from mailintake.office.reminders import queue_reminders
 
@@ -40,16 +39,6 @@ WEEK1_MONDAY = date(2026, 9, 7)  # the test config's semester
 def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
 
-
-def send(app: App, when: datetime, *raws: bytes) -> None:
-    """Deliver ``raws`` and run one cycle with the clock at ``when``."""
-    app.clock = lambda: when
-    deliver(app.config, *raws)
-    box = app.open_mailbox()
-    try:
-        pipeline.run_cycle(app, box)
-    finally:
-        box.close()
 
 
 def receipt_to(app: App, address: str) -> str:

@@ -14,14 +14,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, SHANGHAI, deliver, write_config
+from conftest import FIXTURES, SHANGHAI, write_config
+from office_pieces import send, text_of
 from pieces import LIU, ZHANG, chinese, photo, piece_mail, word_file
 from sqlmodel import select
 
 from mailintake.app import App
 from mailintake.cli.views import submission_rows
 from mailintake.config.settings import ConfigError, load_config
-from mailintake.intake import pipeline
 from mailintake.office.registry import import_rows, read_rows
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import Submission
@@ -34,16 +34,6 @@ DAYS = [
 NOT_IN_DOCUMENT = "请将图片插入Word文档并在图片下方配文字说明，附件中的图片不计入"
 
 
-def send(app: App, when: datetime, *raws: bytes) -> None:
-    """Deliver ``raws`` and run one cycle with the clock at ``when``."""
-    app.clock = lambda: when
-    deliver(app.config, *raws)
-    box = app.open_mailbox()
-    try:
-        pipeline.run_cycle(app, box)
-    finally:
-        box.close()
-
 
 def replies(app: App) -> list[EmailMessage]:
     folder = app.config.smtp.path or Path()
@@ -52,11 +42,6 @@ def replies(app: App) -> list[EmailMessage]:
         for p in sorted(folder.glob("*.eml"))
     ]
 
-
-def text_of(reply: EmailMessage) -> str:
-    body = reply.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def filed_pictures(app: App) -> list[list[tuple[str, int, int]]]:

@@ -17,29 +17,19 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SHANGHAI, deliver
-from office_pieces import file_piece, make_app
+from conftest import SHANGHAI
+from office_pieces import file_piece, make_app, send
 from pieces import CHEN, LI, LIU, ZHANG, mail, news, piece_mail, weekly
 
 from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.cli.views import submission_rows
-from mailintake.intake import pipeline
 from mailintake.office.rankings import last_places, rank
 
 
 def at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=SHANGHAI)
 
-
-def send(app: App, when: datetime, *raws: bytes) -> None:
-    app.clock = lambda: when
-    deliver(app.config, *raws)
-    box = app.open_mailbox()
-    try:
-        pipeline.run_cycle(app, box)
-    finally:
-        box.close()
 
 
 def run(app: App, now: datetime, *args: str) -> Result:

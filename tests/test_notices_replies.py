@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, SHANGHAI, deliver, write_config
-from office_pieces import make_app, unit_id
+from office_pieces import make_app, text_of, unit_id
 from pieces import mail, news
 from sqlmodel import select
 
@@ -90,11 +90,6 @@ def received(config: Path) -> list[EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
             for p in paths]
 
-
-def text_of(reply: EmailMessage) -> str:
-    body = reply.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def to(config: Path, address: str) -> list[EmailMessage]:

@@ -18,9 +18,8 @@ from notices_mail import (  # noqa: F401 (office is a fixture)
     foxmail,
     office,
     replies,
-    send,
-    text_of,
 )
+from office_pieces import send, text_of
 from pieces import CHEN, LI, chinese, weekly, word_file
 from sqlmodel import col, select
 

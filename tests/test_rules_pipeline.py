@@ -10,28 +10,18 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import SHANGHAI, deliver
+from conftest import SHANGHAI
+from office_pieces import send, text_of
 from pieces import CHEN, LI, WANG, ZHANG, ZHAO, chinese, piece_mail, weekly, word_file
 from sqlmodel import col, select
 
 from mailintake.app import App
 from mailintake.cli.views import submission_rows
-from mailintake.intake import pipeline
 from mailintake.store.database import session
 from mailintake.store.models import Status, Submission
 
 NOW = datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI)  # Thursday of teaching week 11
 
-
-def send(app: App, when: datetime, *raws: bytes) -> None:
-    """Deliver ``raws`` and run one cycle with the clock at ``when``."""
-    app.clock = lambda: when
-    deliver(app.config, *raws)
-    box = app.open_mailbox()
-    try:
-        pipeline.run_cycle(app, box)
-    finally:
-        box.close()
 
 
 def replies(app: App) -> list[EmailMessage]:
@@ -41,11 +31,6 @@ def replies(app: App) -> list[EmailMessage]:
         for p in sorted(folder.glob("*.eml"))
     ]
 
-
-def text_of(reply: EmailMessage) -> str:
-    body = reply.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 @pytest.mark.parametrize(
