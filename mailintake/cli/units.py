@@ -59,7 +59,8 @@ def units_set(state: State, *, name: str, quota: int | None, kind_quota: bool,
               active: bool | None) -> None:
     """修改一个单位：定额、类别、简称、负责领导，或停用、启用。"""
     from mailintake.office.registry import describe, kind_of, split_list
-    from mailintake.store.units import RegistryError, UnitEdit, edit_unit
+    from mailintake.store.unitchanges import RegistryError, UnitEdit
+    from mailintake.store.units import edit_unit
 
     if kind is not None and not kind_of(kind):
         _fail(f"无法识别单位类别「{kind}」，可用：学校、幼儿园、部门、学院、社区")
@@ -91,7 +92,8 @@ def units_person(state: State, *, unit: str, name: str, emails: tuple[str, ...],
                  phone: str, title: str, remove: bool) -> None:
     """新增或修改一个单位的信息员（其他信息员不变），或用 --remove 移除。"""
     from mailintake.office.registry import checked_emails, describe
-    from mailintake.store.units import PersonEntry, RegistryError, remove_person, set_person
+    from mailintake.store.unitchanges import RegistryError
+    from mailintake.store.units import PersonEntry, remove_person, set_person
 
     try:
         if remove:

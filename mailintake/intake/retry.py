@@ -21,7 +21,8 @@ from mailintake.intake import pipeline
 from mailintake.mailbox.base import FOLDER_REVIEW, MailRef
 from mailintake.store import messages
 from mailintake.store.models import InboundMessage, Outcome
-from mailintake.store.units import PersonEntry, RegistryError, active_unit_names, set_person
+from mailintake.store.unitchanges import RegistryError
+from mailintake.store.units import PersonEntry, active_unit_names, set_person
 
 log = logging.getLogger("mailintake.intake.retry")
 

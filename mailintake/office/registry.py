@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailintake.store.database import Engine
+from mailintake.store.unitchanges import Change
 from mailintake.store.units import (
-    Change,
     ImportSummary,
     PersonEntry,
     UnitEntry,

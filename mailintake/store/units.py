@@ -11,12 +11,18 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from sqlmodel import Session, col, delete, select
 
 from mailintake.store.database import Engine, session
 from mailintake.store.models import Correspondent, CorrespondentAddress, CorrespondentUnit, Unit
+from mailintake.store.unitchanges import (
+    Change,
+    RegistryError,
+    UnitEdit,
+    differences,
+    states,
+)
 
 
 @dataclass(frozen=True)
@@ -40,18 +46,6 @@ class PersonEntry:
     phone: str
     emails: list[str]
     units: list[str]
-
-
-@dataclass(frozen=True)
-class Change:
-    """One difference a registration makes, as the clerk reviews it before applying."""
-
-    kind: Literal["added", "changed", "removed"]
-    unit: str
-    # The correspondent concerned; "" for a change to the unit itself.
-    person: str = ""
-    # What changed, in Chinese: "联系电话：137… → 138…"; "" for an addition or removal.
-    detail: str = ""
 
 
 @dataclass
@@ -82,7 +76,7 @@ def register(engine: Engine, units: list[UnitEntry], people: list[PersonEntry],
     summary = ImportSummary()
     with session(engine) as db:
         names = [entry.name for entry in units]
-        before = _states(db, names)
+        before = states(db, names)
         ids: dict[str, int] = {}
         for entry in units:
             unit_id = _upsert_unit(db, entry, summary).id
@@ -98,7 +92,7 @@ def register(engine: Engine, units: list[UnitEntry], people: list[PersonEntry],
                 if db.get(CorrespondentUnit, (person_id, ids[name])) is None:
                     db.add(CorrespondentUnit(correspondent_id=person_id, unit_id=ids[name]))
                     db.flush()
-        summary.changes = _differences(before, _states(db, names))
+        summary.changes = differences(before, states(db, names))
         if apply:
             db.commit()
         else:
@@ -284,94 +278,13 @@ def quota_units(engine: Engine) -> list[UnitInfo]:
     ]
 
 
-@dataclass(frozen=True)
-class _UnitState:
-    """A unit as a clerk compares it: its own fields and its correspondents'."""
-
-    fields: dict[str, str]
-    # name -> {field: value} of each correspondent who sends for it.
-    people: dict[str, dict[str, str]]
-
-
-_UNIT_FIELDS = {"kind": "类别", "aliases": "简称", "leader": "负责领导", "active": "状态",
-                "quota": "定额"}
-_PERSON_FIELDS = {"title": "职务", "phone": "联系电话", "emails": "邮箱"}
-
-
-def _states(db: Session, names: list[str]) -> dict[str, _UnitState]:
-    """The units named (those registered), each with its correspondents, as they stand."""
-    found = db.exec(select(Unit).where(col(Unit.name).in_(names))).all()
-    states: dict[str, _UnitState] = {}
-    for unit in found:
-        people: dict[str, dict[str, str]] = {}
-        rows = db.exec(
-            select(Correspondent).join(CorrespondentUnit)
-            .where(CorrespondentUnit.unit_id == unit.id, col(Correspondent.active))
-        ).all()
-        for person in sorted(rows, key=lambda p: p.id or 0):
-            addresses = db.exec(select(CorrespondentAddress.address)
-                                .where(CorrespondentAddress.correspondent_id == person.id)).all()
-            people[person.name] = {"title": person.title, "phone": person.phone,
-                                   "emails": "、".join(sorted(addresses))}
-        states[unit.name] = _UnitState(
-            fields={"kind": unit.kind, "aliases": "、".join(unit.aliases), "leader": unit.leader,
-                    "active": "启用" if unit.active else "停用",
-                    "quota": "按类别" if unit.quota is None else str(unit.quota)},
-            people=people,
-        )
-    return {name: states[name] for name in names if name in states}  # in the form's order
-
-
-def _differences(before: dict[str, _UnitState], after: dict[str, _UnitState]) -> list[Change]:
-    changes: list[Change] = []
-    for name, now in after.items():
-        was = before.get(name)
-        if was is None:
-            changes.append(Change("added", name))
-            changes += [Change("added", name, person) for person in now.people]
-            continue
-        changes += [Change("changed", name, "", detail) for detail in
-                    _compared(was.fields, now.fields, _UNIT_FIELDS)]
-        for person, fields in now.people.items():
-            if person not in was.people:
-                changes.append(Change("added", name, person))
-            else:
-                changes += [Change("changed", name, person, detail) for detail in
-                            _compared(was.people[person], fields, _PERSON_FIELDS)]
-        changes += [Change("removed", name, person)
-                    for person in was.people if person not in now.people]
-    return changes
-
-
-def _compared(was: dict[str, str], now: dict[str, str], labels: dict[str, str]) -> list[str]:
-    return [f"{label}：{was[key] or '（空）'} → {now[key] or '（空）'}"
-            for key, label in labels.items() if was[key] != now[key]]
-
-
-class RegistryError(Exception):
-    """A change to the registry that cannot be made (Chinese, for the clerk)."""
-
-
-@dataclass(frozen=True)
-class UnitEdit:
-    """What a clerk changes of one unit; None leaves a field as it is."""
-
-    kind: str | None = None
-    aliases: list[str] | None = None
-    leader: str | None = None
-    active: bool | None = None
-    quota: int | None = None
-    # Back to its kind's quota (``[quotas]``), dropping the unit's own.
-    kind_quota: bool = False
-
-
 def edit_unit(engine: Engine, name: str, edit: UnitEdit) -> list[Change]:
     """Change one unit's own fields; the changes made (none when nothing differs)."""
     with session(engine) as db:
         unit = db.exec(select(Unit).where(Unit.name == name)).first()
         if unit is None:
             raise RegistryError(f"没有名为「{name}」的单位")
-        before = _states(db, [name])
+        before = states(db, [name])
         if edit.kind is not None:
             unit.kind = edit.kind
         if edit.aliases is not None:
@@ -388,7 +301,7 @@ def edit_unit(engine: Engine, name: str, edit: UnitEdit) -> list[Change]:
             unit.quota = edit.quota
         db.add(unit)
         db.flush()
-        changes = _differences(before, _states(db, [name]))
+        changes = differences(before, states(db, [name]))
         db.commit()
     return changes
 
@@ -406,7 +319,7 @@ def set_person(engine: Engine, unit_name: str, person: PersonEntry) -> list[Chan
         unit = db.exec(select(Unit).where(Unit.name == unit_name)).first()
         if unit is None or unit.id is None:
             raise RegistryError(f"没有名为「{unit_name}」的单位")
-        before = _states(db, [unit_name])
+        before = states(db, [unit_name])
         for address in person.emails:
             owner = db.exec(
                 select(Correspondent).join(CorrespondentAddress)
@@ -425,7 +338,7 @@ def set_person(engine: Engine, unit_name: str, person: PersonEntry) -> list[Chan
                 col(CorrespondentAddress.address).not_in(person.emails))).all():
             db.delete(stale)
         db.flush()
-        changes = _differences(before, _states(db, [unit_name]))
+        changes = differences(before, states(db, [unit_name]))
         db.commit()
     return changes
 
@@ -437,7 +350,7 @@ def remove_person(engine: Engine, unit_name: str, name: str) -> list[Change]:
         unit = db.exec(select(Unit).where(Unit.name == unit_name)).first()
         if unit is None:
             raise RegistryError(f"没有名为「{unit_name}」的单位")
-        before = _states(db, [unit_name])
+        before = states(db, [unit_name])
         links = db.exec(select(CorrespondentUnit, Correspondent)
                         .join(Correspondent)
                         .where(CorrespondentUnit.unit_id == unit.id)).all()
@@ -454,6 +367,6 @@ def remove_person(engine: Engine, unit_name: str, name: str) -> list[Change]:
                 person.active = False
                 db.add(person)
         db.flush()
-        changes = _differences(before, _states(db, [unit_name]))
+        changes = differences(before, states(db, [unit_name]))
         db.commit()
     return changes
