@@ -52,6 +52,8 @@ def test_status_shows_the_last_cycle_waiting_mails_and_replies(app: App, tmp_pat
     assert "待人工处理的邮件：1 封" in out
     assert "待发回复：0 封；发送失败：0 封" in out
     assert "最近一次催报：从未" in out and "最近一次周报：从未" in out
+    # Thursday 19 November 10:00: Thursday's reminder is past, Monday's digest next.
+    assert "下次催报：11月26日（周四）09:00" in out and "下次周报：11月23日（周一）08:00" in out
     assert "stranger@example.com" in out and "发件人未登记为信息员" in out
 
 

@@ -58,6 +58,17 @@ def digest_week(
     return period_of("week", moment.date() - timedelta(weeks=1), calendar)
 
 
+def next_digest(now: datetime, settings: DigestConfig, tz: ZoneInfo) -> datetime | None:
+    """The next moment after ``now`` a digest falls due; None if disabled."""
+    if not settings.enabled:
+        return None
+    local = now.astimezone(tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    moment = datetime.combine(monday + timedelta(days=settings.weekday - 1),
+                              time(settings.hour), tzinfo=tz)
+    return moment if moment > now else moment + timedelta(weeks=1)
+
+
 @dataclass
 class Digest:
     subject: str

@@ -9,6 +9,8 @@ import logging
 from datetime import datetime
 
 from mailintake.app import App
+from mailintake.office.digest import next_digest
+from mailintake.office.reminders import moment_label, next_reminder
 from mailintake.rules import reasons
 from mailintake.store import outbox, runtime
 from mailintake.store.models import InboundMessage, OutboxStatus
@@ -32,6 +34,7 @@ def quarantined(app: App) -> list[InboundMessage]:
 def status_lines(app: App) -> list[str]:
     """The overview, one fact per line, for the clerk and the administrator."""
     lines: list[str] = []
+    now = app.clock()
     runs = runtime.last_cycles(app.engine)
     counts = outbox.count_by_status(app.engine)
     if not runs:
@@ -48,7 +51,14 @@ def status_lines(app: App) -> list[str]:
                  f"发送失败：{counts.get(OutboxStatus.FAILED, 0)} 封")
     lines.append(f"最近一次催报：{_last(app, 'reminder')}")
     lines.append(f"最近一次周报：{_last(app, 'digest')}")
+    lines.append(f"下次催报：{_next(next_reminder(app, now), '已配置的学期内不再有催报')}")
+    digest_due = next_digest(now, app.config.digest, app.config.office.tz)
+    lines.append(f"下次周报：{_next(digest_due, '未启用')}")
     return lines
+
+
+def _next(moment: datetime | None, none: str) -> str:
+    return moment_label(moment) if moment else none
 
 
 def quarantined_table(app: App) -> str:
