@@ -15,7 +15,7 @@ from pieces import LI, chinese, mail, photo
 from starlette.testclient import TestClient
 
 from mailintake.app import App
-from mailintake.intake import pipeline
+from mailintake.intake import loop, pipeline
 from mailintake.store import accounts
 from mailintake.web.app import create_app
 from mailintake.web.passwords import hash_password
@@ -67,7 +67,9 @@ def file_mails(app: App) -> pipeline.CycleReport:
     deliver(app.config, hostile_mail())
     box = app.open_mailbox()
     try:
-        return pipeline.run_cycle(app, box)
+        report = pipeline.run_cycle(app, box)
+        loop.record_cycle(app, box.name, report, app.clock())
+        return report
     finally:
         box.close()
 

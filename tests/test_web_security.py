@@ -7,10 +7,11 @@ javascript: link, taken in from a Maildir by the pipeline, on SQLite and Postgre
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from conftest import NOW, write_config
 from console_data import (
     HOSTILE_SUBJECT,
     PASSWORD,
@@ -26,6 +27,7 @@ from starlette.routing import Route
 
 from mailintake.app import App
 from mailintake.config.settings import load_config
+from mailintake.intake import loop
 from mailintake.store import accounts
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import Attachment, Submission, Unit
@@ -152,6 +154,10 @@ def test_a_viewer_reads_but_changes_nothing(filed: App) -> None:
     admin = logged_in(filed, "admin")
     status = admin.get("/status")
     assert status.status_code == 200 and "待人工处理的邮件：1 封" in status.text
+    assert "上次成功收取：2026-11-19 10:00" in status.text and "最近没有收取错误" in status.text
+    loop.record_error(filed, "[Errno 111] Connection refused", NOW + timedelta(minutes=5))
+    status = admin.get("/status")
+    assert "最近一次收取出错：2026-11-19 10:05：[Errno 111] Connection refused" in status.text
 
 
 BAD_IDS = [

@@ -271,14 +271,3 @@ def service_state(engine: Engine) -> ServiceState:
                               .where(OutboxMessage.status == OutboxStatus.FAILED)
                               .order_by(col(OutboxMessage.id).desc()).limit(20)).all())
     return ServiceState(cycles, int(waiting), outbox, failed)
-
-
-def record_mailbox_error(engine: Engine, mailbox: str, error: str, at: datetime) -> None:
-    """Remember that ``mailbox`` could not be read at ``at`` and why (status page)."""
-    with session(engine) as db:
-        row = db.get(Runtime, mailbox)
-        if row is None:
-            return  # never read yet: the status page says so already
-        row.last_error, row.last_error_at = error[:500], at
-        db.add(row)
-        db.commit()
