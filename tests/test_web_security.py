@@ -231,3 +231,30 @@ def test_search_finds_a_two_character_word(filed: App) -> None:
     assert clerk.get("/pieces", params={"q": "汛防"}).text.count('<td><a href="/pieces/') == 0
     kinds = clerk.get("/pieces", params={"kind": "学校", "status": "accepted"})
     assert "人文学院" not in kinds.text.split("<tbody>")[1]
+
+
+def test_a_login_ends_after_its_hours_and_the_period_filter_uses_local_days(
+    filed: App,
+) -> None:
+    """The clock is the app's: a login made at 10:00 is gone 12 hours later
+    ([web] session_hours), and the pieces of 19 November (Beijing time) are those
+    of that day only."""
+    moments = [NOW]
+    timed = App(config=filed.config, engine=filed.engine, storage=filed.storage,
+                replies=filed.replies, clock=lambda: moments[-1])
+    clerk = logged_in(timed, "lihua")
+
+    def listed(**params: str) -> int:
+        answer = clerk.get("/pieces", params=params)
+        assert answer.status_code == 200
+        return answer.text.count('<td><a href="/pieces/')
+
+    assert listed(**{"from": "2026-11-19", "to": "2026-11-19"}) == 9
+    assert listed(**{"from": "2026-11-20"}) == 0
+    assert listed(to="2026-11-18") == 0
+    assert listed(**{"from": "not-a-date"}) == 9
+    moments.append(NOW + timedelta(hours=11, minutes=59))
+    assert clerk.get("/pieces").status_code == 200
+    moments.append(NOW + timedelta(hours=12, minutes=1))
+    answer = clerk.get("/pieces")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")

@@ -235,6 +235,13 @@ def units(engine: Engine) -> list[tuple[Unit, int]]:
                 for unit in db.exec(select(Unit).order_by(col(Unit.name))).all()]
 
 
+def unit_names(engine: Engine) -> list[tuple[int, str]]:
+    """(id, name) of every unit, by name: the choices of the pieces list's filter."""
+    with session(engine) as db:
+        return [(unit_id, name) for unit_id, name in db.exec(
+            select(Unit.id, Unit.name).order_by(col(Unit.name))).all() if unit_id is not None]
+
+
 def unit_kinds(engine: Engine) -> list[str]:
     with session(engine) as db:
         return sorted({kind for kind in db.exec(select(Unit.kind).distinct()).all() if kind})

@@ -72,7 +72,7 @@ def pieces_page(request: Request, _login: accounts.Login) -> Response:
         request, "pieces_rows.html" if partial else "pieces.html", rows=rows, more=more,
         page_no=page_no, query=kept,
         link=lambda number: "/pieces?" + urlencode({**kept, "page": number}),
-        units=browse.units(console.app.engine) if not partial else [],
+        units=browse.unit_names(console.app.engine) if not partial else [],
         kinds=browse.unit_kinds(console.app.engine) if not partial else [],
     )
 

@@ -31,12 +31,13 @@ class Background:
     """The console in a thread of its own; ``stop`` ends it."""
 
     def __init__(self, app: App) -> None:
+        self.listen = app.config.web.listen
         self.server = _server(app)
         self.thread = threading.Thread(target=self.server.run, name="console", daemon=True)
 
     def start(self) -> Background:
         self.thread.start()
-        log.info("console listening on %s", self.server.config.host)
+        log.info("console listening on %s", self.listen)
         return self
 
     def stop(self) -> None:
