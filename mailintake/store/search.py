@@ -80,13 +80,16 @@ def postgresql_schema() -> list[str]:
     """The statements that make the PostgreSQL index, its function and its trigger."""
     return [
         # Every pair without a space: a superset of the Python pairs a query looks up
-        # (whether [[:alnum:]] knows Chinese depends on the database's locale).
+        # (whether [[:alnum:]] knows Chinese depends on the database's locale). The
+        # characters are split once and paired with lead(): substr(doc, i, 2) walks the
+        # UTF-8 text from its start for each i, eight times slower on a 450-character text.
         r"""CREATE FUNCTION mi_bigrams(doc text) RETURNS text[] LANGUAGE sql IMMUTABLE
         PARALLEL SAFE AS $$
           SELECT coalesce(array_agg(DISTINCT g), '{}') FROM (
-            SELECT substr(lower(doc), i, 2) AS g
-            FROM generate_series(1, greatest(char_length(doc) - 1, 0)) AS i) pairs
-          WHERE g !~ '\s'
+            SELECT c || lead(c) OVER (ORDER BY n) AS g
+            FROM unnest(regexp_split_to_array(lower(doc), '')) WITH ORDINALITY AS t(c, n)
+          ) pairs
+          WHERE g IS NOT NULL AND g !~ '\s'
         $$""",
         "CREATE TABLE piece_search (submission_id integer PRIMARY KEY "
         "REFERENCES submission(id) ON DELETE CASCADE, grams text[] NOT NULL)",
