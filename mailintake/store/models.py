@@ -187,7 +187,8 @@ class Submission(SQLModel, table=True):
     subject_key: str = Field(default="", max_length=300, index=True)
     # Corrections: version 2 replaces version 1, which becomes superseded.
     version: int = 1
-    replaces_id: int | None = Field(default=None, foreign_key="submission.id")
+    # Indexed: a piece's page looks up the version that replaced it.
+    replaces_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
 
 
 class TextBand(SQLModel, table=True):
@@ -246,7 +247,8 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
     next_attempt_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
-    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    # Indexed: a piece's page shows the replies to its mail.
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
     # The Message-ID our mail goes out with (no angle brackets), so an answer to it
     # (In-Reply-To / References) is known as one.
     message_id: str = Field(default="", max_length=300, index=True)

@@ -1,5 +1,6 @@
 """console: who may log in to the web console, their sessions, the audit trail,
-the mailbox's last error, and the full-text index of the pieces
+the mailbox's last error, the full-text index of the pieces, and the indexes a
+piece's page looks up by
 
 Revision ID: 0008_console
 Revises: 0007_notices
@@ -73,6 +74,12 @@ def upgrade() -> None:
             'last_error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False,
             server_default=''))
         batch_op.add_column(sa.Column('last_error_at', _WHEN, nullable=True))
+    # What a piece's page looks up: the version that replaced it, the replies to its mail.
+    with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_submission_replaces_id'), ['replaces_id'],
+                              unique=False)
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_inbound_id'), ['inbound_id'], unique=False)
     statements = (search.sqlite_schema() if bind.dialect.name == "sqlite"
                   else search.postgresql_schema())
     for statement in statements:
@@ -85,6 +92,10 @@ def downgrade() -> None:
                   else search.postgresql_drop())
     for statement in statements:
         bind.exec_driver_sql(statement)
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_inbound_id'))
+    with op.batch_alter_table('submission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_submission_replaces_id'))
     with op.batch_alter_table('runtime', schema=None) as batch_op:
         batch_op.drop_column('last_error_at')
         batch_op.drop_column('last_error')
