@@ -112,9 +112,13 @@ def page(*, roles: tuple[str, ...] = ()) -> Callable[[Handler], Callable[[Reques
                 return error_page(request, 403, "您的账号没有权限进行这项操作。")
             if request.method == "POST":
                 form = await request.form()
-                if not same(login.csrf, field(form, "csrf")):
-                    return error_page(request, 403, "表单已失效，请返回并刷新页面后重试。")
-                request.state.form = form
+                try:
+                    if not same(login.csrf, field(form, "csrf")):
+                        return error_page(request, 403, "表单已失效，请返回并刷新页面后重试。")
+                    request.state.form = form
+                    return await run_in_threadpool(handler, request, login)
+                finally:
+                    await form.close()  # an uploaded file's temporary copy
             return await run_in_threadpool(handler, request, login)
 
         endpoint.__name__ = handler.__name__
