@@ -427,6 +427,8 @@ def test_a_wrong_registration_form_lists_its_problems(filed: App, tmp_path: Path
     broken = upload(clerk, garbage)
     assert broken.status_code == 400 and "Traceback" not in broken.text
     assert list((filed.storage.root / "uploads").rglob("登记表.*")) == []
+    workbook = upload(clerk, FIXTURES / "units.xlsx")
+    assert workbook.status_code == 200 and "没有变化" in workbook.text
 
 
 # --- who may post -------------------------------------------------------------------------------

@@ -247,6 +247,12 @@ def test_a_clerk_files_a_held_mail_adopts_in_bulk_and_edits_a_unit(
         adopted = db.exec(select(Adoption)).all()
     assert {a.submission_id for a in adopted} == {piece.id, other.id}
     assert all(app.local(a.adopted_at).date() == LATER.date() for a in adopted)
+    driver.find_element(By.LINK_TEXT, number).click()
+    WebDriverWait(driver, 10).until(until.title_contains(number))
+    section = driver.find_element(By.ID, "adoption")
+    driver.execute_script("arguments[0].scrollIntoView()", section)
+    assert "教育厅教育要闻：2026-11-21" in section.text and "撤销" in section.text
+    shot("piece-adoption")
 
     driver.get(f"{console}/units")
     driver.find_element(By.LINK_TEXT, "组织部").click()
