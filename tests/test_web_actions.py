@@ -138,6 +138,8 @@ def test_a_clerk_reads_a_held_mail_registers_its_sender_and_files_it(filed: App)
     assert (done.who, done.action, done.at) == ("lihua", "held.register", LATER)
     assert "实验小学" in done.detail and number in done.detail
 
+    settled = clerk.get(f"/held/{waiting.id}").text
+    assert f'已登记为稿件 <a href="/pieces/{number}">' in settled and 'name="do"' not in settled
     again = clerk.post(f"/held/{waiting.id}", data={
         "do": "file", "unit": "实验小学", "csrf": csrf_of(page.text)})
     assert again.status_code == 409 and "不在待人工状态" in again.text
@@ -259,6 +261,8 @@ def test_adoption_from_the_piece_page_checked_by_date_and_undone(filed: App) -> 
     assert future.status_code == 409 and "晚于今天" in future.text
     wrong = adopt(date="2026-11-20", split="组织部=0.5,不存在=0.5")
     assert wrong.status_code == 409 and "分配" in wrong.text
+    items = adopt(date="2026-11-20", items="1,x")
+    assert items.status_code == 409 and "例如 1,3,5" in items.text and "--item" not in items.text
     done = adopt(date="2026-11-20", level="brief")
     assert done.status_code == 303
     assert done.headers["location"] == f"/pieces/{number}#adoption"

@@ -138,10 +138,20 @@ def _held_page(request: Request, message_id: int, *, error: str = "",
     return console.page(
         request, "held_mail.html", status_code, mail=_read_held(console, row),
         held=row.outcome == Outcome.QUARANTINED, error=error, again=again, trail=trail,
+        number=_piece_of(console, row),
         units=sorted(units.active_unit_names(console.app.engine)),
         auth_failed=any(code.startswith("sender.auth_failed") for code in row.reasons),
         form=getattr(request.state, "form", None) or {},
     )
+
+
+def _piece_of(console: Console, row: InboundMessage) -> str | None:
+    """The tracking number of the piece a mail became, itself or once retried."""
+    assert row.id is not None
+    number = desk.tracking_no_of(console.app.engine, row.id)
+    if number is None and "retried" in row.reasons and row.duplicate_of_id is not None:
+        number = desk.tracking_no_of(console.app.engine, row.duplicate_of_id)
+    return number
 
 
 @page()
@@ -221,6 +231,13 @@ def _after_retry(console: Console, login: accounts.Login, do: str, old_id: int, 
 
 # --- adoption ---------------------------------------------------------------------------------
 
+def _clerk_words(error: PointsError) -> str:
+    """The back end's message without the command line's options it names."""
+    text = str(error).replace("请用 --split 指定", "请填写合稿分配")
+    text = text.replace("（请用 --item 指定）", "")
+    return re.sub(r"--items? ", "", text)
+
+
 def _adoption_moment(console: Console, text: str) -> datetime:
     """The moment an adoption on a local date is recorded at: midday of that date, or now
     when that is today (PointsError for a date that is none)."""
@@ -288,7 +305,7 @@ def adopt_piece(request: Request, login: accounts.Login) -> Response:
                    split=field(form, "split").strip(),
                    items=parse_items(items_text) if items_text else None)
     except PointsError as exc:
-        return _adopt_page(request, number, error=str(exc), status_code=409)
+        return _adopt_page(request, number, error=_clerk_words(exc), status_code=409)
     return RedirectResponse(f"/pieces/{number}#adoption", status_code=303)
 
 
@@ -304,7 +321,7 @@ def unadopt_piece(request: Request, login: accounts.Login) -> Response:
     try:
         unadopt(app.engine, app.config.points, number, channel, now=console.now(), item=item)
     except PointsError as exc:
-        return _adopt_page(request, number, error=str(exc), status_code=409)
+        return _adopt_page(request, number, error=_clerk_words(exc), status_code=409)
     named = app.config.points.channel(channel)
     console.audit(login, "unadopt", f"piece:{number}",
                   f"{named.name if named else '其他渠道'}" + (f"第{item}条" if item else ""))
@@ -357,7 +374,7 @@ def adoptions_page(request: Request, login: accounts.Login) -> Response:
         try:
             _adopt_one(console, login, number, channel=channel, brief=brief, when=when)
         except PointsError as exc:
-            results.append(Line(line, number, False, str(exc)))
+            results.append(Line(line, number, False, _clerk_words(exc)))
             continue
         results.append(Line(line, number, True, "已记录"))
     if not error and not results:
