@@ -43,4 +43,4 @@ def test_the_top_level_holds_packages_and_a_few_shared_modules() -> None:
                    "problems.py", "storage.py"}
     stages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert stages == {"cli", "config", "intake", "mailbox", "office", "reading", "replies",
-                      "rules", "service", "store"}
+                      "rules", "service", "store", "web"}

@@ -98,6 +98,26 @@ def test_an_installed_wheel_files_the_fixture_mails_from_an_empty_folder(
     assert len(bodies) == 8 and all("老师：您好！" in body for body in bodies)
 
 
+def test_an_installed_wheel_ships_the_console_templates_and_htmx(
+    installed: Path, tmp_path: Path
+) -> None:
+    """The console's templates and its vendored htmx are package data: an install serves
+    the login page and the script without the checkout."""
+    python = installed.parent / "python"
+    script = (
+        "from pathlib import Path; import mailintake.web.app as web;"
+        "here = Path(web.__file__).parent;"
+        "print(sorted(p.name for p in (here / 'templates').glob('*.html')));"
+        "print((here / 'static' / 'htmx.min.js').stat().st_size > 10000);"
+        "print((here / 'static' / 'console.css').is_file())"
+    )
+    shown = run(python, "-c", script, cwd=tmp_path).splitlines()
+    for name in ("base.html", "login.html", "pieces.html", "piece.html", "held.html",
+                 "units.html", "status.html"):
+        assert name in shown[0]
+    assert shown[1:] == ["True", "True"]
+
+
 def test_an_installed_wheel_runs_the_demo_on_its_shipped_mails(
     installed: Path, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailintake import logs
-from mailintake.cli import messages, office, units
+from mailintake.cli import console, messages, office, units
 from mailintake.cli.state import State, aware, detail, guard
 from mailintake.config.settings import default_path
 from mailintake.problems import check_folders, transient
@@ -140,7 +140,16 @@ def run(state: State) -> None:
     check_folders(state.config)
     app = state.app  # as in poll: no workers start for a command that cannot
     _start_readers()
-    daemon.run(app)
+    if not app.config.web.enabled:
+        daemon.run(app)
+        return
+    from mailintake.web.server import Background
+
+    served = Background(app).start()
+    try:
+        daemon.run(app)
+    finally:
+        served.stop()
 
 
 @main.command()
@@ -186,4 +195,6 @@ main.add_command(units.units)
 main.add_command(messages.submissions)
 main.add_command(messages.messages)
 for command in office.COMMANDS:
+    main.add_command(command)
+for command in console.COMMANDS:
     main.add_command(command)

@@ -52,6 +52,7 @@ from mailintake.config.servers import (
     is_loopback,
 )
 from mailintake.config.translate import describe, toml_place
+from mailintake.config.web import WebConfig
 from mailintake.errors import os_reason
 
 __all__ = [
@@ -59,7 +60,8 @@ __all__ = [
     "ColumnConfig", "Config", "ConfigError", "CorrectionsConfig", "DatabaseConfig",
     "DigestConfig", "DuplicatesConfig", "LimitsConfig", "MailboxConfig", "OfficeConfig",
     "PointsConfig", "QuotasConfig", "RateLimit", "RemindersConfig", "RepliesConfig", "Secret",
-    "Security", "SemesterConfig", "Severity", "SmtpConfig", "StorageConfig", "default_columns",
+    "Security", "SemesterConfig", "Severity", "SmtpConfig", "StorageConfig", "WebConfig",
+    "default_columns",
     "default_path", "is_loopback", "load_config",
 ]
 
@@ -87,6 +89,7 @@ class Config(Section):
     deadlines: DeadlinesConfig = DeadlinesConfig()
     checks: ChecksConfig = ChecksConfig()
     replies: RepliesConfig = RepliesConfig()
+    web: WebConfig = WebConfig()
     columns: Annotated[list[ColumnConfig], Field(min_length=1)] = Field(
         default_factory=default_columns
     )

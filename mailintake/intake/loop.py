@@ -190,10 +190,29 @@ class Intake:
         delay = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s unavailable, attempt %d: %s; retrying in %.0f s",
                     what, state.attempt_number, cause, delay)
+        if isinstance(exc, MailboxError):
+            record_error(self.app, cause, self.app.clock())
 
 
 def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def mailbox_name(app: App) -> str:
+    """The name the mailbox's cycles are recorded under (``Mailbox.name``)."""
+    box = app.config.mailbox
+    if box.kind == "maildir":
+        assert box.path is not None
+        return f"maildir:{box.path.resolve()}"
+    return f"imap://{box.username}@{box.host}:{box.port}/{box.folder}"
+
+
+def record_error(app: App, cause: str, now: datetime) -> None:
+    """Remember why the mailbox could not be read, for the console's status page."""
+    try:
+        runtime.record_error(app.engine, mailbox_name(app), cause, now)
+    except Exception as exc:  # the database away too: the log line above says it all
+        log.debug("mailbox error not recorded: %s", type(exc).__name__)
 
 
 def record_cycle(app: App, mailbox: str, report: pipeline.CycleReport, now: datetime) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from mailintake.errors import EXIT_SETUP, Problem
+from mailintake.store import search
 from mailintake.store.errors import shown_url, sqlite_file
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision (a test keeps it equal to Alembic's head).
-HEAD = "0007_notices"
+HEAD = "0008_console"
 
 
 class DatabaseNotReady(Problem):
@@ -87,6 +88,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    search.register(dbapi_connection)  # the full-text index's triggers call it
 
 
 @contextmanager

@@ -187,7 +187,8 @@ class Submission(SQLModel, table=True):
     subject_key: str = Field(default="", max_length=300, index=True)
     # Corrections: version 2 replaces version 1, which becomes superseded.
     version: int = 1
-    replaces_id: int | None = Field(default=None, foreign_key="submission.id")
+    # Indexed: a piece's page looks up the version that replaced it.
+    replaces_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
 
 
 class TextBand(SQLModel, table=True):
@@ -246,7 +247,8 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
     next_attempt_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
-    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    # Indexed: a piece's page shows the replies to its mail.
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id", index=True)
     # The Message-ID our mail goes out with (no angle brackets), so an answer to it
     # (In-Reply-To / References) is known as one.
     message_id: str = Field(default="", max_length=300, index=True)
@@ -340,3 +342,47 @@ class Runtime(SQLModel, table=True):
     rejected: int = 0
     quarantined: int = 0
     replies_sent: int = 0
+    # The last time the mailbox could not be reached, and why (the console's status page).
+    last_error: str = Field(default="", max_length=500)
+    last_error_at: datetime | None = _when(default=None)
+
+
+class ConsoleUser(SQLModel, table=True):
+    """A person who may log in to the web console (``mailintake users``)."""
+
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    # clerk, admin or viewer (read only).
+    role: str = Field(max_length=20)
+    # argon2id, in its PHC string form.
+    password_hash: str = Field(max_length=200)
+    active: bool = True
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A login: the cookie holds the token, the database only its sha256."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="console_user.id", index=True)
+    # The CSRF token every form of this login carries (bound to the session).
+    csrf: str = Field(max_length=64)
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when(index=True)
+
+
+class Audit(SQLModel, table=True):
+    """One change made in the console, or a login: who, when, what, on what."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    who: str = Field(max_length=100)
+    at: datetime = _when(index=True)
+    action: str = Field(max_length=40)
+    # What it was done to: "piece:20261119-00003", "unit:12", "user:lihua".
+    target: str = Field(default="", max_length=200, index=True)
+    detail: str = Field(default="", sa_type=sa.Text)

@@ -48,6 +48,17 @@ def record_cycle(engine: Engine, cycle: LastCycle) -> None:
             db.rollback()
 
 
+def record_error(engine: Engine, mailbox: str, error: str, at: datetime) -> None:
+    """Remember that ``mailbox`` could not be read at ``at``, and why (the console's status)."""
+    with session(engine) as db:
+        row = db.get(Runtime, mailbox)
+        if row is None:  # never read at all: the status says so already
+            return
+        row.last_error, row.last_error_at = error[:500], at
+        db.add(row)
+        db.commit()
+
+
 def last_cycles(engine: Engine) -> list[Runtime]:
     """The last successful cycle of each mailbox, by mailbox."""
     with session(engine) as db:
