@@ -32,15 +32,8 @@ from mailintake.office.registry import (
     split_list,
 )
 from mailintake.store import accounts, desk
-from mailintake.store.units import (
-    Change,
-    PersonEntry,
-    RegistryError,
-    UnitEdit,
-    edit_unit,
-    remove_person,
-    set_person,
-)
+from mailintake.store.unitchanges import Change, RegistryError, UnitEdit
+from mailintake.store.units import PersonEntry, edit_unit, remove_person, set_person
 from mailintake.web.console import WRITERS, Console, console_of, field, page
 
 DIGITS = re.compile(r"^[0-9]{1,12}$")
