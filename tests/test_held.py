@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from conftest import NOW, deliver, fixture_mail
+from conftest import NOW, SHANGHAI, deliver, fixture_mail
+from office_pieces import body_text, parsed
 from sqlmodel import col, select
 
 from mailintake.app import App
 from mailintake.intake.loop import Intake
+from mailintake.office.digest import queue_digest
 from mailintake.store.database import session
 from mailintake.store.models import InboundMessage, OutboxMessage, Submission
 
@@ -97,3 +99,19 @@ def test_a_held_mail_set_aside_gets_no_reply(app: App, tmp_path: Path) -> None:
 
     neither = cli(tmp_path, "messages", "dismiss", str(held.id))
     assert neither.returncode == 1 and "--answered" in neither.stderr
+
+
+def test_the_digest_links_each_held_mail_to_the_console(app: App) -> None:
+    """With the console's address in [web] url, the office's weekly digest lists the held
+    mail with a link to its page, where the clerk decides it."""
+    held = hold(app)
+    web = app.config.web.model_copy(update={"url": "https://xxbs.example.edu.cn/"})
+    office = App(config=app.config.model_copy(update={"web": web}), engine=app.engine,
+                 storage=app.storage, replies=app.replies, clock=app.clock)
+    assert queue_digest(office, datetime(2026, 11, 23, 8, 0, tzinfo=SHANGHAI))
+    [digest] = [m for m in replies_to(app, "office@example.test") if m.kind == "digest"]
+    text = body_text(parsed(digest))
+    assert ("等待人工处理的邮件（待人工，1 封），请在管理页面处理："
+            "https://xxbs.example.edu.cn/held") in text
+    assert f"https://xxbs.example.edu.cn/held/{held.id}" in text
+    assert "发件人未登记为信息员" in text

@@ -18,6 +18,9 @@ class WebConfig(Section):
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     # Whether `mailintake run` serves the console too.
     enabled: bool = False
+    # The address the office opens the console at (its reverse proxy's), e.g.
+    # "https://xxbs.example.edu.cn/": the weekly digest links each held mail to it.
+    url: str = ""
     # Failed logins allowed per user name and per client address within 15 minutes.
     login_attempts: int = Field(default=10, ge=1, le=1000)
 

@@ -123,11 +123,13 @@ def digest_context(
     behind: list[dict[str, Any]], ranking_table: str, pieces: list[dict[str, Any]],
     more_pieces: int, failed: list[dict[str, Any]], bouncing: list[dict[str, Any]],
     attachment_name: str, office_name: str, waiting: list[dict[str, Any]] | None = None,
+    console: str = "",
 ) -> dict[str, Any]:
     """What the digest template sees (also the start-up sample's shape). ``waiting``: the
-    mails waiting for a person, each with why in Chinese."""
+    mails waiting for a person, each with why in Chinese; ``console``: the console's
+    address ("" when the office has not given one), each held mail linked to it."""
     return {
-        "waiting": waiting or [],
+        "waiting": waiting or [], "console": console.rstrip("/"),
         "week_label": week_label, "month_label": month_label, "as_of": as_of,
         "totals": totals, "units_table": units_table, "behind": behind,
         "ranking_table": ranking_table, "pieces": pieces, "more_pieces": more_pieces,
@@ -201,7 +203,7 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
         totals=totals, units_table=units_table, behind=behind, ranking_table=ranking_table,
         pieces=accepted[:MAX_PIECES], more_pieces=max(0, len(accepted) - MAX_PIECES),
         failed=failed, bouncing=held, attachment_name=attachment, office_name=config.office.name,
-        waiting=_waiting(app),
+        waiting=_waiting(app), console=config.web.url,
     )
     subject, body = app.replies.render("digest", context)
     bars = [Bar(r["unit"], r["accepted"], r["rejected"]) for r in per_unit[:MAX_BARS]]
@@ -262,4 +264,5 @@ def sample_contexts() -> list[dict[str, Any]]:
         attachment_name="周报-2026-W47.xlsx", office_name="县教育局办公室",
         waiting=[{"id": 7, "received": "11月20日 09:12", "sender": "lina@example.test",
                   "subject": "回复：【退回】稿件未能登记", "reason": "信息员回复我们的邮件提问"}],
+        console="https://xxbs.example.edu.cn/",
     )]
