@@ -102,3 +102,51 @@ def test_web_and_run_serve_the_console(tmp_path: Path, command: str) -> None:
     # uvicorn ends `web` by raising the SIGTERM again once it has shut down (systemd
     # counts that as a clean stop); `run` handles the signal and exits 0.
     assert server.returncode == (0 if command == "run" else -signal.SIGTERM), errors
+
+
+def test_demo_web_opens_the_console_on_the_demos_data(tmp_path: Path) -> None:
+    """`demo --web` files the fixture mails, prints a demo account, and serves the console
+    on that data: the printed password logs in and the filed pieces and the held mail are
+    there."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    port = free_port()
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'mailintake.db'}",
+                          f'[web]\nlisten = "127.0.0.1:{port}"\n')
+    server = subprocess.Popen([sys.executable, "-m", "mailintake", "--config", str(config),
+                               "demo", "--web"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        assert server.stdout is not None
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if "密码" in line:
+                break
+        printed = "".join(lines)
+        assert "users add 文秘 --role clerk" in printed and "status、report" in printed
+        found = re.search(r"用户名 (\S+)  密码 (\S+)（", printed)
+        assert found, printed
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                login = browser.open(f"http://127.0.0.1:{port}/login", timeout=2).read()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        form = urllib.parse.urlencode({"username": found[1], "password": found[2],
+                                       "csrf": csrf_of(login.decode())}).encode()
+        browser.open(f"http://127.0.0.1:{port}/login", data=form, timeout=10).read()
+        pieces = browser.open(f"http://127.0.0.1:{port}/pieces", timeout=10).read().decode()
+        assert "我校多措并举扎实推进党的建设" in pieces  # 组织部's fixture piece
+        held = browser.open(f"http://127.0.0.1:{port}/held", timeout=10).read().decode()
+        assert "stranger@example.com" in held
+    finally:
+        server.terminate()
+        _out, errors = server.communicate(timeout=30)
+    assert "Traceback" not in errors, errors

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from mailintake.cli.state import State
 
 DEMO_DATA = resources.files("mailintake.cli") / "demo_data"
+#: The account ``demo --web`` makes (an administrator: every page of the console).
+DEMO_USER = "demo"
 
 
 def _demo_paths(config: Config) -> list[Path]:
@@ -93,3 +95,30 @@ def run_demo(state: State, reset: bool, now: datetime) -> None:
         f"共 {report.seen} 封：登记 {report.filed}，退回 {report.rejected}，"
         f"待人工 {report.quarantined}，忽略 {report.ignored}。"
     )
+    config = state.config.source or Path("config/demo.toml")
+    click.echo(
+        f"\n在浏览器中查看这些数据（网页管理台）：scripts/demo --web；或者\n"
+        f"  mailintake --config {config} users add 文秘 --role clerk\n"
+        f"  mailintake --config {config} web\n"
+        f"然后打开 http://{state.config.web.listen}/ 。"
+        f"status、report 等命令同样加 --config {config} 即可查看演示数据。"
+    )
+
+
+def serve_demo(state: State) -> None:
+    """The console on the demo's data, with a demo account whose password is printed."""
+    import secrets
+
+    from mailintake.store import accounts
+    from mailintake.web.passwords import hash_password
+    from mailintake.web.server import serve
+
+    app = state.app
+    password = secrets.token_urlsafe(9)
+    if accounts.user(app.engine, DEMO_USER) is None:
+        accounts.add_user(app.engine, DEMO_USER, "admin", hash_password(password))
+    else:  # a demo kept with --keep: the account stays, with a new password
+        accounts.set_password(app.engine, DEMO_USER, hash_password(password))
+    click.echo(f"\n网页管理台：http://{app.config.web.listen}/  "
+               f"用户名 {DEMO_USER}  密码 {password}（按 Ctrl-C 停止）", nl=True)
+    serve(app)

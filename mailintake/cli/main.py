@@ -156,13 +156,17 @@ def run(state: State) -> None:
 @click.option("--reset/--keep", default=True, help="先清空演示数据（默认清空）")
 @click.option("--now", "demo_now", default="2026-11-19T10:00:00+08:00",
               help="演示时刻（样例邮件的日期在 2026 年 11 月）")
+@click.option("--web", "serve_web", is_flag=True,
+              help="处理完后启动网页管理台，并建一个演示账号（打印其密码）")
 @click.pass_obj
 @guard
-def demo(state: State, reset: bool, demo_now: str) -> None:
+def demo(state: State, reset: bool, demo_now: str, serve_web: bool) -> None:
     """用自带的样例邮件演示完整流程（仅限 Maildir + 文件夹发件的配置）。"""
-    from mailintake.cli.demo import run_demo
+    from mailintake.cli.demo import run_demo, serve_demo
 
     run_demo(state, reset, aware(demo_now))
+    if serve_web:
+        serve_demo(state)
 
 
 @main.command()
