@@ -21,6 +21,7 @@ from mailintake.cli.main import main
 from mailintake.config.office import PointsConfig
 from mailintake.office.periods import parse_period
 from mailintake.office.points import quota_line
+from mailintake.store import accounts
 from mailintake.store.database import session
 from mailintake.store.models import Status, Submission
 
@@ -94,6 +95,11 @@ def test_adoption_points_and_a_60_40_split_land_in_the_right_units(app: App) -> 
 
     ok(app, now, "unadopt", weibo, "--channel", "教育厅微博")
     assert by_unit(report(app, now, "2026-11"))["组织部"]["points"] == 1
+    # Who adopted and who took it back, and when, are on the piece's record.
+    trail = accounts.trail(app.engine, f"piece:{weibo}")
+    assert [(a.action, a.who.endswith("（命令行）"), a.at) for a in trail] == [
+        ("unadopt", True, now), ("adopt", True, now)]
+    assert trail[1].detail.startswith("教育厅微博，采用日期 2026-11-20")
     again = run(app, now, "unadopt", weibo, "--channel", "weibo")
     assert again.exit_code == 1 and "没有“weibo”的采用记录" in again.output
 

@@ -7,6 +7,7 @@ period) ends with the message and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from datetime import date, datetime, time
@@ -48,6 +49,9 @@ def adopt_command(
     named = app.config.points.channel(adoptions[0].channel)
     points = named.earned(brief) if named else 0
     which = f"第{'、'.join(str(a.item) for a in adoptions)}条" if numbers else ""
+    _audit(app, "adopt", tracking_no,
+           f"{named.name if named else channel}{'（简讯）' if brief else ''}{which}，"
+           f"采用日期 {app.local(when).date().isoformat()}" + (f"，合稿 {split}" if split else ""))
     each = f"每条 {points:g} 分，共 {points * len(adoptions):g} 分" if numbers else f"{points:g} 分"
     click.echo(f"已记录：稿件 {tracking_no} {which}被{named.name if named else channel}采用"
                f"{'（简讯）' if brief else ''}，{each}。")
@@ -60,7 +64,21 @@ def unadopt_command(app: App, tracking_no: str, channel: str, item: int = 0) -> 
     except PointsError as exc:
         fail(str(exc))
     which = f"第{item}条" if item else ""
+    _audit(app, "unadopt", tracking_no, f"{channel}{which}")
     click.echo(f"已撤销：稿件 {tracking_no} {which}的“{channel}”采用记录，积分已冲回。")
+
+
+def _audit(app: App, action: str, tracking_no: str, detail: str) -> None:
+    """The piece's audit trail names who changed it from the command line, as the
+    console names its users."""
+    from mailintake.store import accounts
+
+    try:
+        who = f"{getpass.getuser()}（命令行）"
+    except (KeyError, OSError):  # a user id without a name
+        who = "命令行"
+    accounts.record(app.engine, who, action, f"piece:{tracking_no}", detail=detail,
+                    at=app.clock())
 
 
 def period_arg(app: App, text: str) -> Period:
