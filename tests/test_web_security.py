@@ -155,6 +155,8 @@ def test_a_viewer_reads_but_changes_nothing(filed: App) -> None:
     status = admin.get("/status")
     assert status.status_code == 200 and "待人工处理的邮件：1 封" in status.text
     assert "上次成功收取：2026-11-19 10:00" in status.text and "最近没有收取错误" in status.text
+    assert "下次催报：11月26日（周四）09:00" in status.text
+    assert "下次周报：11月23日（周一）08:00" in status.text
     loop.record_error(filed, "[Errno 111] Connection refused", NOW + timedelta(minutes=5))
     status = admin.get("/status")
     assert "最近一次收取出错：2026-11-19 10:05：[Errno 111] Connection refused" in status.text

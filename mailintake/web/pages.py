@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mailintake.office.digest import next_digest
+from mailintake.office.reminders import moment_label, next_reminder
 from mailintake.store import accounts, browse
 from mailintake.web import labels, word
 from mailintake.web.console import WRITERS, Console, console_of, field, page
@@ -205,6 +207,11 @@ def unit_active(request: Request, login: accounts.Login) -> Response:
 @page(roles=("admin",))
 def status_page(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
+    app, now = console.app, console.now()
+    reminder = next_reminder(app, now)
+    digest = next_digest(now, app.config.digest, app.config.office.tz)
     return console.page(request, "status.html",
-                        state=browse.service_state(console.app.engine))
+                        state=browse.service_state(app.engine),
+                        next_reminder=moment_label(reminder) if reminder else "",
+                        next_digest=moment_label(digest) if digest else "")
 
