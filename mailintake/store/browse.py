@@ -87,11 +87,14 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
         return query.where(func.instr(document, word) > 0)
     grams = search.bigrams(word)
     if grams:
-        found = sa.text("SELECT submission_id FROM piece_search "
-                        "WHERE grams @> CAST(:grams AS text[])").bindparams(
+        # Materialized: the planner cannot tell a rare word from a common one, and left
+        # to itself it walks the newest pieces backwards looking for a rare one's few.
+        hits = sa.text("SELECT submission_id FROM piece_search "
+                       "WHERE grams @> CAST(:grams AS text[])").bindparams(
             sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
-        ).columns(sa.column("submission_id", sa.Integer))
-        query = query.where(col(Submission.id).in_(found.subquery().select()))
+        ).columns(sa.column("submission_id", sa.Integer)).cte("hits").prefix_with(
+            "MATERIALIZED")
+        query = query.join(hits, hits.c.submission_id == col(Submission.id))
     return query.where(func.strpos(document, word) > 0)
 
 
@@ -113,7 +116,9 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
     if wanted.until is not None:
         query = query.where(col(Submission.received_at) < wanted.until)
     query = _searched(query, engine, wanted.words)
-    query = query.order_by(col(Submission.id).desc()).offset(offset).limit(limit + 1)
+    # By arrival: a period's pieces are then one stretch of the received_at index.
+    query = (query.order_by(col(Submission.received_at).desc(), col(Submission.id).desc())
+             .offset(offset).limit(limit + 1))
     with session(engine) as db:
         rows = [PieceRow(id=r[0], tracking_no=r[1] or "", received_at=r[2], unit=r[3] or "",
                          column=r[4], title=r[5], status=r[6], word_count=r[7],
