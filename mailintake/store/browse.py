@@ -87,15 +87,32 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
         return query.where(func.instr(document, word) > 0)
     grams = search.bigrams(word)
     if grams:
-        # Materialized: the planner cannot tell a rare word from a common one, and left
-        # to itself it walks the newest pieces backwards looking for a rare one's few.
-        hits = sa.text("SELECT submission_id FROM piece_search "
-                       "WHERE grams @> CAST(:grams AS text[])").bindparams(
+        matches = sa.text("SELECT submission_id FROM piece_search "
+                          "WHERE grams @> CAST(:grams AS text[])").bindparams(
             sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
-        ).columns(sa.column("submission_id", sa.Integer)).cte("hits").prefix_with(
-            "MATERIALIZED")
-        query = query.join(hits, hits.c.submission_id == col(Submission.id))
+        ).columns(sa.column("submission_id", sa.Integer))
+        if _few(engine, matches):
+            # Few matches: collect them first (materialized), then sort. Left to itself
+            # the planner cannot tell a rare word from a common one, and walks the newest
+            # pieces backwards looking for a rare word's few.
+            hits = matches.cte("hits").prefix_with("MATERIALIZED")
+            query = query.join(hits, hits.c.submission_id == col(Submission.id))
+        else:  # many: the newest pieces hold some soon
+            query = query.where(col(Submission.id).in_(matches.subquery().select()))
     return query.where(func.strpos(document, word) > 0)
+
+
+#: Up to this many matches a search collects them before sorting (PostgreSQL).
+FEW = 5000
+
+
+def _few(engine: Engine, matches: Any) -> bool:
+    """Whether at most ``FEW`` pieces match (counting stops past that)."""
+    sub = matches.subquery()
+    bounded = sa.select(sa.func.count()).select_from(
+        sa.select(sub.c.submission_id).limit(FEW + 1).subquery())
+    with engine.connect() as connection:
+        return int(connection.execute(bounded).scalar_one()) <= FEW
 
 
 def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
