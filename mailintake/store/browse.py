@@ -133,9 +133,12 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
     if wanted.until is not None:
         query = query.where(col(Submission.received_at) < wanted.until)
     query = _searched(query, engine, wanted.words)
-    # By arrival: a period's pieces are then one stretch of the received_at index.
-    query = (query.order_by(col(Submission.received_at).desc(), col(Submission.id).desc())
-             .offset(offset).limit(limit + 1))
+    # Newest first. PostgreSQL by arrival: a period's pieces are then one stretch of
+    # the received_at index (by id it walks every newer piece first). SQLite by id,
+    # the filing order: by arrival it would sort every match of a common word.
+    newest = ((col(Submission.id).desc(),) if engine.dialect.name == "sqlite"
+              else (col(Submission.received_at).desc(), col(Submission.id).desc()))
+    query = query.order_by(*newest).offset(offset).limit(limit + 1)
     with session(engine) as db:
         rows = [PieceRow(id=r[0], tracking_no=r[1] or "", received_at=r[2], unit=r[3] or "",
                          column=r[4], title=r[5], status=r[6], word_count=r[7],
