@@ -133,11 +133,13 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
     if wanted.until is not None:
         query = query.where(col(Submission.received_at) < wanted.until)
     query = _searched(query, engine, wanted.words)
-    # Newest first. PostgreSQL by arrival: a period's pieces are then one stretch of
-    # the received_at index (by id it walks every newer piece first). SQLite by id,
-    # the filing order: by arrival it would sort every match of a common word.
-    newest = ((col(Submission.id).desc(),) if engine.dialect.name == "sqlite"
-              else (col(Submission.received_at).desc(), col(Submission.id).desc()))
+    # Newest first: by id (the filing order), which the planners walk backwards and
+    # stop at the page's end. A period on PostgreSQL by arrival instead, one stretch of
+    # the received_at index (by id it would walk every newer piece first).
+    period = wanted.since is not None or wanted.until is not None
+    newest = ((col(Submission.received_at).desc(), col(Submission.id).desc())
+              if period and engine.dialect.name == "postgresql"
+              else (col(Submission.id).desc(),))
     query = query.order_by(*newest).offset(offset).limit(limit + 1)
     with session(engine) as db:
         rows = [PieceRow(id=r[0], tracking_no=r[1] or "", received_at=r[2], unit=r[3] or "",
