@@ -72,11 +72,13 @@ _ROW_COLUMNS = (
 )
 
 
-def _searched(query: Any, engine: Engine, words: str) -> Any:
-    """``query`` narrowed to the pieces whose title or text holds ``words``."""
+def _searched(query: Any, engine: Engine, words: str) -> tuple[Any, bool]:
+    """``query`` narrowed to the pieces whose title or text holds ``words``, and whether
+    the matches are collected before sorting (PostgreSQL, few of them)."""
     word = words.strip().lower()
+    collected = False
     if not word:
-        return query
+        return query, collected
     document = func.lower(col(Submission.title) + "\n" + col(Submission.text))
     if engine.dialect.name == "sqlite":
         match = search.fts_query(word)
@@ -84,7 +86,7 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
             found = sa.text("SELECT rowid FROM piece_search WHERE piece_search MATCH :match"
                             ).bindparams(match=match).columns(sa.column("rowid", sa.Integer))
             query = query.where(col(Submission.id).in_(found.subquery().select()))
-        return query.where(func.instr(document, word) > 0)
+        return query.where(func.instr(document, word) > 0), collected
     grams = search.bigrams(word)
     if grams:
         matches = sa.text("SELECT submission_id FROM piece_search "
@@ -97,9 +99,10 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
             # pieces backwards looking for a rare word's few.
             hits = matches.cte("hits").prefix_with("MATERIALIZED")
             query = query.join(hits, hits.c.submission_id == col(Submission.id))
+            collected = True
         else:  # many: the newest pieces hold some soon
             query = query.where(col(Submission.id).in_(matches.subquery().select()))
-    return query.where(func.strpos(document, word) > 0)
+    return query.where(func.strpos(document, word) > 0), collected
 
 
 #: Up to this many matches a search collects them before sorting (PostgreSQL).
@@ -132,13 +135,13 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
         query = query.where(col(Submission.received_at) >= wanted.since)
     if wanted.until is not None:
         query = query.where(col(Submission.received_at) < wanted.until)
-    query = _searched(query, engine, wanted.words)
-    # Newest first: by id (the filing order), which the planners walk backwards and
-    # stop at the page's end. A period on PostgreSQL by arrival instead, one stretch of
-    # the received_at index (by id it would walk every newer piece first).
+    query, collected = _searched(query, engine, wanted.words)
+    # Newest first: by id (the filing order), which the planners walk backwards until
+    # the page is full. On PostgreSQL a period, or a rare word's collected matches, by
+    # arrival instead: by id it would walk every newer piece first, probing each.
     period = wanted.since is not None or wanted.until is not None
     newest = ((col(Submission.received_at).desc(), col(Submission.id).desc())
-              if period and engine.dialect.name == "postgresql"
+              if (period or collected) and engine.dialect.name == "postgresql"
               else (col(Submission.id).desc(),))
     query = query.order_by(*newest).offset(offset).limit(limit + 1)
     with session(engine) as db:
