@@ -72,13 +72,11 @@ _ROW_COLUMNS = (
 )
 
 
-def _searched(query: Any, engine: Engine, words: str) -> tuple[Any, bool]:
-    """``query`` narrowed to the pieces whose title or text holds ``words``, and whether
-    the matches are collected before sorting (PostgreSQL, few of them)."""
+def _searched(query: Any, engine: Engine, words: str) -> Any:
+    """``query`` narrowed to the pieces whose title or text holds ``words``."""
     word = words.strip().lower()
-    collected = False
     if not word:
-        return query, collected
+        return query
     document = func.lower(col(Submission.title) + "\n" + col(Submission.text))
     if engine.dialect.name == "sqlite":
         match = search.fts_query(word)
@@ -86,36 +84,17 @@ def _searched(query: Any, engine: Engine, words: str) -> tuple[Any, bool]:
             found = sa.text("SELECT rowid FROM piece_search WHERE piece_search MATCH :match"
                             ).bindparams(match=match).columns(sa.column("rowid", sa.Integer))
             query = query.where(col(Submission.id).in_(found.subquery().select()))
-        return query.where(func.instr(document, word) > 0), collected
+        return query.where(func.instr(document, word) > 0)
     grams = search.bigrams(word)
     if grams:
         matches = sa.text("SELECT submission_id FROM piece_search "
                           "WHERE grams @> CAST(:grams AS text[])").bindparams(
             sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
         ).columns(sa.column("submission_id", sa.Integer))
-        if _few(engine, matches):
-            # Few matches: collect them first (materialized), then sort. Left to itself
-            # the planner cannot tell a rare word from a common one, and walks the newest
-            # pieces backwards looking for a rare word's few.
-            hits = matches.cte("hits").prefix_with("MATERIALIZED")
-            query = query.join(hits, hits.c.submission_id == col(Submission.id))
-            collected = True
-        else:  # many: the newest pieces hold some soon
-            query = query.where(col(Submission.id).in_(matches.subquery().select()))
-    return query.where(func.strpos(document, word) > 0), collected
-
-
-#: Up to this many matches a search collects them before sorting (PostgreSQL).
-FEW = 5000
-
-
-def _few(engine: Engine, matches: Any) -> bool:
-    """Whether at most ``FEW`` pieces match (counting stops past that)."""
-    sub = matches.subquery()
-    bounded = sa.select(sa.func.count()).select_from(
-        sa.select(sub.c.submission_id).limit(FEW + 1).subquery())
-    with engine.connect() as connection:
-        return int(connection.execute(bounded).scalar_one()) <= FEW
+        # (Collecting the matches first is quicker for a rare word and far slower for a
+        # common one, and telling them apart costs as much: bench/README.md.)
+        query = query.where(col(Submission.id).in_(matches.subquery().select()))
+    return query.where(func.strpos(document, word) > 0)
 
 
 def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
@@ -135,13 +114,13 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
         query = query.where(col(Submission.received_at) >= wanted.since)
     if wanted.until is not None:
         query = query.where(col(Submission.received_at) < wanted.until)
-    query, collected = _searched(query, engine, wanted.words)
+    query = _searched(query, engine, wanted.words)
     # Newest first: by id (the filing order), which the planners walk backwards until
-    # the page is full. On PostgreSQL a period, or a rare word's collected matches, by
-    # arrival instead: by id it would walk every newer piece first, probing each.
+    # the page is full. On PostgreSQL a period by arrival instead: by id it would walk
+    # every newer piece first.
     period = wanted.since is not None or wanted.until is not None
     newest = ((col(Submission.received_at).desc(), col(Submission.id).desc())
-              if (period or collected) and engine.dialect.name == "postgresql"
+              if period and engine.dialect.name == "postgresql"
               else (col(Submission.id).desc(),))
     query = query.order_by(*newest).offset(offset).limit(limit + 1)
     with session(engine) as db:
