@@ -49,23 +49,25 @@ def digest_week(
     """The week whose digest is the latest one due at ``now``, or None if disabled."""
     if not settings.enabled:
         return None
-    local = now.astimezone(tz)
-    monday = local.date() - timedelta(days=local.weekday())
-    moment = datetime.combine(monday + timedelta(days=settings.weekday - 1),
-                              time(settings.hour), tzinfo=tz)
+    moment = _this_weeks(now, settings, tz)
     if now < moment:
         moment -= timedelta(weeks=1)
     return period_of("week", moment.date() - timedelta(weeks=1), calendar)
+
+
+def _this_weeks(now: datetime, settings: DigestConfig, tz: ZoneInfo) -> datetime:
+    """The moment of ``now``'s week (Monday to Sunday, office time) a digest is due at."""
+    local = now.astimezone(tz)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday + timedelta(days=settings.weekday - 1),
+                            time(settings.hour), tzinfo=tz)
 
 
 def next_digest(now: datetime, settings: DigestConfig, tz: ZoneInfo) -> datetime | None:
     """The next moment after ``now`` a digest falls due; None if disabled."""
     if not settings.enabled:
         return None
-    local = now.astimezone(tz)
-    monday = local.date() - timedelta(days=local.weekday())
-    moment = datetime.combine(monday + timedelta(days=settings.weekday - 1),
-                              time(settings.hour), tzinfo=tz)
+    moment = _this_weeks(now, settings, tz)
     return moment if moment > now else moment + timedelta(weeks=1)
 
 

@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.datastructures import UploadFile
@@ -32,6 +33,7 @@ from mailintake.office.registry import (
     split_list,
 )
 from mailintake.store import accounts, desk
+from mailintake.store.database import Engine
 from mailintake.store.unitchanges import Change, RegistryError, UnitEdit
 from mailintake.store.units import PersonEntry, edit_unit, remove_person, set_person
 from mailintake.web.console import WRITERS, Console, console_of, field, page
@@ -74,6 +76,28 @@ def _record(console: Console, login: accounts.Login, action: str, unit_id: int,
     console.audit(login, action, f"unit:{unit_id}", detail[:4000])
 
 
+def _the_unit(request: Request) -> tuple[Console, int, str]:
+    """The console, and the id and name of the unit the URL names (404 when none)."""
+    console = console_of(request)
+    unit_id = _unit_id(request)
+    unit = desk.unit(console.app.engine, unit_id)
+    if unit is None:
+        raise HTTPException(404)
+    return console, unit_id, unit.name
+
+
+def _changed(request: Request, login: accounts.Login, action: str,
+             change: Callable[[Engine, str], list[Change]]) -> Response:
+    """Make one change to the unit the URL names, record it, and show the unit with it."""
+    console, unit_id, name = _the_unit(request)
+    try:
+        changes = change(console.app.engine, name)
+    except RegistryError as exc:
+        return _unit_page(request, unit_id, error=str(exc), status_code=409)
+    _record(console, login, action, unit_id, changes)
+    return _unit_page(request, unit_id, changes=changes)
+
+
 @page()
 def unit_page(request: Request, _login: accounts.Login) -> Response:
     return _unit_page(request, _unit_id(request))
@@ -81,11 +105,7 @@ def unit_page(request: Request, _login: accounts.Login) -> Response:
 
 @page(roles=WRITERS)
 def unit_edit(request: Request, login: accounts.Login) -> Response:
-    console = console_of(request)
-    unit_id = _unit_id(request)
-    unit = desk.unit(console.app.engine, unit_id)
-    if unit is None:
-        raise HTTPException(404)
+    _console, unit_id, _name = _the_unit(request)
     form = request.state.form
     quota_text = field(form, "quota").strip()
     if quota_text and not DIGITS.match(quota_text):
@@ -100,21 +120,13 @@ def unit_edit(request: Request, login: accounts.Login) -> Response:
         active=field(form, "active") != "0",
         quota=int(quota_text) if quota_text else None, kind_quota=not quota_text,
     )
-    try:
-        changes = edit_unit(console.app.engine, unit.name, edit)
-    except RegistryError as exc:
-        return _unit_page(request, unit_id, error=str(exc), status_code=409)
-    _record(console, login, "unit.edit", unit_id, changes)
-    return _unit_page(request, unit_id, changes=changes)
+    return _changed(request, login, "unit.edit",
+                    lambda engine, name: edit_unit(engine, name, edit))
 
 
 @page(roles=WRITERS)
 def person_set(request: Request, login: accounts.Login) -> Response:
-    console = console_of(request)
-    unit_id = _unit_id(request)
-    unit = desk.unit(console.app.engine, unit_id)
-    if unit is None:
-        raise HTTPException(404)
+    _console, unit_id, unit_name = _the_unit(request)
     form = request.state.form
     name = " ".join(field(form, "name").split())[:50]
     emails, problems = checked_emails(field(form, "emails"))
@@ -124,28 +136,16 @@ def person_set(request: Request, login: accounts.Login) -> Response:
         return _unit_page(request, unit_id, error="；".join(problems), status_code=400)
     person = PersonEntry(name=name, title=" ".join(field(form, "title").split())[:50],
                          phone=" ".join(field(form, "phone").split())[:50],
-                         emails=list(dict.fromkeys(emails)), units=[unit.name])
-    try:
-        changes = set_person(console.app.engine, unit.name, person)
-    except RegistryError as exc:
-        return _unit_page(request, unit_id, error=str(exc), status_code=409)
-    _record(console, login, "person.set", unit_id, changes)
-    return _unit_page(request, unit_id, changes=changes)
+                         emails=list(dict.fromkeys(emails)), units=[unit_name])
+    return _changed(request, login, "person.set",
+                    lambda engine, name: set_person(engine, name, person))
 
 
 @page(roles=WRITERS)
 def person_remove(request: Request, login: accounts.Login) -> Response:
-    console = console_of(request)
-    unit_id = _unit_id(request)
-    unit = desk.unit(console.app.engine, unit_id)
-    if unit is None:
-        raise HTTPException(404)
-    try:
-        changes = remove_person(console.app.engine, unit.name, field(request.state.form, "name"))
-    except RegistryError as exc:
-        return _unit_page(request, unit_id, error=str(exc), status_code=409)
-    _record(console, login, "person.remove", unit_id, changes)
-    return _unit_page(request, unit_id, changes=changes)
+    who = field(request.state.form, "name")
+    return _changed(request, login, "person.remove",
+                    lambda engine, name: remove_person(engine, name, who))
 
 
 # --- the registration form ----------------------------------------------------------------------
