@@ -18,12 +18,14 @@ import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 from conftest import SHANGHAI
-from office_pieces import file_piece, make_app, send
-from pieces import CHEN, LI, LIU, ZHANG, mail, news, piece_mail, weekly
+from office_pieces import body_text, file_piece, make_app, parsed, send
+from office_pieces import outbox as outbox_of
+from pieces import CHEN, LI, LIU, WANG, ZHANG, chinese, mail, news, piece_mail, weekly, word_file
 
 from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.cli.views import submission_rows
+from mailintake.office.digest import queue_digest
 from mailintake.office.rankings import last_places, rank
 
 
@@ -163,3 +165,34 @@ def test_rankings_per_kind_in_the_report_and_the_excel(
              for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert lines["组织部"]["末位"] == "末位" and lines["组织部"]["类内名次"] == 2
     assert lines["实验小学"]["类内名次"] == 1 and not lines["实验小学"]["末位"]
+
+
+def test_rankings_from_the_mails_the_units_sent(app: App) -> None:
+    """A week of real mails: 实验小学 sends two pieces, 城关镇中心校 one, 东街小学 none;
+    党政办公室 two, 组织部 one. Each correspondent gets a receipt; the month's report and
+    the Monday digest rank schools and departments apart and mark the last of each."""
+    sent = [(LI, "实验小学信息（2026.11.16）开展秋季趣味运动会", 16),
+            (LI, "实验小学信息（2026.11.18）举行读书节启动仪式", 18),
+            (WANG, "城关镇中心校信息（2026.11.17）召开家长会", 17),
+            (CHEN, "党政办公室信息（2026.11.16）召开安全工作部署会", 16),
+            (CHEN, "党政办公室信息（2026.11.19）开展消防演练", 19),
+            (LIU, "组织部信息（2026.11.18）举办党务干部培训班", 18)]
+    for seed, (sender, subject, day) in enumerate(sent):
+        document = word_file("", [chinese(260, seed)], ((1600, 1200, "图为活动现场"),))
+        send(app, at(date(2026, 11, day)), piece_mail(sender, subject, document))
+    assert [r["status"] for r in submission_rows(app)] == ["accepted"] * len(sent)
+    assert len(outbox_of(app, "receipt")) == len(sent)
+
+    found = rows(app, at(date(2026, 11, 30)), "2026-11")
+    assert (found["实验小学"]["kind_rank"], found["城关镇中心校"]["kind_rank"]) == (1, 2)
+    assert found["城关镇东街小学"]["last"] == "末位" and not found["城关镇东街小学"]["eligible"]
+    assert (found["党政办公室"]["kind_rank"], found["组织部"]["last"]) == (1, "末位")
+    table = ok(app, at(date(2026, 11, 30)), "report", "--period", "2026-11")
+    assert "部门 组织部" in table and "城关镇东街小学" in table
+
+    assert queue_digest(app, at(date(2026, 11, 23), 8))
+    [digest] = outbox_of(app, "digest")
+    text = body_text(parsed(digest))
+    assert "类内名次" in text and "末位" in text
+    last_row = next(line for line in text.splitlines() if "组织部" in line and "部门" in line)
+    assert "末位" in last_row
