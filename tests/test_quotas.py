@@ -10,13 +10,17 @@ from pathlib import Path
 import pytest
 from conftest import SHANGHAI
 from office_pieces import body_text, file_piece, make_app, outbox, parsed, unit_id
+from sqlmodel import select
 
 from mailintake.app import App
 from mailintake.config.calendar import TeachingCalendar
 from mailintake.config.settings import CalendarConfig, SemesterConfig
 from mailintake.office.periods import PeriodError, parse_period, period_of
 from mailintake.office.quotas import Quotas
+from mailintake.office.registry import import_rows, read_rows
 from mailintake.office.reminders import queue_reminders
+from mailintake.store.database import session
+from mailintake.store.models import OutboxMessage
 from mailintake.store.units import UnitInfo
 
 CALENDAR = TeachingCalendar(CalendarConfig(
@@ -140,3 +144,28 @@ def test_a_reminder_missed_during_downtime_goes_out_once_on_restart(app: App) ->
     # A key names every unit its mail covers: reminder:<unit>[,<unit>…]:<period>:<address>.
     assert unit_id(app, "实验小学") in {int(u) for i in outbox(app, "reminder")
                                       for u in i.dedup_key.split(":")[1].split(",")}
+
+
+def test_a_township_correspondent_of_ninety_village_schools_is_reminded_of_each_once(
+    app: App, tmp_path: Path
+) -> None:
+    """Seed 004's township: one correspondent writes for ninety village schools, all silent
+    in teaching week 12. Every school is named in the reminders she gets, in as few mails
+    as the outbox's keys hold (the key column is 200 characters on PostgreSQL), and a
+    second round on the same day queues nothing."""
+    form = tmp_path / "乡镇.csv"
+    rows = ["单位名称,简称,单位类别,信息员姓名,职务,邮箱,联系电话"]
+    rows += [f"城关镇第{n}村小学,,学校,孙老师,教师,sunls@126.com,1370000{n:04d}"
+             for n in range(1, 91)]
+    form.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    import_rows(app.engine, read_rows(form))
+    thursday = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)
+    queued = queue_reminders(app, thursday)
+    with session(app.engine) as db:
+        mails = db.exec(select(OutboxMessage)
+                        .where(OutboxMessage.recipient == "sunls@126.com")).all()
+    assert 1 < len(mails) < 6 and queued >= len(mails)
+    assert all(len(m.dedup_key) <= 200 for m in mails)
+    named = "".join(body_text(parsed(m)) for m in mails)
+    assert all(f"城关镇第{n}村小学" in named for n in range(1, 91))
+    assert queue_reminders(app, thursday) == 0

@@ -193,8 +193,23 @@ def queue_reminders(app: App, now: datetime) -> int:
     return len(queued)
 
 
+def _fitting(reminders: list[Reminder], address_id: int) -> list[list[Reminder]]:
+    """``reminders`` for one address in as few mails as their outbox keys fit in (a
+    township's correspondent may send for dozens of village schools): usually one."""
+    groups: list[list[Reminder]] = [[]]
+    for reminder in reminders:
+        trial = [*groups[-1], reminder]
+        pairs = ((r.unit.id, r.period.key) for r in trial)
+        if groups[-1] and len(sent.reminder_key(pairs, address_id)) > sent.KEY_LENGTH:
+            groups.append([reminder])
+        else:
+            groups[-1] = trial
+    return groups
+
+
 def _mails(app: App, reminders: list[Reminder], now: datetime) -> list[sent.Mail]:
-    """One mail per correspondent address, naming every unit of theirs in ``reminders``."""
+    """One mail per correspondent address (more only when its units outgrow one outbox
+    key), naming every unit of theirs in ``reminders``."""
     from mailintake.replies.compose import example_values
 
     as_of = f"{app.local(now):%m月%d日 %H:%M}"
@@ -206,19 +221,20 @@ def _mails(app: App, reminders: list[Reminder], now: datetime) -> list[sent.Mail
         for address_id, address, name in reminder.unit.recipients:
             by_address.setdefault(address_id, (address, name, []))[2].append(reminder)
     mails = []
-    for address_id, (address, name, theirs) in by_address.items():
-        context = reminder_context(
-            theirs, recipient_name=name, as_of=as_of, columns=app.config.columns,
-            office_name=app.config.office.name, deadlines=deadlines,
-            examples=example_values(app, now, unit=theirs[0].unit.name, author=name),
-            contact=app.config.office.contact_line,
-        )
-        subject, body = app.replies.render("reminder", context)
-        raw = app.replies.plain(to=address, subject=subject, body=body, now=now,
-                                auto="auto-generated")
-        key = sent.reminder_key(((r.unit.id, r.period.key) for r in theirs), address_id)
-        mails.append(sent.Mail(dedup_key=key, kind="reminder", recipient=address,
-                               subject=subject, raw=raw))
+    for address_id, (address, name, all_theirs) in by_address.items():
+        for theirs in _fitting(all_theirs, address_id):
+            context = reminder_context(
+                theirs, recipient_name=name, as_of=as_of, columns=app.config.columns,
+                office_name=app.config.office.name, deadlines=deadlines,
+                examples=example_values(app, now, unit=theirs[0].unit.name, author=name),
+                contact=app.config.office.contact_line,
+            )
+            subject, body = app.replies.render("reminder", context)
+            raw = app.replies.plain(to=address, subject=subject, body=body, now=now,
+                                    auto="auto-generated")
+            key = sent.reminder_key(((r.unit.id, r.period.key) for r in theirs), address_id)
+            mails.append(sent.Mail(dedup_key=key, kind="reminder", recipient=address,
+                                   subject=subject, raw=raw))
     return mails
 
 

@@ -54,6 +54,10 @@ def queue_once(engine: Engine, mails: list[Mail], now: datetime) -> bool:
     return True
 
 
+#: The longest outbox key the table holds (``OutboxMessage.dedup_key``).
+KEY_LENGTH = 200
+
+
 def reminder_key(pairs: Iterable[tuple[int, str]], address_id: int) -> str:
     """The outbox key of one reminder mail for (unit id, period key) ``pairs``."""
     pairs = list(pairs)
