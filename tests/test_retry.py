@@ -172,3 +172,20 @@ def test_the_clerk_files_a_mail_for_a_unit_without_registering(
     assert rows["实验小学"]["accepted"] == 1
     listed = cli(tmp_path, LATER, "units", "list", "--format", "json")
     assert "stranger@example.com" not in listed.stdout
+
+
+def test_a_held_mail_whose_archive_is_gone_is_one_chinese_line(
+    app: App, tmp_path: Path
+) -> None:
+    """The archived copy was deleted by hand: the clerk reads why in Chinese, without the
+    server's paths (those go to the log), and the mail stays held for the administrator."""
+    deliver(app.config, fixture_mail("08_unknown_sender.eml"))
+    Intake(app).cycle()
+    waiting = held(app)
+    (app.storage.root / app.storage.raw_path(waiting.raw_sha256)).unlink()
+    done = cli(tmp_path, LATER, "messages", "retry", str(waiting.id), "--unit", "实验小学")
+    assert done.returncode == 1
+    # The log (on standard error too) keeps the path for the administrator.
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"错误：找不到邮件 {waiting.id} 的存档文件，无法重新处理；请管理员查看日志中的存档位置")
+    assert held(app).id == waiting.id

@@ -75,7 +75,9 @@ def retry(app: App, message_id: int, *, vouch: bool = False, unit: str = "",
             raise RetryError(str(exc)) from exc
     archived = app.storage.root / app.storage.raw_path(old.raw_sha256)
     if not archived.is_file():
-        raise RetryError(f"找不到邮件 {message_id} 的存档 {archived}，无法重新处理")
+        log.error("mail %s: its archived copy %s is missing", message_id, archived)
+        raise RetryError(f"找不到邮件 {message_id} 的存档文件，无法重新处理；"
+                         "请管理员查看日志中的存档位置")
     # Free the "same mail" key, or the new decision would call it a duplicate.
     key = messages.release_claim(app.engine, message_id)
     # A new delivery key: a mail retried again is retried from its newer row.
