@@ -26,6 +26,7 @@ from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.cli.views import submission_rows
 from mailintake.office.digest import queue_digest
+from mailintake.office.points import PointsError, parse_items
 from mailintake.office.rankings import last_places, rank
 
 
@@ -196,3 +197,9 @@ def test_rankings_from_the_mails_the_units_sent(app: App) -> None:
     assert "类内名次" in text and "末位" in text
     last_row = next(line for line in text.splitlines() if "组织部" in line and "部门" in line)
     assert "末位" in last_row
+
+
+@pytest.mark.parametrize("typed", ["²", "0", "12345", "三"])
+def test_item_numbers_a_clerk_mistypes_are_refused_in_chinese(typed: str) -> None:
+    with pytest.raises(PointsError, match=f"条目编号“{typed}”有误"):
+        parse_items(typed)

@@ -152,3 +152,10 @@ def test_one_correspondent_added_and_taken_off(app: App) -> None:
     assert removed.output.strip() == "移除：实验小学 的信息员「周敏」"
     assert send_piece(app, "zhoumin@163.com", "实验小学信息（2026.11.18）开展读书节活动") == (
         "quarantined")
+
+
+def test_a_quota_with_extra_digits_is_refused(app: App) -> None:
+    """A slip of the keyboard (30000000 for 3) is one Chinese line, and nothing changes."""
+    wrong = cli(app, "units", "set", "实验小学", "--quota", "30000000")
+    assert wrong.exit_code == 1 and "定额应在 0 到 1000 篇之间" in wrong.output
+    assert {u.name: u.quota for u in quota_units(app.engine)}["实验小学"] is None

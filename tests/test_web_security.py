@@ -32,6 +32,7 @@ from mailintake.store import accounts
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import Attachment, Submission, Unit
 from mailintake.web.app import create_app
+from mailintake.web.security import KEYS_KEPT, WINDOW, LoginLimit
 
 OPEN = {"/healthz", "/login"}
 
@@ -260,3 +261,19 @@ def test_a_login_ends_after_its_hours_and_the_period_filter_uses_local_days(
     moments.append(NOW + timedelta(hours=12, minutes=1))
     answer = clerk.get("/pieces")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_failed_logins_under_made_up_names_do_not_pile_up() -> None:
+    """Anyone may post to /login: the failures it counts are forgotten once stale, so a
+    stream of made-up names cannot grow the console's memory without end."""
+    now = [0.0]
+    limit = LoginLimit(3, clock=lambda: now[0])
+    for n in range(KEYS_KEPT + 1):
+        limit.failed(f"name:{n}")
+    now[0] += WINDOW + 1
+    limit.failed("name:last")
+    assert not limit.blocked("name:0")
+    assert len(limit._failures) == 1
+    for _ in range(3):
+        limit.failed("name:last")
+    assert limit.blocked("name:last")

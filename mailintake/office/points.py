@@ -76,7 +76,7 @@ def parse_items(text: str) -> list[int]:
     """``3`` or ``1,3,5`` (also ``1、3、5``) as item numbers, each 1 or more."""
     items = []
     for part in filter(None, (p.strip() for p in re.split(r"[,，、;；\s]+", text))):
-        if not part.isdigit() or int(part) < 1:
+        if not re.fullmatch(r"[0-9]{1,4}", part) or int(part) < 1:
             raise PointsError(f"条目编号“{part}”有误：应为 1 起的数字，例如 --items 1,3,5")
         items.append(int(part))
     if not items:

@@ -278,6 +278,10 @@ def quota_units(engine: Engine) -> list[UnitInfo]:
     ]
 
 
+#: The most pieces a period may ask of one unit (a typo of extra digits is refused).
+MAX_QUOTA = 1000
+
+
 def edit_unit(engine: Engine, name: str, edit: UnitEdit) -> list[Change]:
     """Change one unit's own fields; the changes made (none when nothing differs)."""
     with session(engine) as db:
@@ -296,8 +300,8 @@ def edit_unit(engine: Engine, name: str, edit: UnitEdit) -> list[Change]:
         if edit.kind_quota:
             unit.quota = None
         elif edit.quota is not None:
-            if edit.quota < 0:
-                raise RegistryError("定额不能为负数")
+            if not 0 <= edit.quota <= MAX_QUOTA:
+                raise RegistryError(f"定额应在 0 到 {MAX_QUOTA} 篇之间")
             unit.quota = edit.quota
         db.add(unit)
         db.flush()

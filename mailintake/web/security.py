@@ -40,6 +40,10 @@ def same(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 
 
+#: Keys (names, addresses) with failed logins kept before the stale ones are dropped.
+KEYS_KEPT = 10_000
+
+
 class LoginLimit:
     """Failed logins per key in the last ``WINDOW`` seconds, in this process."""
 
@@ -58,10 +62,14 @@ class LoginLimit:
         now = self._now()
         with self._lock:
             for key in keys:
-                failures = self._failures[key]
+                failures = self._failures.get(key)
+                if failures is None:
+                    continue
                 while failures and failures[0] < now - WINDOW:
                     failures.popleft()
-                if len(failures) >= self.attempts:
+                if not failures:
+                    del self._failures[key]
+                elif len(failures) >= self.attempts:
                     return True
         return False
 
@@ -70,6 +78,9 @@ class LoginLimit:
         with self._lock:
             for key in keys:
                 self._failures[key].append(now)
+            if len(self._failures) > KEYS_KEPT:  # made-up names: forget the stale ones
+                for key in [k for k, f in self._failures.items() if f[-1] < now - WINDOW]:
+                    del self._failures[key]
 
     def succeeded(self, name_key: str) -> None:
         with self._lock:
