@@ -166,6 +166,7 @@ def test_a_township_correspondent_of_ninety_village_schools_is_reminded_of_each_
                         .where(OutboxMessage.recipient == "sunls@126.com")).all()
     assert 1 < len(mails) < 6 and queued >= len(mails)
     assert all(len(m.dedup_key) <= 200 for m in mails)
+    assert all(m.message_id for m in mails)  # an answer to a reminder is known as one
     named = "".join(body_text(parsed(m)) for m in mails)
     assert all(f"城关镇第{n}村小学" in named for n in range(1, 91))
     assert queue_reminders(app, thursday) == 0

@@ -189,3 +189,8 @@ def test_a_held_mail_whose_archive_is_gone_is_one_chinese_line(
     assert done.stderr.strip().splitlines()[-1] == (
         f"错误：找不到邮件 {waiting.id} 的存档文件，无法重新处理；请管理员查看日志中的存档位置")
     assert held(app).id == waiting.id
+    # Registering the sender with it changes nothing either: the retry could not happen.
+    again = cli(tmp_path, LATER, "messages", "retry", str(waiting.id), "--unit", "实验小学",
+                "--register", "周敏")
+    assert again.returncode == 1
+    assert "stranger@example.com" not in cli(tmp_path, LATER, "units", "list").stdout

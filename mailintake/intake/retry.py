@@ -64,6 +64,11 @@ def retry(app: App, message_id: int, *, vouch: bool = False, unit: str = "",
     if old.outcome != Outcome.QUARANTINED:
         raise RetryError(f"邮件 {message_id} 不在待人工状态（{DONE[Outcome(old.outcome)]}），"
                          "无需重新处理")
+    archived = app.storage.root / app.storage.raw_path(old.raw_sha256)
+    if not archived.is_file():
+        log.error("mail %s: its archived copy %s is missing", message_id, archived)
+        raise RetryError(f"找不到邮件 {message_id} 的存档文件，无法重新处理；"
+                         "请管理员查看日志中的存档位置")
     if register:
         if not old.from_addr:
             raise RetryError(f"邮件 {message_id} 没有可登记的发件地址")
@@ -73,11 +78,6 @@ def retry(app: App, message_id: int, *, vouch: bool = False, unit: str = "",
             set_person(app.engine, unit, person)
         except RegistryError as exc:
             raise RetryError(str(exc)) from exc
-    archived = app.storage.root / app.storage.raw_path(old.raw_sha256)
-    if not archived.is_file():
-        log.error("mail %s: its archived copy %s is missing", message_id, archived)
-        raise RetryError(f"找不到邮件 {message_id} 的存档文件，无法重新处理；"
-                         "请管理员查看日志中的存档位置")
     # Free the "same mail" key, or the new decision would call it a duplicate.
     key = messages.release_claim(app.engine, message_id)
     # A new delivery key: a mail retried again is retried from its newer row.

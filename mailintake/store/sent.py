@@ -116,10 +116,10 @@ def reminder_round(
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         mails = build(_reminded(db, periods))
         for mail in mails:
-            db.add(OutboxMessage(
+            db.add(with_message_id(OutboxMessage(
                 dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
                 subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now,
-            ))
+            )))
         try:
             db.commit()
         except IntegrityError:  # an older process without the lock queued one first
