@@ -151,6 +151,9 @@ class InboundMessage(SQLModel, table=True):
     # The outcome folder the mail must end in, and whether it is there yet.
     target_folder: str = Field(max_length=200)
     moved_at: datetime | None = _when(default=None)
+    # How the piece reached the office: "" by mail; "qq", "paper" or "other" for
+    # a piece the clerk filed from the console (no mailbox delivered it).
+    via: str = Field(default="", max_length=20)
 
 
 class Submission(SQLModel, table=True):
@@ -386,3 +389,78 @@ class Audit(SQLModel, table=True):
     # What it was done to: "piece:20261119-00003", "unit:12", "user:lihua".
     target: str = Field(default="", max_length=200, index=True)
     detail: str = Field(default="", sa_type=sa.Text)
+
+
+class Bulletin(SQLModel, table=True):
+    """The 通报 of one period (``2026-11``, ``2026-Q4``, ``2026-H2``, ``2026``).
+
+    One row per period: composed and previewed, then sent once; a resend is
+    explicit and counts in ``sends`` (its outbox keys carry the count).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(unique=True, max_length=40)
+    # The clerk's free text before the tables.
+    preface: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _when(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=100)
+    # The last send: when, by whom, to how many addresses, and the text that went out.
+    sent_at: datetime | None = _when(default=None)
+    sent_by: str = Field(default="", max_length=100)
+    sends: int = 0
+    recipients: int = 0
+    sent_text: str = Field(default="", sa_type=sa.Text)
+
+
+class Solicitation(SQLModel, table=True):
+    """A request (约稿) for a piece on a topic by a deadline, to one or more units."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    # What a subject carries to answer it: 【约稿2026-003】 (number per year).
+    number: str = Field(unique=True, max_length=40)
+    topic: str = Field(max_length=200)
+    request: str = Field(default="", sa_type=sa.Text)
+    deadline: datetime = _when(index=True)
+    # Points for each answering piece, besides the usual ones (None: none).
+    points: float | None = Field(default=None, sa_type=sa.Numeric(10, 2, asdecimal=False))
+    created_at: datetime = _when(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=100)
+    closed_at: datetime | None = _when(default=None)
+
+
+class SolicitationUnit(SQLModel, table=True):
+    """One unit asked by a solicitation, and the piece that answered it."""
+
+    __tablename__ = "solicitation_unit"
+
+    solicitation_id: int = Field(foreign_key="solicitation.id", primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    submission_id: int | None = Field(default=None, foreign_key="submission.id", index=True)
+    answered_at: datetime | None = _when(default=None)
+
+
+class Briefing(SQLModel, table=True):
+    """An issue of the office's own 简报: 第 N 期 of its year, never repeated."""
+
+    __table_args__ = (sa.UniqueConstraint("year", "number", name="uq_briefing_issue"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    number: int
+    title: str = Field(max_length=200)
+    issued_on: date
+    # The Word file made, relative to [storage] dir.
+    stored_path: str = Field(default="", max_length=1000)
+    created_at: datetime = _when(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=100)
+
+
+class BriefingPiece(SQLModel, table=True):
+    """A piece carried by a 简报, in order, with the adoption recorded for it."""
+
+    __tablename__ = "briefing_piece"
+
+    briefing_id: int = Field(foreign_key="briefing.id", primary_key=True)
+    submission_id: int = Field(foreign_key="submission.id", primary_key=True, index=True)
+    position: int
+    adoption_id: int | None = Field(default=None, foreign_key="adoption.id")
