@@ -110,8 +110,8 @@ class Storage:
             self._name_max = name_max(self.root)
         return self._name_max
 
-    def _write(self, relative: Path, data: bytes) -> Path:
-        if self.holds(relative, len(data)):
+    def _write(self, relative: Path, data: bytes, *, replace: bool = False) -> Path:
+        if not replace and self.holds(relative, len(data)):
             return relative
         path = self.root / relative
         # Bounded whatever the name's length; the same name and process, the same file.
@@ -130,6 +130,10 @@ class Storage:
             temporary.unlink(missing_ok=True)
             raise
         return relative
+
+    def save(self, relative: Path, data: bytes) -> Path:
+        """Write a file the office made (a 简报) at ``relative``, replacing what is there."""
+        return self._write(relative, data, replace=True)
 
     def holds(self, relative: str | Path, size: int) -> bool:
         """Whether the file is there whole (a power cut before ``sync`` can leave it

@@ -73,12 +73,16 @@ def _audit(app: App, action: str, tracking_no: str, detail: str) -> None:
     console names its users."""
     from mailintake.store import accounts
 
-    try:
-        who = f"{getpass.getuser()}（命令行）"
-    except (KeyError, OSError):  # a user id without a name
-        who = "命令行"
-    accounts.record(app.engine, who, action, f"piece:{tracking_no}", detail=detail,
+    accounts.record(app.engine, cli_user(), action, f"piece:{tracking_no}", detail=detail,
                     at=app.clock())
+
+
+def cli_user() -> str:
+    """Who works at the command line, as the audit trail names them."""
+    try:
+        return f"{getpass.getuser()}（命令行）"
+    except (KeyError, OSError):  # a user id without a name
+        return "命令行"
 
 
 def period_arg(app: App, text: str) -> Period:

@@ -11,6 +11,7 @@ quota) and seed 003 (points per adoption channel).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -139,6 +140,22 @@ class PointsConfig(Section):
             if word in (channel.key, channel.name):
                 return channel
         return None
+
+
+class BriefingConfig(Section):
+    """The office's own 简报 (教育简报, seed 000; 《工作简报》, seed 001), made as a Word file."""
+
+    # The masthead: the briefing's name in big red characters.
+    title: str = Field(default="教育简报", min_length=1, max_length=40)
+    # The office's own .docx with its letterhead, headers and footers; the placeholders
+    # {简报名} {期号} {年} {日期} {单位} {标题} are filled and the pieces go where {正文}
+    # stands (README). Empty: the template shipped in the package.
+    template: Path | None = None
+    # The adoption channel (key or name, of [[points.channels]]) each piece is recorded
+    # in when an issue is made; no such channel configured, no adoption is recorded.
+    channel: str = "briefing"
+    # The widest a photo is laid out, in centimetres (narrower when the page is).
+    photo_width_cm: float = Field(default=14, gt=2, le=30)
 
 
 class OfficeConfig(Section):

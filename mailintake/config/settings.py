@@ -32,6 +32,7 @@ from mailintake.config.checks import (
 )
 from mailintake.config.office import (
     BreakConfig,
+    BriefingConfig,
     CalendarConfig,
     DigestConfig,
     OfficeConfig,
@@ -56,7 +57,8 @@ from mailintake.config.web import WebConfig
 from mailintake.errors import os_reason
 
 __all__ = [
-    "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "AuthConfig", "BreakConfig", "CalendarConfig",
+    "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "AuthConfig", "BreakConfig", "BriefingConfig",
+    "CalendarConfig",
     "ColumnConfig", "Config", "ConfigError", "CorrectionsConfig", "DatabaseConfig",
     "DigestConfig", "DuplicatesConfig", "LimitsConfig", "MailboxConfig", "OfficeConfig",
     "PointsConfig", "QuotasConfig", "RateLimit", "RemindersConfig", "RepliesConfig", "Secret",
@@ -83,6 +85,7 @@ class Config(Section):
     reminders: RemindersConfig = RemindersConfig()
     digest: DigestConfig = DigestConfig()
     points: PointsConfig = PointsConfig()
+    briefing: BriefingConfig = BriefingConfig()
     duplicates: DuplicatesConfig = DuplicatesConfig()
     corrections: CorrectionsConfig = CorrectionsConfig()
     auth: AuthConfig = AuthConfig()
@@ -134,6 +137,7 @@ _PATH_KEYS = {
     "mailbox": ("path", "ca_file", "password_file"),
     "smtp": ("path", "ca_file", "password_file"),
     "storage": ("dir",),
+    "briefing": ("template",),
 }
 
 

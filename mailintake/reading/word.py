@@ -21,7 +21,7 @@ from typing import Any
 from mailintake.reading.attachments import MailPart
 from mailintake.reading.pictures import Picture, picture_info
 from mailintake.reading.wordpictures import document_pictures
-from mailintake.reading.wordtext import is_caption, paragraphs, plain_text, title
+from mailintake.reading.wordtext import Paragraph, is_caption, paragraphs, plain_text, title
 from mailintake.reading.wordzip import (
     MAX_XML_PART,
     DocumentError,
@@ -31,8 +31,8 @@ from mailintake.reading.wordzip import (
 )
 
 __all__ = [
-    "Document", "DocumentError", "Picture", "is_document", "is_picture", "picture_info",
-    "read_docx", "suffix",
+    "Document", "DocumentError", "Picture", "docx_pictures", "is_document", "is_picture",
+    "picture_info", "read_docx", "suffix",
 ]
 
 DOCUMENT_SUFFIXES = (".docx", ".doc", ".wps", ".docm", ".dotx", ".rtf", ".wpt", ".dot")
@@ -79,16 +79,8 @@ def read_docx(filename: str, data: bytes) -> Document:
     """Read a .docx; raise DocumentError with a finding code when it cannot be."""
     from word_count import count_words
 
-    from mailintake.reading.wordpackage import style_names
-
     with open_zip(data) as archive:
-        document, styles = _read_package(archive, data, check_members(archive))
-        if styles is None:
-            styles = style_names(document.styles.element)
-        found = list(itertools.islice(paragraphs(document.element.body, styles),
-                                      MAX_PARAGRAPHS + 1))
-        if len(found) > MAX_PARAGRAPHS:
-            raise DocumentError("document.too_complex", f"over {MAX_PARAGRAPHS} paragraphs")
+        document, found = _paragraphs(archive, data)
         pictures, errors = document_pictures(archive, document, found)
     captions = [p.text.strip() for p in found if is_caption(p)]
     text = plain_text(found)
@@ -101,6 +93,31 @@ def read_docx(filename: str, data: bytes) -> Document:
         captions=captions,
         picture_errors=errors,
     )
+
+
+def docx_pictures(data: bytes) -> list[tuple[Picture, bytes]]:
+    """The pictures of a .docx in document order, each with its bytes (those
+    ``read_docx`` counts: a linked or unreadable one is left out); DocumentError when
+    the file cannot be read. For laying a filed piece out again (the office's 简报)."""
+    with open_zip(data) as archive:
+        document, found = _paragraphs(archive, data)
+        blobs: list[bytes] = []
+        pictures, _errors = document_pictures(archive, document, found, blobs)
+    return list(zip(pictures, blobs, strict=True))
+
+
+def _paragraphs(archive: zipfile.ZipFile, data: bytes) -> tuple[Any, list[Paragraph]]:
+    """python-docx's document, checked, and its paragraphs in reading order."""
+    from mailintake.reading.wordpackage import style_names
+
+    document, styles = _read_package(archive, data, check_members(archive))
+    if styles is None:
+        styles = style_names(document.styles.element)
+    found = list(itertools.islice(paragraphs(document.element.body, styles),
+                                  MAX_PARAGRAPHS + 1))
+    if len(found) > MAX_PARAGRAPHS:
+        raise DocumentError("document.too_complex", f"over {MAX_PARAGRAPHS} paragraphs")
+    return document, found
 
 
 def _read_package(archive: zipfile.ZipFile, data: bytes, xml: dict[str, bytes]

@@ -14,11 +14,12 @@ from mailintake.reading.wordzip import read_member
 _CAPTION_WINDOW = 3  # paragraphs after a picture in which its caption may follow
 
 
-def document_pictures(archive: zipfile.ZipFile, document: Any, paragraphs: list[Paragraph]
+def document_pictures(archive: zipfile.ZipFile, document: Any, paragraphs: list[Paragraph],
+                      blobs: list[bytes] | None = None
                       ) -> tuple[list[Picture], list[tuple[str, str]]]:
     """Each picture with its size and the caption that follows it, and (code, detail)
     for each one that could not be taken. python-docx was given none of their bytes
-    (see ``wordpackage``)."""
+    (see ``wordpackage``); ``blobs``, when given, gets the bytes of each picture taken."""
     related = document.part.related_parts
     used: set[int] = set()
     pictures: list[Picture] = []
@@ -34,6 +35,8 @@ def document_pictures(archive: zipfile.ZipFile, document: Any, paragraphs: list[
                 pictures.append(read_picture(blob, "document", caption=caption,
                                              filename=PurePosixPath(part.partname).name,
                                              floating=floating))
+                if blobs is not None:
+                    blobs.append(blob)
             except PictureError as exc:
                 errors.append((exc.code, str(exc)))
     return pictures, errors

@@ -1,0 +1,210 @@
+"""The office's own 简报, as a clerk makes it: pieces with photos filed through the real
+pipeline, some adopted, an issue made from the command line and from the console, and
+the Word file opened to find each piece's title, text and photos in order under 第 N 期.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import docx
+import pytest
+from click.testing import CliRunner, Result
+from conftest import FIXTURES, NOW, write_config
+from office_pieces import send
+from pieces import CHEN, LI, LIU, ZHANG, chinese, mail, photo, piece_mail, word_file
+from sqlmodel import col, select
+
+from mailintake.app import App
+from mailintake.cli.main import main
+from mailintake.config.settings import load_config
+from mailintake.office.registry import import_rows, read_rows
+from mailintake.store.database import session, upgrade
+from mailintake.store.models import Adoption, Audit, Briefing, BriefingPiece, Submission
+
+CHANNELS = """
+[[points.channels]]
+key = "news"
+name = "教育厅教育要闻"
+points = 20
+
+[[points.channels]]
+key = "weibo"
+name = "教育厅微博"
+points = 10
+
+[[points.channels]]
+key = "briefing"
+name = "本局简报"
+points = 5
+"""
+DAY = (NOW - timedelta(days=1)).strftime("%Y.%m.%d")
+#: (sender, subject, Word file, photos sent beside it) of each piece filed.
+SPORTS = "秋季运动会精彩纷呈"
+PARTY = "多措并举推进党的建设"
+WEIBO = "人机分离学习更专注"
+READING = "书香校园读书月启动"
+LABOUR = "劳动教育实践周成果展示"
+
+
+def general(title: str, seed: int, pictures: tuple[tuple[int, int, str], ...] = ()) -> bytes:
+    return word_file(title, [chinese(110, seed), chinese(90, seed + 1)], pictures)
+
+
+def mails() -> list[bytes]:
+    return [
+        piece_mail(LI, f"实验小学（李娜）{SPORTS}", general(SPORTS, 1, (
+            (1600, 1200, "图为运动会开幕式"), (1200, 1600, "图为接力赛")))),
+        piece_mail(LIU, f"组织部信息（{DAY}）{PARTY}",
+                   word_file("", [chinese(260, 3)], ((1600, 1200, "图为党建工作推进会现场"),)),
+                   ("现场.jpg", photo(1600, 1200, 9))),
+        piece_mail(ZHANG, f"人文学院微博信息（{DAY}）{WEIBO}",
+                   word_file("", [chinese(120, 4)], ((1920, 1080, "图为课堂"),))),
+        mail(CHEN, f"党政办公室（陈佩）{READING}",
+             (f"{READING}.docx", general(READING, 5)), ("读书月.jpg", photo(1600, 900, 5))),
+        piece_mail(LI, f"实验小学（李娜）{LABOUR}",
+                   general(LABOUR, 7, ((1600, 1200, "图为劳动成果展"),))),
+    ]
+
+
+@pytest.fixture
+def office(tmp_path: Path, db_url: str) -> Iterator[tuple[App, Path]]:
+    """The five pieces filed through the pipeline; the app and its config file."""
+    path = write_config(tmp_path, db_url, CHANNELS)
+    app = App.from_config(load_config(path), lambda: NOW)
+    upgrade(app.engine)
+    import_rows(app.engine, read_rows(FIXTURES / "units.csv"))
+    send(app, NOW, *mails())
+    yield app, path
+    app.engine.dispose()
+
+
+def cli(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(config), "--now", NOW.isoformat(), *args])
+
+
+def numbers(app: App) -> dict[str, str]:
+    """Tracking number of each accepted piece, by title."""
+    with session(app.engine) as db:
+        rows = db.exec(select(Submission).where(Submission.status == "accepted")).all()
+        return {row.title: row.tracking_no or "" for row in rows}
+
+
+def layout(data: bytes) -> list[tuple[str, int]]:
+    """The Word file's body as (text, pictures) per paragraph."""
+    document = docx.Document(io.BytesIO(data))
+    return [(p.text, len(p._p.xpath(".//pic:pic"))) for p in document.paragraphs]
+
+
+def blocks(rows: list[tuple[str, int]], titles: list[str]) -> list[list[tuple[str, int]]]:
+    """The paragraphs under each title, up to the next one (or the end)."""
+    starts = [next(i for i, (text, _) in enumerate(rows) if text == title) for title in titles]
+    assert starts == sorted(starts), f"pieces out of order: {titles}"
+    return [rows[a + 1:b] for a, b in zip(starts, [*starts[1:], len(rows)], strict=True)]
+
+
+def stored(app: App, number: int) -> bytes:
+    with session(app.engine) as db:
+        issue = db.exec(select(Briefing).where(Briefing.number == number)).one()
+    return (app.storage.root / issue.stored_path).read_bytes()
+
+
+def test_a_briefing_made_from_the_command_line_carries_each_piece_in_order(
+    office: tuple[App, Path], tmp_path: Path
+) -> None:
+    """第1期 from three chosen pieces: each one's title, unit, text, photos and captions in
+    order; adoption in the 简报's channel recorded; then a period's best in 第2期."""
+    app, config = office
+    found = numbers(app)
+    assert set(found) == {SPORTS, PARTY, WEIBO, READING, LABOUR}
+    for title, channel in ((SPORTS, "news"), (PARTY, "weibo"), (READING, "news"),
+                           (READING, "weibo"), (LABOUR, "weibo")):
+        assert cli(config, "adopt", found[title], "--channel", channel).exit_code == 0
+
+    refused = cli(config, "briefing", "new", "--pieces", f"{found[SPORTS]},20261119-99999")
+    assert refused.exit_code == 1
+    assert "没有登记编号为 20261119-99999 的稿件，简报未编印" in refused.output
+    assert "Traceback" not in refused.output
+
+    out = tmp_path / "简报.docx"
+    chosen = [found[SPORTS], found[WEIBO], found[PARTY]]
+    made = cli(config, "briefing", "new", "--pieces", ",".join(chosen), "--title", "运动与党建",
+               "--out", str(out))
+    assert made.exit_code == 0, made.output
+    assert f"已编印《教育简报》2026年第1期，共 3 篇：{'、'.join(chosen)}" in made.output
+    assert "已记录“本局简报”采用 3 篇。" in made.output
+
+    rows = layout(out.read_bytes())
+    assert out.read_bytes() == stored(app, 1)
+    text = [row[0] for row in rows]
+    assert text[:4] == ["教育简报", "2026年第1期", "测试教育局办公室\t2026年11月19日", "运动与党建"]
+    assert not any("{" in line for line in text)
+    sports, weibo, party = blocks(rows, [SPORTS, WEIBO, PARTY])
+    assert sports == [
+        ("（来源：实验小学）", 0), (chinese(110, 1), 0), (chinese(90, 2), 0),
+        ("", 1), ("图为运动会开幕式", 0), ("", 1), ("图为接力赛", 0), ("", 0),
+    ]
+    assert weibo == [("（来源：人文学院）", 0), (chinese(120, 4), 0), ("", 1), ("图为课堂", 0),
+                     ("", 0)]
+    # The photo inside the Word file, not the one sent beside it as well.
+    assert party[:4] == [("（来源：组织部）", 0), (chinese(260, 3), 0), ("", 1),
+                         ("图为党建工作推进会现场", 0)]
+    assert party[4][0] == "测试教育局办公室\t2026年11月19日印发"
+    document = docx.Document(str(out))
+    widths = [shape.width.cm for shape in document.inline_shapes]
+    assert len(widths) == 4 and all(w <= 14.01 for w in widths)
+    assert round(document.inline_shapes[1].height.cm, 1) == 18.0  # the portrait one
+
+    with session(app.engine) as db:
+        carried = db.exec(select(BriefingPiece).order_by(col(BriefingPiece.position))).all()
+        adoptions = {a.id: a for a in db.exec(select(Adoption)
+                                              .where(Adoption.channel == "briefing")).all()}
+        trail = db.exec(select(Audit).where(Audit.action == "briefing.make")).all()
+    assert [row.adoption_id in adoptions for row in carried] == [True, True, True]
+    assert len(trail) == 1 and "教育简报2026年第1期" in trail[0].detail
+
+    # A period's best: the adopted pieces not yet carried, most points first.
+    best = cli(config, "briefing", "new", "--period", "2026-11", "--best", "5")
+    assert best.exit_code == 0, best.output
+    assert (f"已编印《教育简报》2026年第2期，共 2 篇：{found[READING]}、{found[LABOUR]}"
+            in best.output)
+    reading, labour = blocks(layout(stored(app, 2)), [READING, LABOUR])
+    # The piece without a picture in its Word file: the photo sent beside it.
+    assert [count for _, count in reading].count(1) == 1
+    assert ("图为劳动成果展", 0) in labour
+
+    listed = cli(config, "briefing", "list")
+    assert listed.exit_code == 0
+    assert "2026年第2期" in listed.output and "2026年第1期" in listed.output
+
+
+def test_the_offices_own_template_is_filled_and_keeps_its_letterhead(
+    office: tuple[App, Path], tmp_path: Path
+) -> None:
+    """Placeholders filled in the header and the body; the pieces where {正文} stands,
+    between the office's own paragraphs; without the 简报 channel configured, no
+    adoption and one line saying so."""
+    app, config = office
+    template = docx.Document()
+    template.sections[0].header.paragraphs[0].text = "{简报名}·第{期号}期"
+    template.add_paragraph("某某县教育局办公室主办")
+    body = template.add_paragraph("{正")
+    body.add_run("文}")  # split across runs, as Word often does
+    template.add_paragraph("抄送：各学校")
+    template.save(str(tmp_path / "简报模板.docx"))
+    text = config.read_text(encoding="utf-8").replace('key = "briefing"', 'key = "other"')
+    config.write_text(text + '\n[briefing]\ntitle = "工作简报"\ntemplate = "简报模板.docx"\n',
+                      encoding="utf-8")
+
+    made = cli(config, "briefing", "new", "--pieces", numbers(app)[WEIBO])
+    assert made.exit_code == 0, made.output
+    assert "未记录采用：采用渠道中没有“briefing”" in made.output
+    document = docx.Document(io.BytesIO(stored(app, 1)))
+    assert document.sections[0].header.paragraphs[0].text == "工作简报·第1期"
+    lines = [p.text for p in document.paragraphs]
+    assert lines[0] == "某某县教育局办公室主办" and lines[-1] == "抄送：各学校"
+    assert lines[1:4] == [WEIBO, "（来源：人文学院）", chinese(120, 4)]
+    assert not any("{" in line for line in lines)
