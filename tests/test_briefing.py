@@ -14,6 +14,7 @@ import docx
 import pytest
 from click.testing import CliRunner, Result
 from conftest import FIXTURES, NOW, write_config
+from console_data import add_user, csrf_of, logged_in
 from office_pieces import send
 from pieces import CHEN, LI, LIU, ZHANG, chinese, mail, photo, piece_mail, word_file
 from sqlmodel import col, select
@@ -80,6 +81,10 @@ def office(tmp_path: Path, db_url: str) -> Iterator[tuple[App, Path]]:
     send(app, NOW, *mails())
     yield app, path
     app.engine.dispose()
+
+
+#: The database does not matter to a test: SQLite only.
+SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def cli(config: Path, *args: str) -> Result:
@@ -181,6 +186,7 @@ def test_a_briefing_made_from_the_command_line_carries_each_piece_in_order(
     assert "2026年第2期" in listed.output and "2026年第1期" in listed.output
 
 
+@SQLITE
 def test_the_offices_own_template_is_filled_and_keeps_its_letterhead(
     office: tuple[App, Path], tmp_path: Path
 ) -> None:
@@ -208,3 +214,57 @@ def test_the_offices_own_template_is_filled_and_keeps_its_letterhead(
     assert lines[0] == "某某县教育局办公室主办" and lines[-1] == "抄送：各学校"
     assert lines[1:4] == [WEIBO, "（来源：人文学院）", chinese(120, 4)]
     assert not any("{" in line for line in lines)
+
+
+@SQLITE
+def test_the_console_makes_an_issue_to_download_and_a_piece_shows_it(
+    office: tuple[App, Path]
+) -> None:
+    """A clerk ticks an adopted piece and pastes another; the issue is listed, downloads
+    as the Word file, and the piece's page names it. A viewer cannot make one; an
+    unknown number is refused and takes no number."""
+    app, config = office
+    found = numbers(app)
+    assert cli(config, "adopt", found[SPORTS], "--channel", "news").exit_code == 0
+    add_user(app, "lihua", "clerk")
+    add_user(app, "wang", "viewer")
+    clerk = logged_in(app, "lihua")
+    page = clerk.get("/briefings")
+    assert page.status_code == 200 and "还没有编印过简报" in page.text
+    assert f'name="piece" value="{found[SPORTS]}"' in page.text  # the month's adopted piece
+    csrf = csrf_of(page.text)
+
+    wrong = clerk.post("/briefings", data={"csrf": csrf, "mode": "pieces",
+                                           "numbers": "20261119-99999", "date": "2026-11-19"})
+    assert wrong.status_code == 409 and "没有登记编号为 20261119-99999 的稿件" in wrong.text
+    made = clerk.post("/briefings", data={
+        "csrf": csrf, "mode": "pieces", "piece": [found[SPORTS]], "numbers": found[WEIBO],
+        "title": "", "date": "2026-11-19"})
+    assert made.status_code == 303, made.text
+    listing = clerk.get(made.headers["location"])
+    assert "已编印 2026年第1期（2 篇）" in listing.text
+    assert "记“本局简报”采用 2 篇" in listing.text
+    with session(app.engine) as db:
+        issue = db.exec(select(Briefing)).one()
+    download = clerk.get(f"/briefings/{issue.id}/file")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["content-disposition"]
+    rows = layout(download.content)
+    assert len(blocks(rows, [SPORTS, WEIBO])) == 2
+    assert sum(count for _, count in rows) == 3
+    piece = clerk.get(f"/pieces/{found[SPORTS]}")
+    assert f'<a href="/briefings/{issue.id}/file">2026年第1期</a>' in piece.text
+    assert "编入简报" in piece.text  # the audit trail
+
+    viewer = logged_in(app, "wang")
+    shown = viewer.get("/briefings")
+    assert shown.status_code == 200 and "2026年第1期" in shown.text
+    assert 'id="make"' not in shown.text
+    refused = viewer.post("/briefings", data={"csrf": csrf_of(shown.text), "mode": "pieces",
+                                              "numbers": found[PARTY]})
+    assert refused.status_code == 403
+    forged = clerk.post("/briefings", data={"csrf": "x", "numbers": found[PARTY]})
+    assert forged.status_code == 403
+    assert viewer.get("/briefings/999/file").status_code == 404
+    with session(app.engine) as db:
+        assert [b.number for b in db.exec(select(Briefing)).all()] == [1]

@@ -113,7 +113,7 @@ def test_an_installed_wheel_ships_the_console_templates_and_htmx(
     )
     shown = run(python, "-c", script, cwd=tmp_path).splitlines()
     for name in ("base.html", "login.html", "pieces.html", "piece.html", "held.html",
-                 "units.html", "status.html"):
+                 "units.html", "status.html", "briefings.html"):
         assert name in shown[0]
     assert shown[1:] == ["True", "True"]
 

@@ -34,7 +34,7 @@ def briefing() -> None:
 def new(state: State, *, numbers: str, period_text: str, best: int | None, title: str,
         day: str | None, out: Path | None) -> None:
     """编印一期简报：按登记号选稿，或取一个统计期的优秀稿件。"""
-    from mailintake.cli.clerk import cli_user, period_arg
+    from mailintake.cli.clerk import cli_user
     from mailintake.office.briefing import (
         BriefingError,
         best_of,
@@ -52,15 +52,15 @@ def new(state: State, *, numbers: str, period_text: str, best: int | None, title
             issued_on = date.fromisoformat(day)
         except ValueError:
             fail(f"日期 {day} 有误，应为 YYYY-MM-DD")
-    if period_text:
-        period = period_arg(app, period_text)
-        chosen = best_of(app, period, best or 5)
-        if not chosen:
-            fail(f"{period.label}没有尚未编入简报的采用稿件")
-        click.echo(f"{period.label}采用积分最高的 {len(chosen)} 篇：{'、'.join(chosen)}")
-    else:
-        chosen = parse_numbers(numbers)
     try:
+        if period_text:
+            period, candidates = best_of(app, period_text, best or 5)
+            if not candidates:
+                fail(f"{period.label}没有尚未编入简报的采用稿件")
+            chosen = [c.tracking_no for c in candidates]
+            click.echo(f"{period.label}采用积分最高的 {len(chosen)} 篇：{'、'.join(chosen)}")
+        else:
+            chosen = parse_numbers(numbers)
         made = make_briefing(app, chosen, title=title, issued_on=issued_on, who=cli_user())
     except BriefingError as exc:
         fail(str(exc))

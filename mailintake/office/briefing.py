@@ -35,8 +35,9 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mailintake.office.periods import Period
+from mailintake.office.periods import Period, PeriodError, parse_period
 from mailintake.office.points import PointsError, adopt
+from mailintake.office.quotas import Quotas
 from mailintake.reading.pictures import PictureError, read_picture
 from mailintake.reading.word import DocumentError, docx_pictures
 from mailintake.store import accounts, briefings
@@ -113,11 +114,18 @@ def parse_numbers(text: str) -> list[str]:
     return numbers
 
 
-def best_of(app: App, period: Period, count: int) -> list[str]:
-    """A period's best: its adopted pieces not yet in a 简报, most points first."""
+def best_of(app: App, period_text: str, count: int
+            ) -> tuple[Period, list[briefings.Candidate]]:
+    """A period's best: its adopted pieces not yet in a 简报, most points first
+    (BriefingError for a period that is none)."""
+    quotas = Quotas(app.config)
+    try:
+        period = parse_period(period_text, quotas.calendar, app.config.quotas.school_year_starts)
+    except PeriodError as exc:
+        raise BriefingError(str(exc)) from exc
     since, until = period.bounds(app.config.office.tz)
-    return briefings.best(app.engine, since, until, count,
-                          skip_channel=_channel_key(app) or "")
+    return period, briefings.best(app.engine, since, until, count,
+                                  skip_channel=_channel_key(app) or "")
 
 
 def _channel_key(app: App) -> str | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
@@ -61,27 +62,43 @@ def sources(engine: Engine, numbers: list[str]) -> tuple[list[Source], list[str]
     return chosen, [n for n in numbers if n not in found]
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A piece a period's best may take: what its adoptions earned, when first adopted."""
+
+    tracking_no: str
+    title: str
+    unit: str
+    points: float
+    adopted_at: datetime
+
+
 def best(engine: Engine, since: datetime, until: datetime, limit: int, *,
-         skip_channel: str = "") -> list[str]:
-    """The tracking numbers of the pieces adopted in [since, until), the most points
-    their adoptions earned first (then the earliest adopted): accepted pieces that no
-    简报 carried yet, not counting adoptions in ``skip_channel`` (the 简报's own)."""
+         skip_channel: str = "") -> list[Candidate]:
+    """The pieces adopted in [since, until), the most points their adoptions earned
+    first (then the earliest adopted): accepted pieces that no 简报 carried yet, not
+    counting adoptions in ``skip_channel`` (the 简报's own)."""
     earned = func.coalesce(func.sum(PointEntry.points), 0)
+    first = func.min(Adoption.adopted_at)
     carried = select(BriefingPiece.submission_id)
     query = (
-        select(Submission.tracking_no, earned, func.min(Adoption.adopted_at))
+        sa.select(Submission.tracking_no, Submission.title, Unit.name,  # type: ignore[call-overload]
+                  earned, first)
         .join(Adoption, col(Adoption.submission_id) == col(Submission.id))
         .join(PointEntry, col(PointEntry.adoption_id) == col(Adoption.id), isouter=True)
+        .join(Unit, col(Unit.id) == col(Submission.unit_id), isouter=True)
         .where(col(Adoption.adopted_at) >= since, col(Adoption.adopted_at) < until,
                col(Adoption.revoked_at).is_(None), Adoption.channel != skip_channel,
                Submission.status == Status.ACCEPTED,
                col(Submission.id).not_in(carried))
-        .group_by(col(Submission.id), col(Submission.tracking_no))
-        .order_by(earned.desc(), func.min(Adoption.adopted_at), col(Submission.id))
+        .group_by(col(Submission.id), col(Submission.tracking_no), col(Submission.title),
+                  col(Unit.name))
+        .order_by(earned.desc(), first, col(Submission.id))
         .limit(limit)
     )
     with session(engine) as db:
-        return [number for number, _points, _first in db.exec(query).all() if number]
+        return [Candidate(number or "", title, unit or "", float(points or 0), adopted)
+                for number, title, unit, points, adopted in db.exec(query).all()]
 
 
 def create(engine: Engine, *, year: int, title: str, issued_on: date, created_by: str,

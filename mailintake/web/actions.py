@@ -56,6 +56,8 @@ ACTIONS = {
     "person.set": "登记或修改信息员",
     "person.remove": "移除信息员",
     "registry.import": "导入登记表",
+    "briefing.make": "编印简报",
+    "briefing.piece": "编入简报",
 }
 
 #: What became of a held mail, for the notice on the held list.
