@@ -6,6 +6,9 @@ the Word file opened to find each piece's title, text and photos in order under 
 from __future__ import annotations
 
 import io
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +26,7 @@ from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.config.settings import load_config
 from mailintake.office.registry import import_rows, read_rows
+from mailintake.store import briefings
 from mailintake.store.database import session, upgrade
 from mailintake.store.models import Adoption, Audit, Briefing, BriefingPiece, Submission
 
@@ -194,6 +198,10 @@ def test_the_offices_own_template_is_filled_and_keeps_its_letterhead(
     between the office's own paragraphs; without the 简报 channel configured, no
     adoption and one line saying so."""
     app, config = office
+    shipped = cli(config, "briefing", "template", "--out", str(tmp_path / "默认.docx"))
+    assert shipped.exit_code == 0, shipped.output
+    placeholders = "".join(p.text for p in docx.Document(str(tmp_path / "默认.docx")).paragraphs)
+    assert all(p in placeholders for p in ("{简报名}", "{期号}", "{日期}", "{单位}", "{正文}"))
     template = docx.Document()
     template.sections[0].header.paragraphs[0].text = "{简报名}·第{期号}期"
     template.add_paragraph("某某县教育局办公室主办")
@@ -250,6 +258,7 @@ def test_the_console_makes_an_issue_to_download_and_a_piece_shows_it(
     assert download.status_code == 200
     assert "attachment" in download.headers["content-disposition"]
     rows = layout(download.content)
+    assert rows[3][0] == SPORTS  # no title given: its line is dropped
     assert len(blocks(rows, [SPORTS, WEIBO])) == 2
     assert sum(count for _, count in rows) == 3
     piece = clerk.get(f"/pieces/{found[SPORTS]}")
@@ -268,3 +277,37 @@ def test_the_console_makes_an_issue_to_download_and_a_piece_shows_it(
     assert viewer.get("/briefings/999/file").status_code == 404
     with session(app.engine) as db:
         assert [b.number for b in db.exec(select(Briefing)).all()] == [1]
+
+
+def test_two_issues_made_at_once_get_two_numbers(app: App, caplog: pytest.LogCaptureFixture
+                                                 ) -> None:
+    """Two clerks at once: the second takes the number the first holds, fails on the
+    unique (year, number) and takes the next; a failed write takes no number."""
+    first_holds = threading.Event()
+    made: list[int] = []
+
+    def write(issue: Briefing) -> str:
+        if not made and not first_holds.is_set():
+            first_holds.set()
+            time.sleep(0.5)  # the other one reads the same highest number meanwhile
+        return f"briefings/{issue.year}/第{issue.number}期.docx"
+
+    def make() -> None:
+        issue = briefings.create(app.engine, year=2026, title="", issued_on=NOW.date(),
+                                 created_by="t", now=NOW, submission_ids=[], write=write)
+        made.append(issue.number)
+
+    def broken(_issue: Briefing) -> str:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        briefings.create(app.engine, year=2026, title="", issued_on=NOW.date(), created_by="t",
+                         now=NOW, submission_ids=[], write=broken)
+    caplog.set_level(logging.INFO, "mailintake.store.briefings")
+    one = threading.Thread(target=make)
+    one.start()
+    assert first_holds.wait(10)
+    make()
+    one.join()
+    assert sorted(made) == [1, 2]
+    assert "briefing 2026/1 taken by another process" in caplog.text
