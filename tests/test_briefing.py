@@ -210,6 +210,9 @@ def test_the_offices_own_template_is_filled_and_keeps_its_letterhead(
     template.add_paragraph("抄送：各学校")
     template.save(str(tmp_path / "简报模板.docx"))
     text = config.read_text(encoding="utf-8").replace('key = "briefing"', 'key = "other"')
+    config.write_text(text + '\n[briefing]\ntemplate = "简报模板.dotx"\n', encoding="utf-8")
+    wrong = cli(config, "briefing", "list")
+    assert wrong.exit_code == 2 and "简报模板应为 Word .docx 文件" in wrong.output
     config.write_text(text + '\n[briefing]\ntitle = "工作简报"\ntemplate = "简报模板.docx"\n',
                       encoding="utf-8")
 

@@ -38,12 +38,13 @@ def new(state: State, *, numbers: str, period_text: str, best: int | None, title
     from mailintake.office.briefing import (
         BriefingError,
         best_of,
-        file_name,
         make_briefing,
         parse_numbers,
     )
 
     app = state.app
+    if best is not None and not period_text:
+        fail("--best 须与 --period 同用，例如 --period 2026-11 --best 5")
     if bool(numbers) == bool(period_text):
         fail("请用 --pieces 指定稿件，或用 --period 与 --best 取一期的优秀稿件（二选一）")
     issued_on = None
@@ -74,8 +75,6 @@ def new(state: State, *, numbers: str, period_text: str, best: int | None, title
         except OSError as exc:
             fail(f"无法写入 {out}：{exc.strerror}（简报已编印，可用 briefing list 查看）")
         click.echo(f"已另存为：{out}")
-    elif made.briefing.id is not None:
-        click.echo(f"（管理台下载名：{file_name(name, made.briefing)}）")
     if made.adopted:
         channel = app.config.points.channel(app.config.briefing.channel)
         click.echo(f"已记录“{channel.name if channel else ''}”采用 {len(made.adopted)} 篇。")

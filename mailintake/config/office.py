@@ -157,6 +157,13 @@ class BriefingConfig(Section):
     # The widest a photo is laid out, in centimetres (narrower when the page is).
     photo_width_cm: float = Field(default=14, gt=2, le=30)
 
+    @field_validator("template")
+    @classmethod
+    def _docx(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix.lower() != ".docx":
+            raise ValueError("简报模板应为 Word .docx 文件（.doc、.dotx 请在 Word 中另存为 .docx）")
+        return value
+
 
 class OfficeConfig(Section):
     name: str = "教育信息报送"

@@ -257,10 +257,23 @@ def lay_out(app: App, source: briefings.Source, notes: list[str]) -> Laid:
                                 captions.get(attachment.filename, "")))
     shown = {photo.caption.strip() for photo in photos if photo.caption.strip()}
     lines = [line.strip() for line in piece.text.splitlines() if line.strip()]
-    if lines and lines[0] == piece.title.strip():
+    if lines and _same_title(lines[0], piece.title):
         lines = lines[1:]  # the title is printed as the heading
     paragraphs = [line for line in lines if line not in shown]
     return Laid(number, piece.title or "（无标题）", source.unit, paragraphs, photos)
+
+
+def _same_title(line: str, title: str) -> bool:
+    """Whether the text's first line is the piece's title as the document writes it
+    (spaces and punctuation aside, or one holding the other: 关于…的报道)."""
+    def bare(text: str) -> str:
+        return re.sub(r"[\W_]+", "", text)
+
+    first, wanted = bare(line), bare(title)
+    if not first or not wanted or len(line) > 60:
+        return False
+    return first == wanted or (min(len(first), len(wanted)) >= 6
+                               and (first in wanted or wanted in first))
 
 
 # --- the Word file ---------------------------------------------------------------------------
