@@ -313,4 +313,7 @@ def test_two_issues_made_at_once_get_two_numbers(app: App, caplog: pytest.LogCap
     make()
     one.join()
     assert sorted(made) == [1, 2]
+    next_year = briefings.create(app.engine, year=2027, title="", issued_on=NOW.date(),
+                                 created_by="t", now=NOW, submission_ids=[], write=write)
+    assert next_year.number == 1  # counted per year
     assert "briefing 2026/1 taken by another process" in caplog.text

@@ -56,6 +56,7 @@ MAX_PHOTO_HEIGHT_CM = 18.0
 _PLACEABLE = {"JPEG", "PNG", "GIF", "BMP", "TIFF"}
 PLACEHOLDER = re.compile(r"\{(简报名|期号|年|日期|单位|标题)\}")
 BODY = "{正文}"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class BriefingError(Exception):
@@ -371,11 +372,18 @@ def _adder(document: Any, anchor: Any) -> Callable[[str, Any], Any]:
     """Adds a paragraph just before ``anchor`` (at the end when there is none)."""
 
     def add(text: str, style: Any) -> Any:
+        text = xml_safe(text)
         if anchor is not None:
             return anchor.insert_paragraph_before(text, style)
         return document.add_paragraph(text, style)
 
     return add
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the control characters a Word file cannot hold (a mail's body
+    may carry them); tabs and line breaks stay."""
+    return _CONTROL.sub("", text)
 
 
 def _all_paragraphs(document: Any) -> Iterator[Any]:
@@ -406,7 +414,7 @@ def _fill(paragraph: Any, fields: dict[str, str]) -> None:
         return
 
     def filled(text: str) -> str:
-        return PLACEHOLDER.sub(lambda m: fields.get(m.group(1), ""), text)
+        return PLACEHOLDER.sub(lambda m: xml_safe(fields.get(m.group(1), "")), text)
 
     for run in paragraph.runs:
         if PLACEHOLDER.search(run.text):
