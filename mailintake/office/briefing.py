@@ -161,8 +161,8 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
                             "不能编入简报")
     notes: list[str] = []
     laid = [lay_out(app, source, notes) for source in found]
-    template = _template(app.config.briefing.template)
     config = app.config
+    _template(config.briefing.template)  # a template that cannot be used takes no number
 
     def write(issue: Briefing) -> str:
         fields = {
@@ -170,7 +170,9 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
             "日期": f"{day.year}年{day.month}月{day.day}日", "单位": config.office.name,
             "标题": title,
         }
-        data = build_document(template, fields, laid, config.briefing.photo_width_cm)
+        # Opened afresh: a second try (another number) starts from the template again.
+        data = build_document(_template(config.briefing.template), fields, laid,
+                              config.briefing.photo_width_cm)
         relative = Path("briefings", str(issue.year), f"第{issue.number}期.docx")
         app.storage.save(relative, data)
         return relative.as_posix()
