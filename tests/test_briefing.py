@@ -268,6 +268,11 @@ def test_the_console_makes_an_issue_to_download_and_a_piece_shows_it(
     assert f'<a href="/briefings/{issue.id}/file">2026年第1期</a>' in piece.text
     assert "编入简报" in piece.text  # the audit trail
 
+    # The month's best: its one adopted piece is in 第1期 already.
+    none_left = clerk.post("/briefings", data={"csrf": csrf, "mode": "best",
+                                               "period": "2026-11", "best": "5"})
+    assert none_left.status_code == 409 and "2026年11月没有尚未编入简报的采用稿件" in none_left.text
+
     viewer = logged_in(app, "wang")
     shown = viewer.get("/briefings")
     assert shown.status_code == 200 and "2026年第1期" in shown.text
