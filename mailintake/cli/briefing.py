@@ -107,7 +107,7 @@ def list_(state: State) -> None:
 @guard
 def template(state: State, out: Path) -> None:
     """导出默认简报模板（含占位符），供本单位修改版头。"""
-    from mailintake.office.briefing import default_template
+    from mailintake.office.briefingword import default_template
 
     try:
         default_template().save(str(out))
