@@ -65,6 +65,9 @@ class PieceRow:
     findings: list[str] = field(default_factory=list)
 
 
+#: PostgreSQL: a word found in no more pieces than this is looked up by its matches.
+RARE_MATCHES = 2000
+
 _ROW_COLUMNS = (
     Submission.id, Submission.tracking_no, Submission.received_at, Unit.name, Submission.column,
     Submission.title, Submission.status, Submission.word_count, Submission.picture_count,
@@ -87,13 +90,23 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
         return query.where(func.instr(document, word) > 0)
     grams = search.bigrams(word)
     if grams:
-        matches = sa.text("SELECT submission_id FROM piece_search "
+        # A rare word's few matches come from the GIN index at once, and the filters
+        # then look at those alone; a common word's page fills from the newest pieces
+        # long before the word runs out. Which one it is, the index says: up to
+        # RARE_MATCHES + 1 pieces holding all the word's pairs (bench/README.md).
+        holding = sa.text("SELECT submission_id FROM piece_search "
                           "WHERE grams @> CAST(:grams AS text[])").bindparams(
             sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
         ).columns(sa.column("submission_id", sa.Integer))
-        # (Collecting the matches first is quicker for a rare word and far slower for a
-        # common one, and telling them apart costs as much: bench/README.md.)
-        query = query.where(col(Submission.id).in_(matches.subquery().select()))
+        with engine.connect() as db:
+            found = holding.subquery()
+            few = db.execute(sa.select(found.c.submission_id).limit(RARE_MATCHES + 1)
+                             ).scalars().all()
+        if len(few) <= RARE_MATCHES:
+            query = query.where(col(Submission.id) == sa.any_(
+                sa.bindparam("few", list(few), type_=sa.ARRAY(sa.Integer))))
+        else:
+            query = query.where(col(Submission.id).in_(holding.subquery().select()))
     return query.where(func.strpos(document, word) > 0)
 
 
