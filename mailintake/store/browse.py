@@ -98,15 +98,15 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
                           "WHERE grams @> CAST(:grams AS text[])").bindparams(
             sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
         ).columns(sa.column("submission_id", sa.Integer))
+        holders = holding.subquery()
         with engine.connect() as db:
-            found = holding.subquery()
-            few = db.execute(sa.select(found.c.submission_id).limit(RARE_MATCHES + 1)
+            few = db.execute(sa.select(holders.c.submission_id).limit(RARE_MATCHES + 1)
                              ).scalars().all()
         if len(few) <= RARE_MATCHES:
             query = query.where(col(Submission.id) == sa.any_(
                 sa.bindparam("few", list(few), type_=sa.ARRAY(sa.Integer))))
         else:
-            query = query.where(col(Submission.id).in_(holding.subquery().select()))
+            query = query.where(col(Submission.id).in_(holders.select()))
     return query.where(func.strpos(document, word) > 0)
 
 
