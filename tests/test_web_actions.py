@@ -195,7 +195,9 @@ def test_a_clerk_sets_a_held_mail_aside_without_a_reply(filed: App, why: str) ->
     waiting = held_mail(filed)
     clerk = logged_in(filed, "lihua")
     page = f"/held/{waiting.id}"
-    answer = post(clerk, page, page, {"do": why})
+    unconfirmed = post(clerk, page, page, {"do": why})
+    assert unconfirmed.status_code == 409 and "确认不回复" in unconfirmed.text
+    answer = post(clerk, page, page, {"do": why, "confirm": "1"})
     assert answer.status_code == 303
     assert outbox_to(filed, STRANGER) == []
     with session(filed.engine) as db:
@@ -443,7 +445,7 @@ def posts(app: App) -> list[tuple[str, str, dict[str, str]]]:
     unit = unit_of(app, "组织部").id
     mail_id = held_mail(app).id
     return [
-        (f"/held/{mail_id}", f"/held/{mail_id}", {"do": "spam"}),
+        (f"/held/{mail_id}", f"/held/{mail_id}", {"do": "spam", "confirm": "1"}),
         (f"/held/{mail_id}", f"/held/{mail_id}", {"do": "file", "unit": "实验小学"}),
         (f"/pieces/{number}", f"/pieces/{number}/adopt", {"channel": "news"}),
         (f"/pieces/{number}", f"/pieces/{number}/unadopt", {"adoption": "news:0"}),

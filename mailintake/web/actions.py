@@ -202,6 +202,8 @@ def held_action(request: Request, login: accounts.Login) -> Response:
                 f"/held?done={'rejected' if settled.answered else 'rejected_silent'}",
                 status_code=303)
         if do in ("answered", "spam"):
+            if field(form, "confirm") != "1":
+                raise RetryError("请先勾选“确认不回复”，再标记这封邮件。")
             dismiss(app, message_id, "answered" if do == "answered" else "spam")
             console.audit(login, f"held.{do}", target)
             return RedirectResponse(f"/held?done={do}", status_code=303)
