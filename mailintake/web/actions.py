@@ -346,9 +346,22 @@ def bulk_lines(text: str) -> list[str]:
     return [line for line in lines if line][:BULK_LIMIT]
 
 
+#: Items after a tracking number on a bulk line: ``第1、3条`` or ``1,3``.
+_ITEMS = re.compile(r"第?\s*([0-9][0-9,，、;；\s]*)\s*条?")
+
+
+def _line_items(rest: str) -> list[int] | None:
+    """The items of a weekly digest a bulk line names after its tracking number; None
+    for the whole piece (anything else on the line, a unit's name copied from Excel
+    with the number, is not read)."""
+    match = _ITEMS.fullmatch(rest)
+    return parse_items(match[1]) if match else None
+
+
 @page()
 def adoptions_page(request: Request, login: accounts.Login) -> Response:
-    """Bulk adoption: tracking numbers pasted one a line, one channel, level and date."""
+    """Bulk adoption: tracking numbers pasted one a line (each may name the items of a
+    weekly digest), one channel, level and date."""
     console = console_of(request)
     if request.method == "GET":
         return console.page(request, "adoptions.html", results=None, form={})
@@ -373,8 +386,16 @@ def adoptions_page(request: Request, login: accounts.Login) -> Response:
             results.append(Line(line, number, False, "与上面的行重复，未再记录"))
             continue
         seen.add(number)
+        rest = line.split(number, 1)[1].strip(" \t,，;；")
         try:
-            _adopt_one(console, login, number, channel=channel, brief=brief, when=when)
+            items = _line_items(rest)
+        except PointsError:
+            results.append(Line(line, number, False, f"“{rest}”不是条目编号（写作 {number} "
+                                "第1、3条，只采用每周动态的第 1、3 条）"))
+            continue
+        try:
+            _adopt_one(console, login, number, channel=channel, brief=brief, when=when,
+                       items=items)
         except PointsError as exc:
             results.append(Line(line, number, False, _clerk_words(exc)))
             continue
