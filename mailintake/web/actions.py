@@ -25,12 +25,19 @@ from mailintake.reading.mime import ParsedMail, parse_mail
 from mailintake.rules.reasons import labels as reason_labels
 from mailintake.store import accounts, browse, desk, units
 from mailintake.store.models import Adoption, InboundMessage, Outcome
-from mailintake.web.console import WRITERS, Console, console_of, error_page, field, page
+from mailintake.web.console import (
+    TRACKING_NO,
+    WRITERS,
+    Console,
+    console_of,
+    error_page,
+    field,
+    number_of,
+    page,
+)
 
 log = logging.getLogger("mailintake.web")
 
-TRACKING_NO = re.compile(r"^[0-9]{8}-[0-9]{5,12}$")
-DIGITS = re.compile(r"^[0-9]{1,12}$")
 #: A held mail larger than this is not read for its page (download it instead).
 READ_LIMIT = 15 * 1024 * 1024
 #: So much of a held mail's text is shown.
@@ -87,10 +94,6 @@ def install(console: Console) -> None:
         today=lambda: console.app.local(console.now()).date().isoformat(),
         held_done=lambda key: DONE.get(key or "", ""),
     )
-
-
-def _number(text: str | None) -> int | None:
-    return int(text) if text and DIGITS.match(text) else None
 
 
 # --- held mail ------------------------------------------------------------------------------
@@ -156,7 +159,7 @@ def _piece_of(console: Console, row: InboundMessage) -> str | None:
 
 @page()
 def held_mail(request: Request, _login: accounts.Login) -> Response:
-    message_id = _number(request.path_params["message_id"])
+    message_id = number_of(request.path_params["message_id"])
     if message_id is None:
         raise HTTPException(404)
     return _held_page(request, message_id, again=request.query_params.get("again") == "1")
@@ -168,7 +171,7 @@ def held_action(request: Request, login: accounts.Login) -> Response:
     vouched for), send it back with a reason, or set it aside as answered or spam."""
     console = console_of(request)
     app = console.app
-    message_id = _number(request.path_params["message_id"])
+    message_id = number_of(request.path_params["message_id"])
     if message_id is None or browse.message(app.engine, message_id) is None:
         raise HTTPException(404)
     form = request.state.form
@@ -270,7 +273,7 @@ def _adopt_one(console: Console, login: accounts.Login, number: str, *, channel:
     return adoptions
 
 
-def _piece_number(request: Request) -> str:
+def _piecenumber_of(request: Request) -> str:
     number = request.path_params["tracking_no"]
     if not TRACKING_NO.match(number):
         raise HTTPException(404)
@@ -289,13 +292,13 @@ def _adopt_page(request: Request, number: str, *, error: str = "",
 
 @page()
 def adopt_page(request: Request, _login: accounts.Login) -> Response:
-    return _adopt_page(request, _piece_number(request))
+    return _adopt_page(request, _piecenumber_of(request))
 
 
 @page(roles=WRITERS)
 def adopt_piece(request: Request, login: accounts.Login) -> Response:
     console = console_of(request)
-    number = _piece_number(request)
+    number = _piecenumber_of(request)
     if browse.piece(console.app.engine, number) is None:
         raise HTTPException(404)
     form = request.state.form
@@ -315,11 +318,11 @@ def adopt_piece(request: Request, login: accounts.Login) -> Response:
 def unadopt_piece(request: Request, login: accounts.Login) -> Response:
     console = console_of(request)
     app = console.app
-    number = _piece_number(request)
+    number = _piecenumber_of(request)
     if browse.piece(app.engine, number) is None:
         raise HTTPException(404)
     channel, _, item_text = field(request.state.form, "adoption").partition(":")
-    item = _number(item_text) or 0
+    item = number_of(item_text) or 0
     try:
         unadopt(app.engine, app.config.points, number, channel, now=console.now(), item=item)
     except PointsError as exc:
