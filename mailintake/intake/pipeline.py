@@ -226,7 +226,7 @@ def _counted_for(app: App, entry: Entry | None, counted: datetime) -> str:
     names it."""
     if entry is None:
         return ""
-    weekly = entry.column is not None and "{周次}" in entry.column.subject
+    weekly = entry.column is not None and entry.column.weekly
     return counted_label(counted, app.config.office.tz, TeachingCalendar(app.config.calendar),
                          weekly=weekly)
 
