@@ -66,7 +66,7 @@ class PieceRow:
 
 
 #: PostgreSQL: a word found in no more pieces than this is looked up by its matches.
-RARE_MATCHES = 2000
+RARE_MATCHES = 5000
 
 _ROW_COLUMNS = (
     Submission.id, Submission.tracking_no, Submission.received_at, Unit.name, Submission.column,
@@ -92,22 +92,35 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
     if grams:
         # A rare word's few matches come from the GIN index at once, and the filters
         # then look at those alone; a common word's page fills from the newest pieces
-        # long before the word runs out. Which one it is, the index says: up to
-        # RARE_MATCHES + 1 pieces holding all the word's pairs (bench/README.md).
-        holding = sa.text("SELECT submission_id FROM piece_search "
-                          "WHERE grams @> CAST(:grams AS text[])").bindparams(
-            sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
-        ).columns(sa.column("submission_id", sa.Integer))
-        holders = holding.subquery()
-        with engine.connect() as db:
-            few = db.execute(sa.select(holders.c.submission_id).limit(RARE_MATCHES + 1)
-                             ).scalars().all()
-        if len(few) <= RARE_MATCHES:
+        # long before the word runs out. Which one it is, the planner's estimate from
+        # the index's statistics tells (a millisecond; counting the matches cost more
+        # than the search), and the matches themselves confirm (bench/README.md).
+        few = _rare_matches(engine, grams)
+        if few is not None:
             query = query.where(col(Submission.id) == sa.any_(
-                sa.bindparam("few", list(few), type_=sa.ARRAY(sa.Integer))))
+                sa.bindparam("few", few, type_=sa.ARRAY(sa.Integer))))
         else:
-            query = query.where(col(Submission.id).in_(holders.select()))
+            holding = sa.text(_HOLDING).bindparams(
+                sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
+            ).columns(sa.column("submission_id", sa.Integer))
+            query = query.where(col(Submission.id).in_(holding.subquery().select()))
     return query.where(func.strpos(document, word) > 0)
+
+
+_HOLDING = "SELECT submission_id FROM piece_search WHERE grams @> CAST(:grams AS text[])"
+
+
+def _rare_matches(engine: Engine, grams: list[str]) -> list[int] | None:
+    """The ids of the pieces holding all of ``grams`` when they are few (at most
+    RARE_MATCHES); None for a common word."""
+    with engine.connect() as db:
+        [[plan]] = db.execute(sa.text(f"EXPLAIN (FORMAT JSON) {_HOLDING}"),
+                              {"grams": grams}).all()
+        if plan[0]["Plan"]["Plan Rows"] > RARE_MATCHES:
+            return None
+        few = db.execute(sa.text(f"{_HOLDING} LIMIT :most"),
+                         {"grams": grams, "most": RARE_MATCHES + 1}).scalars().all()
+    return list(few) if len(few) <= RARE_MATCHES else None
 
 
 def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
