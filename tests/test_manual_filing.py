@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, SHANGHAI
+from console_data import add_user, csrf_of, logged_in
 from pieces import news, photo
 from sqlmodel import select
 from test_retry import cli
@@ -142,3 +143,37 @@ def test_a_file_that_is_no_word_file_is_refused_and_nothing_filed(
     with session(app.engine) as db:
         assert db.exec(select(InboundMessage)).all() == []
     assert pieces(app) == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database question here
+def test_the_console_form_refuses_viewers_forged_posts_and_bad_files(
+    app: App, tmp_path: Path
+) -> None:
+    """/pieces/new is a clerk's: a viewer may not open it, a post without the login's
+    token is refused, and a corrupt or oversize file is one Chinese line, nothing filed."""
+    add_user(app, "李华", "clerk")
+    add_user(app, "访客", "viewer")
+    assert logged_in(app, "访客").get("/pieces/new").status_code == 403
+    clerk = logged_in(app, "李华")
+    form = clerk.get("/pieces/new")
+    assert form.status_code == 200 and "给信息员发回执" in form.text
+    fields = {"csrf": csrf_of(form.text), "unit": "实验小学", "subject": SUBJECT,
+              "received": "2026-11-17", "via": "qq"}
+    document, _picture = files(tmp_path)
+    forged = clerk.post("/pieces/new", data={**fields, "csrf": "x"},
+                        files={"file": ("稿件.docx", document.read_bytes())})
+    assert forged.status_code == 403
+    corrupt = clerk.post("/pieces/new", data=fields,
+                         files={"file": ("稿件.docx", b"PK\x03\x04" + b"\x00" * 300)})
+    assert corrupt.status_code == 400
+    assert "「稿件.docx」无法读取：Word 文件已损坏" in corrupt.text
+    assert SUBJECT in corrupt.text  # what the clerk typed is kept
+    small = App(config=app.config.model_copy(update={"limits": app.config.limits.model_copy(
+        update={"max_attachment_bytes": 4096})}), engine=app.engine, storage=app.storage,
+        replies=app.replies, clock=app.clock)
+    limited = logged_in(small, "李华")
+    big = limited.post("/pieces/new", data={**fields, "csrf": csrf_of(
+        limited.get("/pieces/new").text)}, files={"file": ("稿件.docx", document.read_bytes())})
+    assert big.status_code == 400 and "「稿件.docx」过大（超过 4 KB）" in big.text
+    with session(app.engine) as db:
+        assert db.exec(select(InboundMessage)).all() == []

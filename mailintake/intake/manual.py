@@ -152,10 +152,15 @@ def _check(app: App, paper: Paper) -> None:
     limits = app.config.limits
     sizes = [len(paper.document.data), *(len(p.data) for p in paper.photos)]
     if max(sizes) > limits.max_attachment_bytes or sum(sizes) > limits.max_message_bytes * 3 // 4:
-        raise FilingError(f"文件过大：单个文件不能超过 {limits.max_attachment_bytes // 2**20} MB，"
-                          f"合计不能超过 {limits.max_message_bytes * 3 // 4 // 2**20} MB")
+        raise FilingError(f"文件过大：单个文件不能超过 {size_text(limits.max_attachment_bytes)}，"
+                          f"合计不能超过 {size_text(limits.max_message_bytes * 3 // 4)}")
     if len(paper.photos) + 1 > limits.max_attachments:
         raise FilingError(f"照片过多：最多 {limits.max_attachments - 1} 张")
+
+
+def size_text(size: int) -> str:
+    """A size limit as a clerk reads it: 30 MB, 512 KB."""
+    return f"{size // 2**20} MB" if size >= 2**20 else f"{max(size // 1024, 1)} KB"
 
 
 def _correspondent(app: App, unit_id: int, wanted: str) -> tuple[int | None, str, str]:
