@@ -140,6 +140,12 @@ def test_a_file_that_is_no_word_file_is_refused_and_nothing_filed(
     done = cli(tmp_path, NOW, "submissions", "add", str(scan), "--unit", "实验小学",
                "--subject", SUBJECT, "--received", "2026-11-17")
     assert done.returncode == 1 and "请上传 Word 文件" in done.stderr
+    document, _picture = files(tmp_path)
+    fake = tmp_path / "现场.jpg"
+    fake.write_bytes(b"not a picture at all")
+    done = cli(tmp_path, NOW, "submissions", "add", str(document), "--unit", "实验小学",
+               "--subject", SUBJECT, "--received", "2026-11-17", "--photo", str(fake))
+    assert done.returncode == 1 and "「现场.jpg」无法读取：图片无法读取" in done.stderr
     with session(app.engine) as db:
         assert db.exec(select(InboundMessage)).all() == []
     assert pieces(app) == []

@@ -65,6 +65,7 @@ def message_rows(app: App) -> list[Row]:
             "size": m.size,
             "raw_sha256": m.raw_sha256,
             "error": m.error,
+            "via": m.via or "mail",
         }
         for m in listing.messages(app.engine)
     ]

@@ -111,7 +111,7 @@ def file_piece(app: App, paper: Paper, *, clerk: str) -> Filed:
     when = received_moment(app, paper.received)
     raw = _mail(app, paper, name=name, address=address, when=when, clerk=clerk)
     prepared = readers.prepare(raw, app.config.limits, app.storage.root)
-    _readable(prepared)
+    _readable(prepared, {photo.filename for photo in paper.photos})
     ref = MailRef(source_key=f"{MAILBOX};{uuid.uuid4().hex}", folder=MAILBOX, size=len(raw))
     reply = paper.receipt and bool(address)
     again = pipeline.Again(received_at=when, vouched=True, unit=unit.name,
@@ -213,7 +213,7 @@ _WORD_TYPES = {
 }
 
 
-def _readable(prepared: readers.Prepared) -> None:
+def _readable(prepared: readers.Prepared, photos: set[str]) -> None:
     """Refuse a Word file or photo that cannot be read: filed, it would only be sent back."""
     reading = prepared.reading
     if reading is None or reading.refused or reading.problems:
@@ -225,6 +225,6 @@ def _readable(prepared: readers.Prepared) -> None:
         raise FilingError(f"「{name}」无法读取：{reasons.label(code)}{hint}")
     if not reading.documents:
         raise FilingError("上传的文件不是可读取的 Word 文件")
-    if reading.file_errors:
-        name, code, _detail = reading.file_errors[0]
-        raise FilingError(f"「{name}」无法读取：{reasons.label(code)}")
+    for name, code, _detail in reading.file_errors:  # the Word file's own: the checks' business
+        if name in photos:
+            raise FilingError(f"「{name}」无法读取：{reasons.label(code)}")
