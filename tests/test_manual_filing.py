@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -98,7 +100,12 @@ def test_receipts_only_when_asked_and_possible(app: App, tmp_path: Path) -> None
                "--receipt")
     assert done.returncode == 0, done.stderr
     assert "回执已排入发件箱" in done.stdout
-    assert [(m.kind, m.recipient) for m in outbox(app)] == [("receipt", "lina@foxmail.com")]
+    [receipt] = outbox(app)
+    assert (receipt.kind, receipt.recipient) == ("receipt", "lina@foxmail.com")
+    body = message_from_bytes(receipt.raw, policy=policy.default)
+    assert isinstance(body, EmailMessage)
+    text = body.get_body(("plain",))
+    assert text is not None and "已登记稿件 1 篇（含本篇）" in str(text.get_content())
 
     paper = tmp_path / "paper"
     paper.mkdir()

@@ -58,8 +58,10 @@ def test_the_clerk_files_a_qq_piece_in_the_console(console: str, browser: object
     received = driver.find_element(By.ID, "received")
     driver.execute_script("arguments[0].value = '2026-11-17';"
                           "arguments[0].dispatchEvent(new Event('change'))", received)
-    Select(driver.find_element(By.ID, "column")).select_by_value("general")
     subject = driver.find_element(By.ID, "subject")
+    # The first column's format, filled with the unit and the received day's teaching week.
+    assert subject.get_attribute("value") == "实验小学第十一周工作动态信息"
+    Select(driver.find_element(By.ID, "column")).select_by_value("general")
     assert subject.get_attribute("value") == "实验小学（李娜）"  # prefilled from the format
     subject.send_keys("开展秋季趣味运动会")
     driver.find_element(By.ID, "via-qq").click()

@@ -10,7 +10,7 @@ findings, and the audit trail says who filed it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,11 +19,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from mailintake.config.calendar import TeachingCalendar
 from mailintake.intake.manual import VIAS, FilingError, Paper, Upload, file_piece, size_text
+from mailintake.rules.examples import ExampleValues, chinese_number, example_subject
 from mailintake.store import accounts, browse, desk
 from mailintake.store.units import active_unit_names
 from mailintake.web.console import WRITERS, Console, console_of, field, page
 
+#: Weeks back the form knows the teaching week of (a piece received earlier: the CLI).
+WEEKS_BACK = 8
 #: Photos taken with one piece at most (the mail's own attachment limit may be lower).
 MAX_PHOTOS = 20
 
@@ -40,14 +44,30 @@ def _units(console: Console) -> list[dict[str, Any]]:
     return units
 
 
+def _weeks(console: Console, today: date) -> dict[str, str]:
+    """The teaching week (as the notices write it: 十二) of each of the last days a piece
+    may have been received on, for the subject the form prefills."""
+    calendar = TeachingCalendar(console.app.config.calendar)
+    weeks = {}
+    for back in range(WEEKS_BACK * 7):
+        day = today - timedelta(days=back)
+        week = calendar.week_of(day)
+        if week is not None:
+            weeks[day.isoformat()] = chinese_number(week.number)
+    return weeks
+
+
 def _form_page(request: Request, status_code: int = 200, error: str = "",
                values: dict[str, str] | None = None) -> Response:
     console = console_of(request)
-    today = console.app.local(console.now()).date().isoformat()
+    config, today = console.app.config, console.app.local(console.now()).date()
+    week = TeachingCalendar(config.calendar).week_of(today)
+    shown = ExampleValues(day=today, week=week.number if week else None)
     return console.page(
         request, "piece_new.html", status_code, error=error, units=_units(console),
-        formats=[(c.key, c.name, c.subject, c.example) for c in console.app.config.columns],
-        vias=VIAS, today=today, values={"received": today, "via": "qq", **(values or {})},
+        formats=[(c.key, c.name, c.subject, example_subject(c, shown)) for c in config.columns],
+        weeks=_weeks(console, today), vias=VIAS, today=today.isoformat(),
+        values={"received": today.isoformat(), "via": "qq", **(values or {})},
     )
 
 

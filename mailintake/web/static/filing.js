@@ -8,6 +8,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var column = form.elements.column, subject = form.elements.subject;
   var received = form.elements.received;
   var filled = "";
+  var weeks = JSON.parse(form.getAttribute("data-weeks") || "{}");
 
   function people() {
     var groups = who.querySelectorAll("optgroup");
@@ -27,7 +28,8 @@ document.addEventListener("DOMContentLoaded", function () {
     var author = name.value.trim() || who.value;
     filled = format.replace("{单位}", unit.value)
       .replace("{日期}", (received.value || "").replace(/-/g, "."))
-      .replace("{作者}", author).replace("{标题}", "");
+      .replace("{作者}", author).replace("{周次}", weeks[received.value] || "")
+      .replace("{标题}", "");
     subject.value = filled;
   }
 
