@@ -69,11 +69,15 @@ def submissions_add(state: State, *, file: Path, unit: str, correspondent: str, 
     outcome = {"filed": "已登记", "rejected": "已登记为退回", "quarantined": "未登记，已转待人工",
                "ignored": "未登记"}.get(str(done.message.outcome), str(done.message.outcome))
     problems = reasons.labels(done.message.reasons)
+    told = f"{_reply_kind(done.message)}已排入发件箱" if done.replied else "未发回执"
     click.echo(f"{outcome}：登记号 {done.tracking_no or '—'}"
-               + (f"（{problems}）" if problems else "")
-               + ("；回执已排入发件箱。" if done.replied else "；未发回执。"))
+               + (f"（{problems}）" if problems else "") + f"；{told}。")
     if done.note:
         click.echo(done.note)
+
+
+def _reply_kind(message: InboundMessage) -> str:
+    return "回执" if str(message.outcome) == "filed" else "退回通知"
 
 
 def _user() -> str:
