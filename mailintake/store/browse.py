@@ -63,6 +63,8 @@ class PieceRow:
     picture_count: int
     version: int
     findings: list[str] = field(default_factory=list)
+    # How it came: "" by mail, "qq" / "paper" / "other" when a clerk filed it.
+    via: str = ""
 
 
 #: PostgreSQL: a word found in no more pieces than this is looked up by its matches.
@@ -71,7 +73,7 @@ RARE_MATCHES = 5000
 _ROW_COLUMNS = (
     Submission.id, Submission.tracking_no, Submission.received_at, Unit.name, Submission.column,
     Submission.title, Submission.status, Submission.word_count, Submission.picture_count,
-    Submission.version,
+    Submission.version, InboundMessage.via,
 )
 
 
@@ -127,7 +129,8 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
            limit: int = 50) -> tuple[list[PieceRow], bool]:
     """A page of pieces, newest first, and whether more follow."""
     query = (sa.select(*_ROW_COLUMNS)  # type: ignore[call-overload]
-             .join(Unit, col(Submission.unit_id) == col(Unit.id), isouter=True))
+             .join(Unit, col(Submission.unit_id) == col(Unit.id), isouter=True)
+             .join(InboundMessage, col(Submission.message_id) == col(InboundMessage.id)))
     if wanted.unit_id is not None:
         query = query.where(Submission.unit_id == wanted.unit_id)
     if wanted.unit_kind:
@@ -152,7 +155,7 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
     with session(engine) as db:
         rows = [PieceRow(id=r[0], tracking_no=r[1] or "", received_at=r[2], unit=r[3] or "",
                          column=r[4], title=r[5], status=r[6], word_count=r[7],
-                         picture_count=r[8], version=r[9])
+                         picture_count=r[8], version=r[9], via=r[10])
                 for r in db.exec(query).all()]
         more = len(rows) > limit
         rows = rows[:limit]

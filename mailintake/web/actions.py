@@ -57,6 +57,7 @@ ACTIONS = {
     "held.answered": "标为已答复（不回复）",
     "held.spam": "标为垃圾邮件（不回复）",
     "piece.from_held": "由待人工邮件登记",
+    "piece.manual": "补录稿件",
     "adopt": "记录采用",
     "unadopt": "撤销采用",
     "unit.edit": "修改单位",
