@@ -9,7 +9,6 @@ issue's id, from inside the store.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from starlette.exceptions import HTTPException
@@ -26,10 +25,9 @@ from mailintake.office.briefing import (
     parse_numbers,
 )
 from mailintake.store import accounts, briefings
-from mailintake.web.console import WRITERS, console_of, field, page
+from mailintake.web.console import DIGITS, WRITERS, console_of, field, number_of, page
 from mailintake.web.pages import _download, _read_stored
 
-DIGITS = re.compile(r"^[0-9]{1,12}$")
 #: Adopted pieces offered to tick: the month's best, so many.
 OFFERED = 30
 
@@ -49,7 +47,7 @@ def _page(request: Request, *, error: str = "", status_code: int = 200) -> Respo
     return console.page(
         request, "briefings.html", status_code, issues=briefings.issues(app.engine),
         offered=offered, period=period, month=month, error=error, form=form or {},
-        made=int(made) if DIGITS.match(made) else None, label=issue_label,
+        made=number_of(made), label=issue_label,
         briefing_name=app.config.briefing.title, channel=channel.name if channel else "",
         channel_word=app.config.briefing.channel,
     )
@@ -92,8 +90,8 @@ def make_page(request: Request, login: accounts.Login) -> Response:
 @page()
 def briefing_file(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
-    text = request.path_params["briefing_id"]
-    found = briefings.issue(console.app.engine, int(text)) if DIGITS.match(text) else None
+    briefing_id = number_of(request.path_params["briefing_id"])
+    found = briefings.issue(console.app.engine, briefing_id) if briefing_id else None
     data = _read_stored(console, found.stored_path) if found and found.stored_path else None
     if found is None or data is None:
         raise HTTPException(404)
