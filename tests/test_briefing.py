@@ -163,6 +163,11 @@ def test_a_briefing_made_from_the_command_line_carries_each_piece_in_order(
                          ("图为党建工作推进会现场", 0)]
     assert party[4][0] == "测试教育局办公室\t2026年11月19日印发"
     document = docx.Document(str(out))
+    # The red rule under the heading, in the order Word's schema wants (else Word
+    # calls the file damaged).
+    rule = document.paragraphs[2]._p.pPr
+    assert rule is not None
+    assert [child.tag.rsplit("}", 1)[1] for child in rule] == ["pBdr", "tabs"]
     widths = [shape.width.cm for shape in document.inline_shapes]
     assert len(widths) == 4 and all(w <= 14.01 for w in widths)
     assert round(document.inline_shapes[1].height.cm, 1) == 18.0  # the portrait one

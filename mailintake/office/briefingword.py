@@ -285,6 +285,16 @@ def _font(target: Any, face: str, size: float, *, bold: bool = False,
     fonts.set(qn("w:eastAsia"), face)
 
 
+#: What follows w:pBdr in a paragraph's properties (ECMA-376 CT_PPrBase).
+_AFTER_BORDERS = (
+    "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+    "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
+    "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+    "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
+    "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange",
+)
+
+
 def _rule(paragraph: Any, side: str, color: str, size: int) -> None:
     """A line above or below the paragraph (the red rule under a 简报's heading)."""
     from docx.oxml import OxmlElement
@@ -294,7 +304,8 @@ def _rule(paragraph: Any, side: str, color: str, size: int) -> None:
     borders = properties.find(qn("w:pBdr"))
     if borders is None:
         borders = OxmlElement("w:pBdr")
-        properties.append(borders)
+        # Word refuses a file whose paragraph properties are out of the schema's order.
+        properties.insert_element_before(borders, *_AFTER_BORDERS)
     line = OxmlElement(f"w:{side}")
     for key, value in (("val", "single"), ("sz", str(size)), ("space", "4"),
                        ("color", color)):
