@@ -162,6 +162,11 @@ def _adopt_all(app: App, made: Made, ids: list[int], day: date) -> None:
                 "（在 [[points.channels]] 中加上该渠道，简报刊用的稿件即记采用、计积分）")
         return
     now, tz = app.clock(), app.config.office.tz
+    if day > app.local(now).date():
+        made.notes.append(
+            f"印发日期 {day} 在今天之后，未记录采用；印发后请在稿件页或用 adopt 命令"
+            f"（--channel {key} --date {day}）补记")
+        return
     when = datetime.combine(day, time(12), tzinfo=tz)
     if day == app.local(now).date():
         when = min(when, now)
