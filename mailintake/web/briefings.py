@@ -48,6 +48,7 @@ def _page(request: Request, *, error: str = "", status_code: int = 200) -> Respo
         request, "briefings.html", status_code, issues=briefings.issues(app.engine),
         offered=offered, period=period, month=month, error=error, form=form or {},
         made=number_of(made), label=issue_label,
+        ticked=[v for v in form.getlist("piece") if isinstance(v, str)] if form else [],
         briefing_name=app.config.briefing.title, channel=channel.name if channel else "",
         channel_word=app.config.briefing.channel,
     )
