@@ -20,6 +20,7 @@ from conftest import FIXTURES, NOW, write_config
 from console_data import add_user, csrf_of, logged_in
 from office_pieces import send
 from pieces import CHEN, LI, LIU, ZHANG, chinese, mail, photo, piece_mail, word_file
+from PIL import Image
 from sqlmodel import col, select
 
 from mailintake.app import App
@@ -59,6 +60,13 @@ def general(title: str, seed: int, pictures: tuple[tuple[int, int, str], ...] = 
     return word_file(title, [chinese(110, seed), chinese(90, seed + 1)], pictures)
 
 
+def webp(width: int, height: int) -> bytes:
+    """A phone's WEBP photo: Word takes no WEBP, so the 简报 converts it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 120, 60)).save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
 def mails() -> list[bytes]:
     return [
         piece_mail(LI, f"实验小学（李娜）{SPORTS}", general(SPORTS, 1, (
@@ -69,7 +77,7 @@ def mails() -> list[bytes]:
         piece_mail(ZHANG, f"人文学院微博信息（{DAY}）{WEIBO}",
                    word_file("", [chinese(120, 4)], ((1920, 1080, "图为课堂"),))),
         mail(CHEN, f"党政办公室（陈佩）{READING}",
-             (f"{READING}.docx", general(READING, 5)), ("读书月.jpg", photo(1600, 900, 5))),
+             (f"{READING}.docx", general(READING, 5)), ("读书月.webp", webp(1600, 900))),
         piece_mail(LI, f"实验小学（李娜）{LABOUR}",
                    general(LABOUR, 7, ((1600, 1200, "图为劳动成果展"),))),
     ]
@@ -186,8 +194,12 @@ def test_a_briefing_made_from_the_command_line_carries_each_piece_in_order(
     assert (f"已编印《教育简报》2026年第2期，共 2 篇：{found[READING]}、{found[LABOUR]}"
             in best.output)
     reading, labour = blocks(layout(stored(app, 2)), [READING, LABOUR])
-    # The piece without a picture in its Word file: the photo sent beside it.
+    # The piece without a picture in its Word file: the photo sent beside it, as PNG.
     assert [count for _, count in reading].count(1) == 1
+    second = docx.Document(io.BytesIO(stored(app, 2)))
+    media = sorted(part.content_type for part in second.part.package.parts
+                   if part.partname.startswith("/word/media/"))
+    assert media == ["image/jpeg", "image/png"]  # 劳动教育's JPEG; the WEBP made PNG
     assert ("图为劳动成果展", 0) in labour
 
     listed = cli(config, "briefing", "list")

@@ -141,8 +141,10 @@ def build_document(template: Any, fields: dict[str, str], pieces: list[Laid],
         for text in piece.paragraphs:
             add(text, styles["text"])
         for photo in piece.photos:
-            _add_photo(add("", styles["photo"]), photo, width, piece.tracking_no)
-            if photo.caption.strip():
+            placed = add("", styles["photo"])
+            if not _add_photo(placed, photo, width, piece.tracking_no):
+                placed._p.getparent().remove(placed._p)  # neither the photo nor its caption
+            elif photo.caption.strip():
                 add(photo.caption.strip(), styles["caption"])
         if index < len(pieces) - 1:
             add("", styles["text"])
@@ -340,12 +342,13 @@ def _photo_width(document: Any, widest_cm: float) -> int:
     return int(min(Cm(widest_cm), text))
 
 
-def _add_photo(paragraph: Any, photo: Photo, width: int, number: str) -> None:
-    """The photo, ``width`` wide (less for a tall one), in its own paragraph."""
+def _add_photo(paragraph: Any, photo: Photo, width: int, number: str) -> bool:
+    """The photo, ``width`` wide (less for a tall one), in its own paragraph; False
+    when it cannot be placed."""
     from docx.shared import Cm
 
     if photo.width <= 0 or photo.height <= 0:
-        return
+        return False
     height = width * photo.height // photo.width
     if height > Cm(MAX_PHOTO_HEIGHT_CM):
         height = int(Cm(MAX_PHOTO_HEIGHT_CM))
@@ -356,6 +359,8 @@ def _add_photo(paragraph: Any, photo: Photo, width: int, number: str) -> None:
     except Exception as exc:  # a picture Word cannot take is left out, with the log
         log.warning("briefing: a picture of %s cannot be placed: %s: %s", number,
                     type(exc).__name__, exc)
+        return False
+    return True
 
 
 def _placeable(data: bytes) -> bytes:
