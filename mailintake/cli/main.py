@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailintake import logs
-from mailintake.cli import console, messages, office, units
+from mailintake.cli import console, messages, office, solicit, units
 from mailintake.cli.state import State, aware, detail, guard
 from mailintake.config.settings import default_path
 from mailintake.problems import check_folders, transient
@@ -201,4 +201,6 @@ main.add_command(messages.messages)
 for command in office.COMMANDS:
     main.add_command(command)
 for command in console.COMMANDS:
+    main.add_command(command)
+for command in solicit.COMMANDS:
     main.add_command(command)
