@@ -56,6 +56,8 @@ ACTIONS = {
     "person.set": "登记或修改信息员",
     "person.remove": "移除信息员",
     "registry.import": "导入登记表",
+    "solicitation.create": "新建约稿",
+    "solicitation.close": "结束约稿",
 }
 
 #: What became of a held mail, for the notice on the held list.

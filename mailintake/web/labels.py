@@ -6,7 +6,7 @@ STATUS = {"accepted": "已登记", "rejected": "已退回", "superseded": "已�
 ROLES = {"clerk": "文秘", "admin": "管理员", "viewer": "只读"}
 OUTBOX = {"pending": "待发", "sent": "已发", "failed": "发送失败", "held": "暂停发送（退信）"}
 REPLY_KINDS = {"receipt": "回执", "rejection": "退回通知", "unregistered": "登记提示",
-               "oversize": "超大提示"}
+               "oversize": "超大提示", "solicitation": "约稿", "solicit_remind": "约稿提醒"}
 
 #: Why a mail was held for a person (InboundMessage.reasons).
 HELD = {

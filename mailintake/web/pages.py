@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mailintake.office.digest import next_digest
 from mailintake.office.reminders import moment_label, next_reminder
-from mailintake.store import accounts, browse
+from mailintake.store import accounts, browse, solicitations
 from mailintake.web import labels, word
 from mailintake.web.console import WRITERS, Console, console_of, field, page
 
@@ -97,8 +97,10 @@ def piece_page(request: Request, _login: accounts.Login) -> Response:
             rendered = word.render(document.id, document.sha256, data)
     replies = [(reply, _text_of(reply.raw)) for reply in found.replies]
     trail = accounts.trail(console.app.engine, f"piece:{number}")
+    solicited = (solicitations.answered_by(console.app.engine, found.submission.id)
+                 if found.submission.id is not None else None)
     return console.page(request, "piece.html", piece=found, document=document,
-                        rendered=rendered, replies=replies, trail=trail)
+                        rendered=rendered, replies=replies, trail=trail, solicited=solicited)
 
 
 def _text_of(raw: bytes) -> str:
