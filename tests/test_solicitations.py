@@ -21,6 +21,8 @@ from sqlmodel import select
 
 from mailintake.app import App
 from mailintake.cli.main import main
+from mailintake.office.periods import period_of
+from mailintake.office.reports import build_report
 from mailintake.store.database import session
 from mailintake.store.models import (
     OutboxMessage,
@@ -119,6 +121,11 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
         assert linked == {first.id, second.id, None}
         assert sorted((line.submission_id, line.points) for line in lines) == [
             (first.id, 5), (second.id, 5)]
+        report = build_report(app.engine, app.config, period_of("month", ANSWERED.date()),
+                              "unit", ANSWERED)
+        row = next(r for r in report.rows if r["unit"] == "实验小学")
+        assert row["points_solicited"] == 5
+        assert row["points"] == row["points_submission"] + row["points_adoption"] + 5
 
         # Two days before the deadline: one reminder, to the unit that has not answered.
         assert "约稿提醒邮件 1 封" in cli(app, REMINDED, "remind")
