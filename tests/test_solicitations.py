@@ -123,9 +123,9 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
             (first.id, 5), (second.id, 5)]
         report = build_report(app.engine, app.config, period_of("month", ANSWERED.date()),
                               "unit", ANSWERED)
-        row = next(r for r in report.rows if r["unit"] == "实验小学")
-        assert row["points_solicited"] == 5
-        assert row["points"] == row["points_submission"] + row["points_adoption"] + 5
+        ranked = next(r for r in report.rows if r["unit"] == "实验小学")
+        assert ranked["points_solicited"] == 5
+        assert ranked["points"] == ranked["points_submission"] + ranked["points_adoption"] + 5
 
         # Two days before the deadline: one reminder, to the unit that has not answered.
         assert "约稿提醒邮件 1 封" in cli(app, REMINDED, "remind")
@@ -141,8 +141,8 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
         shown = cli(app, LATE, "solicit", "show", "2026-001")
         assert "已交稿 2，已逾期 1，未交 0" in shown
         assert first.tracking_no is not None and first.tracking_no in shown
-        row = next(line for line in shown.splitlines() if "第一幼儿园" in line)
-        assert "已逾期" in row
+        silent = next(line for line in shown.splitlines() if "第一幼儿园" in line)
+        assert "已逾期" in silent
         listed = cli(app, LATE, "solicit", "list")
         assert "2026-001" in listed and "2/3" in listed
 
