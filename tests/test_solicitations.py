@@ -13,6 +13,7 @@ import email.policy
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import SHANGHAI
 from office_pieces import make_app, outbox, parsed, send, text_of
@@ -21,8 +22,12 @@ from sqlmodel import select
 
 from mailintake.app import App
 from mailintake.cli.main import main
+from mailintake.config.settings import default_columns
 from mailintake.office.periods import period_of
 from mailintake.office.reports import build_report
+from mailintake.rules import answers
+from mailintake.rules.columns import SubjectMatcher
+from mailintake.rules.values import UnitRef
 from mailintake.store.database import session
 from mailintake.store.models import (
     OutboxMessage,
@@ -177,3 +182,21 @@ def test_solicit_errors_are_chinese_lines(tmp_path: Path) -> None:
             assert "Traceback" not in result.output
     finally:
         app.engine.dispose()
+
+
+@pytest.mark.parametrize(("subject", "number", "title"), [
+    ("【约稿2026-003】实验小学（李娜）课后服务显成效", "2026-003", "课后服务显成效"),
+    ("回复：[约稿2026-3]实验小学（李娜）课后服务显成效", "2026-003", "课后服务显成效"),
+    ("实验小学（李娜）课后服务显成效（约稿 2026－012）", "2026-012", "课后服务显成效"),
+    ("实验小学（李娜）课后服务显成效", "", "课后服务显成效"),
+])
+def test_the_marker_names_the_request_and_the_subject_keeps_its_format(
+    subject: str, number: str, title: str
+) -> None:
+    """The marker, in any bracket and place, names the request and is no part of the
+    subject the columns match."""
+    matcher = SubjectMatcher(default_columns(), {"实验小学": UnitRef(1, "实验小学")})
+    assert answers.solicitation_number(subject) == number
+    found = matcher.match(subject)
+    assert found is not None and found.column.key == "general" and found.title == title
+    assert found.unit is not None and found.author == "李娜"
