@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SHANGHAI
 from office_pieces import make_app, outbox, parsed, send, text_of
-from pieces import LI, LIU, ZHANG, ZHAO, chinese, mail, word_file
+from pieces import LI, LIU, WANG, ZHANG, ZHAO, chinese, mail, word_file
 from sqlmodel import select
 
 from mailintake.app import App
@@ -158,6 +158,25 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
         assert late.status == Status.ACCEPTED
         assert "约稿 2026-001" not in receipt_for(app, late)
         assert "已逾期" in cli(app, LATE, "solicit", "show", "2026-001")
+    finally:
+        app.engine.dispose()
+
+
+def test_a_kind_is_asked_and_each_address_gets_one_mail_naming_its_units(tmp_path: Path
+                                                                        ) -> None:
+    """``--kind 学校`` asks every school; 王喆, correspondent of two of them, gets one
+    request naming both, under a key of its own."""
+    app = make_app(tmp_path / "office", f"sqlite:///{tmp_path / 'db.sqlite'}", "",
+                   lambda: CREATED)
+    try:
+        out = cli(app, CREATED, "solicit", "new", "--topic", TOPIC, "--deadline", "2026-12-10",
+                  "--kind", "学校")
+        assert "约稿单位 3 个，发出约稿邮件 2 封" in out
+        mails = {r.recipient: r for r in outbox(app, "solicitation")}
+        assert sorted(mails) == sorted([LI, WANG])
+        text = text_of(parsed(mails[WANG]))
+        assert "向城关镇东街小学、城关镇中心校约稿" in text and "实验小学" not in text
+        assert len({r.dedup_key for r in mails.values()}) == 2
     finally:
         app.engine.dispose()
 
