@@ -152,11 +152,15 @@ def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | No
 def remind_command(app: App) -> None:
     from mailintake.config.calendar import TeachingCalendar
     from mailintake.intake.pipeline import deliver
+    from mailintake.office import solicitations
     from mailintake.office.reminders import moment_label, next_reminder, queue_reminders
 
     now = app.clock()
     queued = queue_reminders(app, now)
+    solicited = solicitations.queue_reminders(app, now)
     deliver(app)
+    if solicited:
+        click.echo(f"已发出约稿提醒邮件 {solicited} 封。")
     if queued:
         click.echo(f"已发出催报邮件 {queued} 封。")
     elif not app.config.reminders.enabled:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mailintake import logs
-from mailintake.cli import briefing, console, messages, office, units
+from mailintake.cli import briefing, console, messages, office, solicit, units
 from mailintake.cli.state import State, aware, detail, guard
 from mailintake.config.settings import default_path
 from mailintake.problems import check_folders, transient
@@ -203,4 +203,6 @@ for command in office.COMMANDS:
 for command in console.COMMANDS:
     main.add_command(command)
 for command in briefing.COMMANDS:
+    main.add_command(command)
+for command in solicit.COMMANDS:
     main.add_command(command)

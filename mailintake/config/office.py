@@ -64,6 +64,13 @@ class RemindersConfig(Section):
     hour: int = Field(default=9, ge=0, le=23)
 
 
+class SolicitationsConfig(Section):
+    """Requests for pieces (约稿): when the units that have not answered are reminded."""
+
+    # Days before a request's deadline its reminder goes out (once); 0: none.
+    remind_days_before: int = Field(default=2, ge=0, le=60)
+
+
 class DigestConfig(Section):
     """The weekly digest (周报) to [office] addresses, about the week before."""
 

@@ -40,6 +40,7 @@ from mailintake.config.office import (
     QuotasConfig,
     RemindersConfig,
     SemesterConfig,
+    SolicitationsConfig,
 )
 from mailintake.config.servers import (
     DatabaseConfig,
@@ -62,8 +63,8 @@ __all__ = [
     "ColumnConfig", "Config", "ConfigError", "CorrectionsConfig", "DatabaseConfig",
     "DigestConfig", "DuplicatesConfig", "LimitsConfig", "MailboxConfig", "OfficeConfig",
     "PointsConfig", "QuotasConfig", "RateLimit", "RemindersConfig", "RepliesConfig", "Secret",
-    "Security", "SemesterConfig", "Severity", "SmtpConfig", "StorageConfig", "WebConfig",
-    "default_columns",
+    "Security", "SemesterConfig", "Severity", "SmtpConfig", "SolicitationsConfig",
+    "StorageConfig", "WebConfig", "default_columns",
     "default_path", "is_loopback", "load_config",
 ]
 
@@ -83,6 +84,7 @@ class Config(Section):
     calendar: CalendarConfig = CalendarConfig()
     quotas: QuotasConfig = QuotasConfig()
     reminders: RemindersConfig = RemindersConfig()
+    solicitations: SolicitationsConfig = SolicitationsConfig()
     digest: DigestConfig = DigestConfig()
     points: PointsConfig = PointsConfig()
     briefing: BriefingConfig = BriefingConfig()

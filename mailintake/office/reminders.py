@@ -19,10 +19,10 @@ reads the store and queues; the daemon calls it as ``(app, now)``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from mailintake.config.office import RemindersConfig
@@ -193,18 +193,26 @@ def queue_reminders(app: App, now: datetime) -> int:
     return len(queued)
 
 
-def _fitting(reminders: list[Reminder], address_id: int) -> list[list[Reminder]]:
-    """``reminders`` for one address in as few mails as their outbox keys fit in (a
-    township's correspondent may send for dozens of village schools): usually one."""
-    groups: list[list[Reminder]] = [[]]
-    for reminder in reminders:
-        trial = [*groups[-1], reminder]
-        pairs = ((r.unit.id, r.period.key) for r in trial)
-        if groups[-1] and len(sent.reminder_key(pairs, address_id)) > sent.KEY_LENGTH:
-            groups.append([reminder])
+T = TypeVar("T")
+
+
+def fitting(items: list[T], key: Callable[[list[T]], str]) -> list[list[T]]:
+    """``items`` for one address in as few mails as their outbox keys (``key`` of a
+    group) fit in (a township's correspondent may send for dozens of village schools):
+    usually one."""
+    groups: list[list[T]] = [[]]
+    for item in items:
+        trial = [*groups[-1], item]
+        if groups[-1] and len(key(trial)) > sent.KEY_LENGTH:
+            groups.append([item])
         else:
             groups[-1] = trial
     return groups
+
+
+def _fitting(reminders: list[Reminder], address_id: int) -> list[list[Reminder]]:
+    return fitting(reminders, lambda group: sent.reminder_key(
+        ((r.unit.id, r.period.key) for r in group), address_id))
 
 
 def _mails(app: App, reminders: list[Reminder], now: datetime) -> list[sent.Mail]:

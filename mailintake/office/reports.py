@@ -92,7 +92,8 @@ def _headers(config: Config, by: By) -> list[tuple[str, str]]:
     return [
         ("rank", "名次"), *who, ("received", "投稿"), ("accepted", "登记"), ("rejected", "退回"),
         *quota, ("adopted", "采用"), *channels, ("points_submission", "投稿分"),
-        ("points_adoption", "采用分"), ("points_quota", "任务分"), ("points", "积分"),
+        ("points_adoption", "采用分"), ("points_quota", "任务分"), ("points_solicited", "约稿分"),
+        ("points", "积分"),
         ("eligible", "可评优"),
     ]
 
@@ -101,8 +102,7 @@ def _ledger(engine: Engine, start: datetime, end: datetime, by: By) -> dict[int 
     """Points by kind and adoptions by channel, per unit or correspondent, from the ledger."""
     found: dict[int | None, Row] = {}
     for line in store.ledger_sums(engine, start, end, by_correspondent=by != "unit"):
-        row = found.setdefault(line.owner, {"points_submission": 0.0, "points_adoption": 0.0,
-                                            "points_quota": 0.0, "_adopted": {}})
+        row = found.setdefault(line.owner, _empty_points())
         name = f"points_{line.kind}"
         row[name] = round(row.get(name, 0.0) + line.points, 2)
         if line.kind == "adoption":
@@ -110,13 +110,14 @@ def _ledger(engine: Engine, start: datetime, end: datetime, by: By) -> dict[int 
             adopted[line.channel] = adopted.get(line.channel, 0) + line.quantity
     for row in found.values():
         row["points"] = round(row["points_submission"] + row["points_adoption"]
-                              + row["points_quota"], 2)
+                              + row["points_quota"] + row["points_solicited"], 2)
     return found
 
 
 def _empty_points() -> Row:
+    # points_solicited: the points of pieces answering a request (约稿, ledger kind "solicited").
     return {"points_submission": 0.0, "points_adoption": 0.0, "points_quota": 0.0,
-            "points": 0.0, "_adopted": {}}
+            "points_solicited": 0.0, "points": 0.0, "_adopted": {}}
 
 
 def _unit_rows(

@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from mailintake.config.settings import default_columns
-from mailintake.office import digest, reminders
+from mailintake.office import digest, reminders, solicitations
 from mailintake.reading.mime import ParsedMail
 from mailintake.replies import compose as answers
 from mailintake.replies.render import Replies
 from mailintake.rules import Finding
 from mailintake.rules.examples import ExampleValues
 from mailintake.store.models import Status, Submission
+from mailintake.store.solicitations import Answered
 
 _WHEN = "2026-11-19 10:00"
 _OFFICE = "县教育局办公室"
@@ -56,19 +57,23 @@ _FINDINGS = [
 ]
 
 
-def _piece(status: Status, with_column: bool) -> dict[str, Any]:
+def _piece(status: Status, with_column: bool, solicited: Answered | None = None
+           ) -> dict[str, Any]:
     columns = default_columns()
     return answers.piece_context(
         mail=_mail(), submission=_submission(status), findings=_FINDINGS, unit_name="实验小学",
         column=columns[-1] if with_column else None, columns=columns, tally_count=3,
         received_local=_WHEN, office_name=_OFFICE, counted_for="第11教学周（11月16日—11月22日）",
         contact=_CONTACT, examples=ExampleValues(unit="实验小学", week=11, author="李娜"),
+        solicited=solicited,
     )
 
 
 # Each template with one or more contexts: enough to take every branch that matters.
 SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
-    "receipt": lambda: [_piece(Status.ACCEPTED, with_column=True)],
+    # The receipt of a piece answering a request for pieces (约稿): every branch.
+    "receipt": lambda: [_piece(Status.ACCEPTED, with_column=True,
+                               solicited=Answered("2026-003", "课后服务经验做法"))],
     "rejection": lambda: [_piece(Status.REJECTED, with_column=c) for c in (True, False)],
     "oversize": lambda: [answers.oversize_context(
         mail=_mail(), size=52 * 1024 * 1024, limit=40 * 1024 * 1024, received_local=_WHEN,
@@ -86,6 +91,7 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     )],
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,
+    "solicitation": solicitations.sample_contexts,
 }
 
 

@@ -24,6 +24,7 @@ from mailintake.rules import Finding
 from mailintake.rules.decide import Decision
 from mailintake.rules.examples import ExampleValues, example_subject
 from mailintake.store.models import InboundMessage, OutboxMessage, Submission
+from mailintake.store.solicitations import Answered
 
 if TYPE_CHECKING:
     from mailintake.app import App
@@ -66,11 +67,12 @@ def piece_context(
     unit_leader: str = "",
     examples: ExampleValues | None = None,
     contact: str = "",
+    solicited: Answered | None = None,
 ) -> dict[str, Any]:
     """What the receipt and the rejection templates see; ``counted_for`` names the
     period the piece counts for (its week or month); the subject examples are the
     columns' formats filled with ``examples`` (the unit, today, this week), else the
-    examples in config."""
+    examples in config; ``solicited`` the request for a piece (约稿) it answers."""
     # The subject matched no column: show every column's correct form, unless
     # the subject finding's hint already lists them.
     shown = [column] if column is not None else [c for c in columns if c.example]
@@ -92,6 +94,8 @@ def piece_context(
         "warnings": [f for f in findings if f.severity == "warn"],
         "tally": {"period": tally_period, "count": tally_count},
         "counted_for": counted_for,
+        "solicited": ({"number": solicited.number, "topic": solicited.topic}
+                      if solicited is not None else None),
     }
 
 
@@ -140,6 +144,7 @@ def held_rejection(app: App, message: InboundMessage, mail: ParsedMail, reason: 
 def reply(
     app: App, decision: Decision, mail: ParsedMail, *, message: InboundMessage,
     submission: Submission | None, tally: int, counted_for: str = "",
+    solicited: Answered | None = None,
 ) -> OutboxMessage:
     """The reply ``decision`` names, rendered for ``message`` (recorded, so it has its id)
     and, for a piece, ``submission`` (numbered) with ``tally`` pieces of its unit in the
@@ -174,7 +179,7 @@ def reply(
             office_name=office_name, counted_for=counted_for,
             unit_leader=entry.unit.leader if entry.unit else "",
             tally_period=_month_word(app, submission.counted_at or now, now),
-            contact=contact,
+            contact=contact, solicited=solicited,
             examples=example_values(app, now, unit=entry.unit.name if entry.unit else "",
                                     author=mail.from_name,
                                     title=entry.title if subject_ok else ""),

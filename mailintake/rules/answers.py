@@ -18,12 +18,20 @@ from mailintake.reading.mail import Reading
 #: The tags our subjects start with, in 【】: receipt, rejection, note, reminder,
 #: weekly digest, and the acknowledgement of a question.
 TAGS = ("回执", "退回", "提示", "催报", "周报", "收悉")
+#: The tag of a request for a piece (约稿), followed by its number: 【约稿2026-003】.
+SOLICIT_TAG = "约稿"
 
 # What mail clients put in front of an answer's subject: 回复：, 答复：, 回覆：, Re:,
 # RE:, Re[2]:, with the half- or full-width colon, any number of times.
 _REPLY = re.compile(r"^(?:\s*(?:re|回复|答复|回覆)\s*(?:\[\d+\])?\s*[:：]\s*)+", re.IGNORECASE)
 _TAG = "|".join(TAGS)
-_OURS = re.compile(rf"^\s*[【\[〔［]\s*(?:{_TAG})\s*[】\]〕］]")
+# Our subjects start with a tag; a request for a piece carries its number after it.
+_OURS = re.compile(
+    rf"^\s*[【\[〔［]\s*(?:{_TAG}|{SOLICIT_TAG}[^【】\[\]〔〕［］]{{0,30}}?)\s*[】\]〕］]")
+# The marker of an answer to a request for a piece, anywhere in a subject: 【约稿2026-003】,
+# [约稿2026-3], （约稿 2026－003）, in any bracket, half- or full-width.
+_SOLICITED = re.compile(
+    rf"[【\[〔［(（〖]\s*{SOLICIT_TAG}\s*[:：]?\s*(\d{{4}})\s*[-－—–]\s*(\d{{1,4}})\s*[】\]〕］)）〗]")
 # Our tag and our words up to the colon before the subject we quote, as the subject
 # matcher sees them (brackets made round, full width folded: see ``rules.columns``).
 _QUOTED = re.compile(rf"^\((?:{_TAG})\)(?:[^:]*:)?\s*")
@@ -51,6 +59,24 @@ def quoted(normalized: str) -> int:
     we quoted (0 when it does not start with one of our tags)."""
     found = _QUOTED.match(normalized)
     return found.end() if found else 0
+
+
+def solicitation_number(subject: str) -> str:
+    """The number of the request for a piece (约稿) a subject names by its marker
+    (``【约稿2026-003】`` -> ``2026-003``); "" when it names none."""
+    found = _SOLICITED.search(subject)
+    return f"{found.group(1)}-{int(found.group(2)):03d}" if found else ""
+
+
+def solicitation_marker(number: str) -> str:
+    """The marker a subject carries to answer request ``number``: 【约稿2026-003】."""
+    return f"【{SOLICIT_TAG}{number}】"
+
+
+def without_solicitation_marker(subject: str) -> str:
+    """``subject`` without its 约稿 marker, so it is matched against the columns as
+    the correspondent would have written it without."""
+    return _SOLICITED.sub("", subject, count=1).strip()
 
 
 def carries_piece(reading: Reading) -> bool:

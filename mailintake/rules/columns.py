@@ -4,7 +4,8 @@ A clerk writes ``"{单位}信息（{日期}）{标题}"`` exactly as the notice 
 this module turns it into a pattern that also accepts what people really type:
 half-width or full-width brackets, 【】, stray spaces, a ``转发：`` or
 ``更正：`` in front (or ``回复：【退回】…：`` of an answer to one of our replies),
-``（更正）`` or ``.docx`` behind, and dates such as
+``（更正）`` or ``.docx`` behind, the marker of an answer to a request for a piece
+(``【约稿2026-003】``) anywhere, and dates such as
 ``2019.11.17``, ``2019-11-17``, ``2019年11月17日``, ``19.11.17``, ``20191117``
 or ``11月17日`` (the year then being the one that puts the date nearest
 before the day the mail arrived).
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mailintake.config.settings import ColumnConfig
-from mailintake.rules.answers import answered_subject, quoted
+from mailintake.rules.answers import answered_subject, quoted, without_solicitation_marker
 from mailintake.rules.values import UnitRef
 
 _OPEN = "【〔［[〖《"
@@ -66,8 +67,9 @@ class TemplateError(ValueError):
 
 
 def normalize_subject(subject: str) -> str:
-    """The subject as matched: full-width folded, brackets unified, spaces tidied."""
-    return _normalized(subject)[0]
+    """The subject as matched: full-width folded, brackets unified, spaces tidied, and
+    without the marker of an answer to a request for a piece (【约稿2026-003】)."""
+    return _normalized(without_solicitation_marker(subject))[0]
 
 
 def subject_key(subject: str) -> str:
@@ -226,6 +228,8 @@ class SubjectMatcher:
         return found
 
     def _match(self, subject: str, today: date | None) -> SubjectMatch | None:
+        # The 约稿 marker is no part of the format: the subject is matched without it.
+        subject = without_solicitation_marker(subject)
         text, origin = _normalized(subject)
         found: list[SubjectMatch] = []
         for column, pattern in self._columns:

@@ -62,6 +62,10 @@ class Entry:
     # The moment it counts at for quotas and reports (``Submission.counted_at``):
     # None counts it at its arrival.
     counted_at: datetime | None = None
+    # The request for a piece (约稿) it answers, by number ("2026-003"): named by the
+    # marker in its subject, or in the subject of our request it replies to; "" for none.
+    # Whether that request asked its unit, and is still open, is the store's to say.
+    solicited: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,8 @@ def _judged(case: Case, known: Known, office: Office, now: datetime) -> Decision
         picture_count=len(piece.pictures), text=document.text if document else mail.body,
         pictures=reading.picture_rows(), findings=findings, history=known.history,
         counted_at=deadline.counted_at(piece),
+        solicited=(answers.solicitation_number(mail.subject)
+                   or answers.solicitation_number(known.answering)),
     )
     return Decision(
         outcome="filed" if accepted else "rejected", reasons=[f.code for f in findings],

@@ -62,10 +62,17 @@ def _deliver(app: App) -> None:
 
 
 def _remind(app: App) -> None:
+    from mailintake.office import solicitations
     from mailintake.office.reminders import queue_reminders
 
-    if queued := queue_reminders(app, app.clock()):
+    now = app.clock()
+    queued = queue_reminders(app, now)
+    if queued:
         log.info("reminders queued: %d", queued)
+    # Requests for pieces (约稿) whose deadline nears: once per request and unit.
+    if solicited := solicitations.queue_reminders(app, now):
+        log.info("solicitation reminders queued: %d", solicited)
+    if queued or solicited:
         _deliver(app)
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from mailintake.rules.decide import Entry
 from mailintake.rules.gates import Reply
-from mailintake.store import history
+from mailintake.store import history, solicitations
 from mailintake.store.database import session as open_session
 from mailintake.store.messages import commit_or_claimed, flush_or_claimed, or_claimed
 from mailintake.store.models import (
@@ -34,14 +34,17 @@ from mailintake.store.models import (
     Finding as FindingRow,
 )
 from mailintake.store.outbox import with_message_id
+from mailintake.store.solicitations import Answered
 
 
 class Compose(Protocol):
     """Builds the reply once the mail (and its piece, numbered) has its id: from the
-    record, the piece (None for a mail that is not one) and the unit's tally."""
+    record, the piece (None for a mail that is not one), the unit's tally and the
+    request for a piece (约稿) it answers, if any."""
 
     def __call__(
-        self, *, message: InboundMessage, submission: Submission | None, tally: int
+        self, *, message: InboundMessage, submission: Submission | None, tally: int,
+        solicited: Answered | None = None,
     ) -> OutboxMessage: ...
 
 
@@ -86,10 +89,15 @@ def file(
             _record(db, filing, compose, during)
             return None
         submission = _piece(db, filing, filing.entry)
+        unit = filing.entry.unit
+        solicited = None
+        if filing.entry.solicited and filing.entry.accepted and unit is not None:
+            solicited = solicitations.link(db, filing.entry.solicited, unit.id, submission,
+                                           filing.message.received_at)
         if compose is not None and filing.reply is not None:
-            unit = filing.entry.unit
             count = accepted_count(db, unit.id, *filing.tally) if unit and filing.tally else 0
-            queue(db, compose(message=filing.message, submission=submission, tally=count))
+            queue(db, compose(message=filing.message, submission=submission, tally=count,
+                              solicited=solicited))
         commit_or_claimed(db)
         return submission
 

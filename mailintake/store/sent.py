@@ -58,13 +58,16 @@ def queue_once(engine: Engine, mails: list[Mail], now: datetime) -> bool:
 KEY_LENGTH = 200
 
 
-def reminder_key(pairs: Iterable[tuple[int, str]], address_id: int) -> str:
-    """The outbox key of one reminder mail for (unit id, period key) ``pairs``."""
+def reminder_key(pairs: Iterable[tuple[int, str]], address_id: int, kind: str = "reminder"
+                 ) -> str:
+    """The outbox key of one reminder mail for (unit id, period key) ``pairs``; ``kind``
+    is the outbox kind (``reminder``; ``solicit_remind`` for a request for a piece,
+    whose "period" is the request's number)."""
     pairs = list(pairs)
     units = ",".join(str(unit) for unit, _ in pairs)
     periods = [period for _, period in pairs]
     shown = periods[0] if len(set(periods)) == 1 else ",".join(periods)
-    return f"reminder:{units}:{shown}:{address_id}"
+    return f"{kind}:{units}:{shown}:{address_id}"
 
 
 def _pairs(key: str) -> set[tuple[int, str]]:
@@ -79,27 +82,28 @@ def _pairs(key: str) -> set[tuple[int, str]]:
     return set(zip(units, periods, strict=False))
 
 
-def _reminded(db: Session, periods: set[str]) -> set[tuple[int, str]]:
+def _reminded(db: Session, periods: set[str], kind: str = "reminder") -> set[tuple[int, str]]:
     done: set[tuple[int, str]] = set()
     for key in periods:
         rows = db.exec(
             select(OutboxMessage.dedup_key)
-            .where(OutboxMessage.kind == "reminder",
-                   col(OutboxMessage.dedup_key).like(f"reminder:%{key}%"))
+            .where(OutboxMessage.kind == kind,
+                   col(OutboxMessage.dedup_key).like(f"{kind}:%{key}%"))
         ).all()
         done |= {pair for k in rows for pair in _pairs(k) if pair[1] == key}
     return done
 
 
-def reminded(engine: Engine, periods: set[str]) -> set[tuple[int, str]]:
-    """(unit id, period key) of every reminder queued for one of ``periods``."""
+def reminded(engine: Engine, periods: set[str], kind: str = "reminder") -> set[tuple[int, str]]:
+    """(unit id, period key) of every reminder (of ``kind``) queued for one of ``periods``."""
     with session(engine) as db:
-        return _reminded(db, periods)
+        return _reminded(db, periods, kind)
 
 
 def reminder_round(
     engine: Engine, periods: set[str],
     build: Callable[[set[tuple[int, str]]], list[Mail]], now: datetime,
+    kind: str = "reminder",
 ) -> list[Mail]:
     """Queue one round of reminders: under a lock held until the commit (PostgreSQL:
     a transaction advisory lock on the round; SQLite: BEGIN IMMEDIATE), read which
@@ -109,12 +113,13 @@ def reminder_round(
     with session(engine) as db:
         connection = db.connection()
         if postgresql(engine):
-            name = "mailintake:reminders:" + ",".join(sorted(periods))
+            round_name = "reminders" if kind == "reminder" else kind
+            name = f"mailintake:{round_name}:" + ",".join(sorted(periods))
             lock = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        mails = build(_reminded(db, periods))
+        mails = build(_reminded(db, periods, kind))
         for mail in mails:
             db.add(with_message_id(OutboxMessage(
                 dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,

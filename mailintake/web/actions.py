@@ -66,6 +66,8 @@ ACTIONS = {
     "registry.import": "导入登记表",
     "briefing.make": "编印简报",
     "briefing.piece": "编入简报",
+    "solicitation.create": "新建约稿",
+    "solicitation.close": "结束约稿",
 }
 
 #: What became of a held mail, for the notice on the held list.

@@ -10,4 +10,4 @@ OUTBOX = {"pending": "待发", "sent": "已发", "failed": "发送失败", "held
 #: How a piece came (InboundMessage.via): 邮件, QQ, 纸质, 其他.
 VIA = VIA_LABELS
 REPLY_KINDS = {"receipt": "回执", "rejection": "退回通知", "unregistered": "登记提示",
-               "oversize": "超大提示"}
+               "oversize": "超大提示", "solicitation": "约稿", "solicit_remind": "约稿提醒"}

@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from mailintake.office.digest import next_digest
 from mailintake.office.reminders import moment_label, next_reminder
-from mailintake.store import accounts, briefings, browse
+from mailintake.store import accounts, briefings, browse, solicitations
 from mailintake.web import labels, word
 from mailintake.web.console import (
     TRACKING_NO,
@@ -100,9 +100,11 @@ def piece_page(request: Request, _login: accounts.Login) -> Response:
     replies = [(reply, _text_of(reply.raw)) for reply in found.replies]
     trail = accounts.trail(console.app.engine, f"piece:{number}")
     carried = briefings.carried_by(console.app.engine, found.submission.id or 0)
+    solicited = (solicitations.answered_by(console.app.engine, found.submission.id)
+                 if found.submission.id is not None else None)
     return console.page(request, "piece.html", piece=found, document=document,
                         rendered=rendered, replies=replies, trail=trail, carried=carried,
-                        briefing_name=console.app.config.briefing.title)
+                        briefing_name=console.app.config.briefing.title, solicited=solicited)
 
 
 def _text_of(raw: bytes) -> str:
