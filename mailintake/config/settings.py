@@ -32,6 +32,7 @@ from mailintake.config.checks import (
 )
 from mailintake.config.office import (
     BreakConfig,
+    BulletinConfig,
     CalendarConfig,
     DigestConfig,
     OfficeConfig,
@@ -56,7 +57,8 @@ from mailintake.config.web import WebConfig
 from mailintake.errors import os_reason
 
 __all__ = [
-    "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "AuthConfig", "BreakConfig", "CalendarConfig",
+    "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "AuthConfig", "BreakConfig", "BulletinConfig",
+    "CalendarConfig",
     "ColumnConfig", "Config", "ConfigError", "CorrectionsConfig", "DatabaseConfig",
     "DigestConfig", "DuplicatesConfig", "LimitsConfig", "MailboxConfig", "OfficeConfig",
     "PointsConfig", "QuotasConfig", "RateLimit", "RemindersConfig", "RepliesConfig", "Secret",
@@ -82,6 +84,7 @@ class Config(Section):
     quotas: QuotasConfig = QuotasConfig()
     reminders: RemindersConfig = RemindersConfig()
     digest: DigestConfig = DigestConfig()
+    bulletin: BulletinConfig = BulletinConfig()
     points: PointsConfig = PointsConfig()
     duplicates: DuplicatesConfig = DuplicatesConfig()
     corrections: CorrectionsConfig = CorrectionsConfig()
