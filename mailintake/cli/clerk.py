@@ -186,14 +186,16 @@ def bulletin_command(app: App, period_text: str, *, send: bool, resend: bool,
     from mailintake.office.bulletin import (
         BulletinRefused,
         bulletin_of,
+        bulletin_period,
         bulletin_text,
         send_bulletin,
     )
     from mailintake.store import bulletins
 
-    period = period_arg(app, period_text)
-    if period.kind not in ("month", "quarter", "half_year", "year"):
-        fail(f"通报按月、季度、半年或年发布；{period.label} 不是这样的统计期")
+    try:
+        period = bulletin_period(period_text)
+    except PeriodError as exc:
+        fail(str(exc))
     now = app.clock()
     if preface_file is not None:
         try:

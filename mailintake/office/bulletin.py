@@ -23,11 +23,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mailintake.config.office import PeriodKind
 from mailintake.config.settings import Config
-from mailintake.office.periods import Period
+from mailintake.office.periods import Period, PeriodError, parse_period, period_of
 from mailintake.office.rankings import last_places
 from mailintake.office.reports import Report, Row, build_report
 from mailintake.store import bulletins as store
@@ -44,6 +45,9 @@ log = logging.getLogger("mailintake.office.bulletin")
 #: Adopted pieces listed in the mail (a year may have hundreds).
 MAX_ADOPTED = 200
 ZERO = "零报送"
+#: The periods a 通报 is published for, as the clerk chooses them.
+KINDS: dict[PeriodKind, str] = {"month": "月度", "quarter": "季度", "half_year": "半年",
+                                "year": "年度"}
 
 
 class BulletinRefused(Exception):
@@ -154,6 +158,24 @@ def bulletin_of(engine: Engine, config: Config, period: Period, now: datetime) -
         adopted=store.adopted(engine, start, end), config=config, now=now,
         stored=store.find(engine, period.key),
     )
+
+
+def bulletin_period(text: str) -> Period:
+    """The period ``text`` names, if a 通报 is published for it (``PeriodError``, in
+    Chinese, otherwise)."""
+    period = parse_period(text[:40])
+    if period.kind not in KINDS:
+        raise PeriodError(f"通报按月、季度、半年或年发布（例如 2026-11、2026-Q4、2026-H2、2026）；"
+                          f"{period.label} 不是这样的统计期")
+    return period
+
+
+def recent_periods(kind: PeriodKind, today: date, count: int) -> list[Period]:
+    """The ``count`` periods of ``kind`` up to the one holding ``today``, newest first."""
+    found = [period_of(kind, today)]
+    while len(found) < count:
+        found.append(period_of(kind, found[-1].start - timedelta(days=1)))
+    return found
 
 
 # --- the text -------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ ACTIONS = {
     "person.set": "登记或修改信息员",
     "person.remove": "移除信息员",
     "registry.import": "导入登记表",
+    "bulletin.preface": "修改通报说明",
+    "bulletin.send": "发送通报",
+    "bulletin.resend": "再次发送通报",
 }
 
 #: What became of a held mail, for the notice on the held list.
