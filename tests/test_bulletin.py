@@ -16,10 +16,11 @@ from pathlib import Path
 
 import openpyxl
 from conftest import NOW
-from office_pieces import body_text, file_piece, make_app, parsed, send
+from office_pieces import body_text, file_piece, make_app
 from office_pieces import outbox as outbox_of
-from pieces import CHEN, LI, LIU, WANG, chinese, piece_mail, word_file
-from test_notices_points import at, ok, run, tracking
+from pieces import CHEN, LI, LIU, WANG
+from smtp_server import Smtpd
+from test_notices_points import at, ok, run, send_a_week, tracking
 
 from mailintake.office.bulletin import bulletin_of
 from mailintake.office.periods import parse_period
@@ -27,12 +28,6 @@ from mailintake.office.registry import import_rows, read_rows
 from mailintake.store import accounts
 
 EXTRA = "leader@example.test"
-SENT = [(LI, "实验小学信息（2026.11.16）开展秋季趣味运动会", 16),
-        (LI, "实验小学信息（2026.11.18）举行读书节启动仪式", 18),
-        (WANG, "城关镇中心校信息（2026.11.17）召开家长会", 17),
-        (CHEN, "党政办公室信息（2026.11.16）召开安全工作部署会", 16),
-        (CHEN, "党政办公室信息（2026.11.19）开展消防演练", 19),
-        (LIU, "组织部信息（2026.11.18）举办党务干部培训班", 18)]
 
 
 def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db_url: str
@@ -41,12 +36,14 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
                    lambda: at(date(2026, 12, 1)))
     source = app.config.source
     assert source is not None  # the command line reads it: whom to call, as replies say
+    server = Smtpd()
+    # The command line sends over SMTP; the week's receipts went to the reply folder.
     source.write_text(source.read_text(encoding="utf-8").replace(
-        "[office]\n", '[office]\ncontact = "王老师"\nphone = "0571-86000000"\n'),
+        "[office]\n", '[office]\ncontact = "王老师"\nphone = "0571-86000000"\n').replace(
+        'kind = "folder"\npath = "outbox"',
+        f'kind = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nsecurity = "none"'),
         encoding="utf-8")
-    for seed, (sender, subject, day) in enumerate(SENT):
-        document = word_file("", [chinese(260, seed)], ((1600, 1200, "图为活动现场"),))
-        send(app, at(date(2026, 11, day)), piece_mail(sender, subject, document))
+    send_a_week(app)
     now = at(date(2026, 12, 1), 9)
     ok(app, at(date(2026, 11, 20)), "adopt", tracking(app, "举行读书节"), "--channel", "headline")
 
@@ -59,14 +56,18 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
     assert "实验小学《举行读书节启动仪式》：教育厅头条" in preview
     assert outbox_of(app, "bulletin") == []  # a preview sends nothing
 
-    said = ok(app, now, "bulletin", "--period", "2026-11", "--send")
+    with server:
+        said = ok(app, now, "bulletin", "--period", "2026-11", "--send")
     assert "已发出2026年11月的通报，共 8 个邮箱" in said
-    mails = {m.recipient: m for m in outbox_of(app, "bulletin")}
+    queued = outbox_of(app, "bulletin")
+    assert all(m.dedup_key == f"bulletin:2026-11:1:{m.recipient}" for m in queued)
+    assert all(m.status == "sent" for m in queued)
+    mails = {r.rcpt_tos[0]: r.message for r in server.received}
     # 组织部 has two addresses; 王喆 sends for two schools and gets one mail.
     assert sorted(mails) == sorted([CHEN, LIU, "zzb_xx@126.com", "zhangkun@qq.com", LI, WANG,
                                     "zhaorong@126.com", EXTRA])
-    assert all(m.dedup_key == f"bulletin:2026-11:1:{m.recipient}" for m in mails.values())
-    texts = {address: body_text(parsed(m)) for address, m in mails.items()}
+    assert len(server.received) == 8
+    texts = {address: body_text(message) for address, message in mails.items()}
     for text in texts.values():
         assert "各单位要高度重视信息报送工作。" in text
         assert "学校：城关镇东街小学" in text and "部门：组织部" in text
@@ -83,13 +84,14 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
         assert "组织部：本期投稿 1 篇" in texts[address]
         assert "在部门类 2 个单位中排第 2 名，为本类末位。" in texts[address]
     assert texts[EXTRA].startswith("各单位：") and "贵单位" not in texts[EXTRA]
-    for message in map(parsed, mails.values()):
+    for message in mails.values():
+        assert message["Subject"] == "【通报】2026年11月信息报送和采用情况"
+        assert message["Auto-Submitted"] == "auto-generated"
         [sheet] = [part for part in message.iter_attachments()
                    if part.get_filename() == "通报-2026-11.xlsx"]
         book = openpyxl.load_workbook(io.BytesIO(sheet.get_content()))
         units = {row[1]: row for row in book["排名"].iter_rows(min_row=2, values_only=True)}
         assert set(units) >= {"实验小学", "城关镇东街小学", "组织部"}
-    assert "【通报】" in mails[LI].subject
 
     again = run(app, at(date(2026, 12, 2)), "bulletin", "--period", "2026-11", "--send")
     assert again.exit_code == 1
@@ -97,10 +99,13 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
     assert "同一统计期不重复发送" in again.output and "--resend" in again.output
     assert len(outbox_of(app, "bulletin")) == 8
 
-    resent = ok(app, at(date(2026, 12, 2)), "bulletin", "--period", "2026-11", "--resend")
+    with server:
+        resent = ok(app, at(date(2026, 12, 2)), "bulletin", "--period", "2026-11",
+                    "--resend")
     assert "已再次发出2026年11月的通报，共 8 个邮箱" in resent
     second = [m for m in outbox_of(app, "bulletin") if ":2:" in m.dedup_key]
     assert len(second) == 8 and len(outbox_of(app, "bulletin")) == 16
+    assert len(server.received) == 16
     trail = [line.action for line in accounts.trail(app.engine, "bulletin:2026-11")]
     assert trail == ["bulletin.resend", "bulletin.send", "bulletin.preface"]
     app.engine.dispose()

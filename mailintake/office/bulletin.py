@@ -317,9 +317,10 @@ def _mails(app: App, view: BulletinView, send: int, now: datetime) -> tuple[list
                                                                             str]:
     from mailintake.office.digest import XLSX
     from mailintake.office.excel import report_bytes
+    from mailintake.replies.render import attachment_part
 
     ranking = ranking_table(view)
-    xlsx = report_bytes(view.report, None)
+    xlsx = attachment_part(report_bytes(view.report, None), *XLSX, view.attachment_name)
     subject, text = app.replies.render("bulletin", _context(app, view, "各单位", [], ranking))
     mails = []
     for person in recipients(app):
@@ -329,12 +330,11 @@ def _mails(app: App, view: BulletinView, send: int, now: datetime) -> tuple[list
                 "bulletin", _context(app, view, person.name or "各位", own, ranking))
         else:
             body = text
-        message = app.replies.build(to=person.address, subject=subject, body=body, now=now,
-                                    auto="auto-generated")
-        message.add_attachment(xlsx, *XLSX, filename=view.attachment_name)
+        raw = app.replies.with_attachment(to=person.address, subject=subject, body=body,
+                                          now=now, attachment=xlsx)
         mails.append(sent.Mail(dedup_key=outbox_key(view.period, send, person.address),
                                kind="bulletin", recipient=person.address, subject=subject,
-                               raw=bytes(message)))
+                               raw=raw))
     return mails, text
 
 

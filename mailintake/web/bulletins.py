@@ -9,6 +9,8 @@ mails wait in the outbox for the service to send them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -27,7 +29,15 @@ from mailintake.office.bulletin import (
 from mailintake.office.periods import Period, PeriodError
 from mailintake.office.points import settle
 from mailintake.store import accounts, bulletins
-from mailintake.web.console import WRITERS, Console, console_of, error_page, field, page
+from mailintake.web.console import (
+    WRITERS,
+    Console,
+    Handler,
+    console_of,
+    error_page,
+    field,
+    page,
+)
 
 #: The longest preface kept (a page of text).
 PREFACE_LIMIT = 5000
@@ -35,11 +45,19 @@ PREFACE_LIMIT = 5000
 RECENT = {"month": 12, "quarter": 8, "half_year": 4, "year": 3}
 
 
-def _period(request: Request) -> Period | Response:
-    try:
-        return bulletin_period(str(request.path_params["period"]))
-    except PeriodError as exc:
-        return error_page(request, 404, str(exc))
+def _for_period(handler: Callable[[Request, accounts.Login, Period], Response]) -> Handler:
+    """A page of the period in the address; 404 with the accepted forms for one that is
+    no month, quarter, half-year or year."""
+
+    def with_period(request: Request, login: accounts.Login) -> Response:
+        try:
+            period = bulletin_period(str(request.path_params["period"]))
+        except PeriodError as exc:
+            return error_page(request, 404, str(exc))
+        return handler(request, login, period)
+
+    with_period.__name__ = handler.__name__
+    return with_period
 
 
 def _view(console: Console, period: Period) -> BulletinView:
@@ -80,19 +98,15 @@ def _bulletin_page(request: Request, period: Period, *, error: str = "",
 
 
 @page()
-def bulletin_page(request: Request, _login: accounts.Login) -> Response:
-    period = _period(request)
-    if isinstance(period, Response):
-        return period
+@_for_period
+def bulletin_page(request: Request, _login: accounts.Login, period: Period) -> Response:
     return _bulletin_page(request, period)
 
 
 @page(roles=WRITERS)
-def bulletin_preface(request: Request, login: accounts.Login) -> Response:
+@_for_period
+def bulletin_preface(request: Request, login: accounts.Login, period: Period) -> Response:
     console = console_of(request)
-    period = _period(request)
-    if isinstance(period, Response):
-        return period
     preface = field(request.state.form, "preface").replace("\r\n", "\n").strip()
     if len(preface) > PREFACE_LIMIT:
         too_long = f"说明文字过长（{len(preface)} 字），请控制在 {PREFACE_LIMIT} 字以内。"
@@ -103,11 +117,9 @@ def bulletin_preface(request: Request, login: accounts.Login) -> Response:
 
 
 @page(roles=WRITERS)
-def bulletin_send(request: Request, login: accounts.Login) -> Response:
+@_for_period
+def bulletin_send(request: Request, login: accounts.Login, period: Period) -> Response:
     console = console_of(request)
-    period = _period(request)
-    if isinstance(period, Response):
-        return period
     form = request.state.form
     resend = field(form, "resend") == "1"
     if resend and field(form, "confirm") != "1":
@@ -123,11 +135,9 @@ def bulletin_send(request: Request, login: accounts.Login) -> Response:
 
 
 @page()
-def bulletin_print(request: Request, _login: accounts.Login) -> Response:
+@_for_period
+def bulletin_print(request: Request, _login: accounts.Login, period: Period) -> Response:
     console = console_of(request)
-    period = _period(request)
-    if isinstance(period, Response):
-        return period
     view = _view(console, period)
     return console.page(request, "bulletin_print.html", view=view, points=points_text,
                         office=console.app.config.office.name,
