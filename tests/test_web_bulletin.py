@@ -124,9 +124,19 @@ def test_a_viewer_reads_the_bulletin_and_cannot_send_it(app: App) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_period_that_is_none_is_not_found(app: App) -> None:
+def test_a_preface_stays_text_and_a_period_that_is_none_is_not_found(app: App) -> None:
     add_user(app, "lihua", "clerk")
     clerk = logged_in(app, "lihua")
+    page = clerk.get("/bulletins/2026-Q4")
+    assert "2026年第四季度信息报送和采用情况通报" in page.text
+    assert 'id="open-period"' in page.text  # 19 November: the quarter is not over
+    answer = clerk.post("/bulletins/2026-Q4/preface",
+                        data={"csrf": csrf_of(page.text), "preface": "<script>x()</script>要点"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/bulletins/2026-Q4?saved=1"
+    page = clerk.get("/bulletins/2026-Q4?saved=1")
+    assert "&lt;script&gt;x()&lt;/script&gt;要点" in page.text and "<script>x()" not in page.text
+    assert "lihua：修改通报说明" in page.text
+    assert bulletins.find(app.engine, "2026-Q4") is not None
     for path in ("/bulletins/2026-13", "/bulletins/2026-W47", "/bulletins/abc",
                  "/bulletins/2026-13/print"):
         answer = clerk.get(path)

@@ -223,3 +223,6 @@ def bulletin_command(app: App, period_text: str, *, send: bool, resend: bool,
                    f"共 {stored.recipients} 个邮箱；再次发送请加 --resend）")
     else:
         click.echo("（预览；加 --send 发送给各单位信息员）")
+    if app.local(now).date() <= period.last_day:
+        click.echo(f"提示：本统计期到 {period.last_day.month}月{period.last_day.day}日才结束，"
+                   "通报只含截至今天的情况。")

@@ -92,9 +92,10 @@ def _bulletin_page(request: Request, period: Period, *, error: str = "",
     view = _view(console, period)
     trail = accounts.trail(console.app.engine, bulletins.target(period.key))
     query = request.query_params
+    today = console.app.local(console.now()).date()
     return console.page(request, "bulletin.html", status_code, view=view, points=points_text,
                         error=error, trail=trail, saved=query.get("saved") == "1",
-                        sent=query.get("sent") == "1")
+                        sent=query.get("sent") == "1", open=today <= period.last_day)
 
 
 @page()
