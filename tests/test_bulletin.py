@@ -47,6 +47,7 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
     now = at(date(2026, 12, 1), 9)
     ok(app, at(date(2026, 11, 20)), "adopt", tracking(app, "举行读书节"), "--channel", "headline")
     ok(app, now, "units", "set", "第一幼儿园", "--inactive")  # closed: told nothing
+    ok(app, now, "units", "person", "人文学院", "张堃", "--remove")  # nobody to tell
 
     preview = ok(app, now, "bulletin", "--period", "2026-11", "--preface",
                  "各单位要高度重视信息报送工作。")
@@ -59,15 +60,15 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
 
     with server:
         said = ok(app, now, "bulletin", "--period", "2026-11", "--send")
-    assert "已发出2026年11月的通报，共 7 个邮箱" in said
+    assert "已发出2026年11月的通报，共 6 个邮箱" in said
+    assert "以下单位没有登记信息员邮箱，未收到通报：人文学院" in said
     queued = outbox_of(app, "bulletin")
     assert all(m.dedup_key == f"bulletin:2026-11:1:{m.recipient}" for m in queued)
     assert all(m.status == "sent" for m in queued)
     mails = {r.rcpt_tos[0]: r.message for r in server.received}
     # 组织部 has two addresses; 王喆 sends for two schools and gets one mail.
-    assert sorted(mails) == sorted([CHEN, LIU, "zzb_xx@126.com", "zhangkun@qq.com", LI, WANG,
-                                    EXTRA])
-    assert len(server.received) == 7
+    assert sorted(mails) == sorted([CHEN, LIU, "zzb_xx@126.com", LI, WANG, EXTRA])
+    assert len(server.received) == 6
     texts = {address: body_text(message) for address, message in mails.items()}
     for text in texts.values():
         assert "各单位要高度重视信息报送工作。" in text
@@ -85,7 +86,7 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
         assert "组织部：本期投稿 1 篇" in texts[address]
         assert "在部门类 2 个单位中排第 2 名，为本类末位。" in texts[address]
     assert texts[EXTRA].startswith("各单位：") and "贵单位" not in texts[EXTRA]
-    assert "第一幼儿园" not in texts[EXTRA]
+    assert "第一幼儿园" not in texts[EXTRA] and "人文学院" in texts[EXTRA]
     for message in mails.values():
         assert message["Subject"] == "【通报】2026年11月信息报送和采用情况"
         assert message["Auto-Submitted"] == "auto-generated"
@@ -99,15 +100,15 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
     assert again.exit_code == 1
     assert "2026年11月的通报已于 2026-12-01 09:00" in again.output
     assert "同一统计期不重复发送" in again.output and "--resend" in again.output
-    assert len(outbox_of(app, "bulletin")) == 7
+    assert len(outbox_of(app, "bulletin")) == 6
 
     with server:
         resent = ok(app, at(date(2026, 12, 2)), "bulletin", "--period", "2026-11",
                     "--resend")
-    assert "已再次发出2026年11月的通报，共 7 个邮箱" in resent
+    assert "已再次发出2026年11月的通报，共 6 个邮箱" in resent
     second = [m for m in outbox_of(app, "bulletin") if ":2:" in m.dedup_key]
-    assert len(second) == 7 and len(outbox_of(app, "bulletin")) == 14
-    assert len(server.received) == 14
+    assert len(second) == 6 and len(outbox_of(app, "bulletin")) == 12
+    assert len(server.received) == 12
     trail = [line.action for line in accounts.trail(app.engine, "bulletin:2026-11")]
     assert trail == ["bulletin.resend", "bulletin.send", "bulletin.preface"]
     app.engine.dispose()

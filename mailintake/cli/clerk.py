@@ -189,6 +189,7 @@ def bulletin_command(app: App, period_text: str, *, send: bool, resend: bool,
         bulletin_period,
         bulletin_text,
         send_bulletin,
+        unreached,
     )
     from mailintake.store import bulletins
 
@@ -212,6 +213,8 @@ def bulletin_command(app: App, period_text: str, *, send: bool, resend: bool,
         deliver(app)
         again = "再次" if row.sends > 1 else ""
         click.echo(f"已{again}发出{period.label}的通报，共 {row.recipients} 个邮箱。")
+        if missing := unreached(app):
+            click.echo(f"以下单位没有登记信息员邮箱，未收到通报：{'、'.join(missing)}")
         return
     settle(app.engine, app.config, now)
     view = bulletin_of(app.engine, app.config, period, now)

@@ -313,6 +313,11 @@ def recipients(app: App) -> list[Recipient]:
     return list(by_address.values())
 
 
+def unreached(app: App) -> list[str]:
+    """The active units with no correspondent's address: no 通报 reaches them."""
+    return [unit.name for unit in quota_units(app.engine) if not unit.recipients]
+
+
 def _mails(app: App, view: BulletinView, send: int, now: datetime) -> tuple[list[sent.Mail],
                                                                             str]:
     from mailintake.office.digest import XLSX

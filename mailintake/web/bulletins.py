@@ -25,6 +25,7 @@ from mailintake.office.bulletin import (
     points_text,
     recent_periods,
     send_bulletin,
+    unreached,
 )
 from mailintake.office.periods import Period, PeriodError
 from mailintake.office.points import settle
@@ -95,7 +96,8 @@ def _bulletin_page(request: Request, period: Period, *, error: str = "",
     today = console.app.local(console.now()).date()
     return console.page(request, "bulletin.html", status_code, view=view, points=points_text,
                         error=error, trail=trail, saved=query.get("saved") == "1",
-                        sent=query.get("sent") == "1", open=today <= period.last_day)
+                        sent=query.get("sent") == "1", open=today <= period.last_day,
+                        unreached=unreached(console.app))
 
 
 @page()
