@@ -93,6 +93,9 @@ def test_a_clerk_previews_edits_sends_and_prints_the_november_bulletin(
     assert len(outbox(app, "bulletin")) == 2 * ADDRESSES
     driver.close()
     driver.switch_to.window(first)
+    driver.get(f"{console}/bulletins")
+    listed = driver.find_element(By.ID, "bulletins").text
+    assert "2026年11月 已发送 2026-11-19 10:00 李华 7 2" in listed
 
     driver.get(f"{console}/bulletins/2026-11/print")
     page = driver.find_element(By.TAG_NAME, "article").text

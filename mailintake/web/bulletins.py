@@ -61,6 +61,13 @@ def _for_period(handler: Callable[[Request, accounts.Login, Period], Response]) 
     return with_period
 
 
+def _label(key: str) -> str:
+    try:
+        return bulletin_period(key).label
+    except PeriodError:  # a row of a period no longer published: its key is its name
+        return key
+
+
 def _view(console: Console, period: Period) -> BulletinView:
     app, now = console.app, console.now()
     settle(app.engine, app.config, now)
@@ -81,10 +88,11 @@ def bulletins_page(request: Request, _login: accounts.Login) -> Response:
     else:
         error = ""
     stored = {row.period: row for row in bulletins.listing(console.app.engine)}
+    names = {key: _label(key) for key in stored}
     today = console.app.local(console.now()).date()
     return console.page(request, "bulletins.html", 400 if error else 200, kinds=KINDS,
                         kind=kind, periods=recent_periods(kind, today, RECENT[kind]),
-                        stored=stored, error=error, chosen=chosen[:40])
+                        stored=stored, names=names, error=error, chosen=chosen[:40])
 
 
 def _bulletin_page(request: Request, period: Period, *, error: str = "",
