@@ -8,6 +8,8 @@ the store's side of sending is tested on both databases in test_bulletin.
 
 from __future__ import annotations
 
+import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,12 @@ def test_a_clerk_previews_edits_sends_and_prints_the_november_bulletin(
     assert not driver.find_element(By.CLASS_NAME, "toolbar").is_displayed()
     assert not driver.find_elements(By.CSS_SELECTOR, "header.top nav")  # no console nav
     shot("print-media")
+    # As the office saves it: Chromium's PDF, on the page size the style sheet asks for.
+    pdf = base64.b64decode(driver.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True})["data"])
+    (screens / "通报.pdf").write_bytes(pdf)
+    sizes = re.findall(rb"/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\]", pdf)
+    assert sizes and all(round(float(w)) == 595 and round(float(h)) == 842 for w, h in sizes)
     print(f"screenshots: {screens}")
 
 
