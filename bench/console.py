@@ -74,9 +74,16 @@ dir = "files"
 
 
 @contextmanager
-def database(backend: str, folder: Path) -> Iterator[str]:
+def database(backend: str, folder: Path, keep: str = "") -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder / 'console.db'}"
+        return
+    if keep:  # seeded once, kept for the next run
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                 (keep,)).fetchone():
+                admin.execute(f'CREATE DATABASE "{keep}"')
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{keep}"
         return
     name = f"mi_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -166,17 +173,24 @@ def measure(name: str, runs: int, ask: Callable[[int], str], check: Callable[[st
     return name, statistics.median(times), p95
 
 
-def run(backend: str, units: int, pieces: int, runs: int) -> None:
-    with tempfile.TemporaryDirectory() as scratch, database(backend, Path(scratch)) as url:
+def run(backend: str, units: int, pieces: int, runs: int, keep: str = "") -> None:
+    with (tempfile.TemporaryDirectory() as scratch,
+          database(backend, Path(scratch), keep) as url):
         folder = Path(scratch)
         (folder / "mailintake.toml").write_text(CONFIG.format(url=url), encoding="utf-8")
         app = App.from_config(load_config(folder / "mailintake.toml"))
         upgrade(app.engine)
-        began = time.perf_counter()
-        seed(app, units, pieces)
-        print(f"{backend}: {units} units, {pieces} pieces seeded in "
-              f"{time.perf_counter() - began:.0f} s", flush=True)
-        accounts.add_user(app.engine, "bench", "clerk", hash_password("bench-password"))
+        with app.engine.connect() as db:
+            seeded = db.exec_driver_sql("SELECT count(*) FROM submission").scalar_one()
+        if seeded and seeded != pieces:
+            sys.exit(f"{keep} holds {seeded} pieces, not {pieces}: drop it or ask for {seeded}")
+        if not seeded:
+            began = time.perf_counter()
+            seed(app, units, pieces)
+            print(f"{backend}: {units} units, {pieces} pieces seeded in "
+                  f"{time.perf_counter() - began:.0f} s", flush=True)
+        if accounts.user(app.engine, "bench") is None:
+            accounts.add_user(app.engine, "bench", "clerk", hash_password("bench-password"))
         client = TestClient(create_app(app), follow_redirects=False)
         login = client.get("/login").text
         token = re.search(r'name="csrf" value="([^"]+)"', login)
@@ -226,9 +240,11 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--keep", metavar="NAME", default="",
+                        help="PostgreSQL: seed database NAME once and keep it for later runs")
     args = parser.parse_args()
     for backend in (["sqlite", "postgresql"] if args.backend == "both" else [args.backend]):
-        run(backend, args.units, args.pieces, args.runs)
+        run(backend, args.units, args.pieces, args.runs, args.keep)
 
 
 if __name__ == "__main__":

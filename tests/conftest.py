@@ -7,6 +7,7 @@ starts it); each test gets a database of its own, dropped afterwards.
 from __future__ import annotations
 
 import mailbox
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,7 +20,7 @@ import pytest
 from mailintake.app import App
 from mailintake.config.settings import Config, load_config
 from mailintake.office.registry import import_rows, read_rows
-from mailintake.store.database import upgrade
+from mailintake.store.database import make_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -29,15 +30,50 @@ NOW = datetime(2026, 11, 19, 10, 0, tzinfo=SHANGHAI)
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 
 
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A database at the newest migration on each backend, made once per run: a new
+    test database is a copy of it (migrating each one took a third of a second)."""
+    made: dict[str, str] = {}
+    yield made
+    if "postgresql" in made:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{made["postgresql"]}" WITH (FORCE)')
+
+
+def _template(backend: str, made: dict[str, str], factory: pytest.TempPathFactory) -> str:
+    if backend not in made:
+        if backend == "sqlite":
+            file = factory.mktemp("template") / "mailintake.db"
+            url, made[backend] = f"sqlite:///{file}", str(file)
+        else:
+            name = f"mi_template_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            url, made[backend] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", name
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+    return made[backend]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, _templates: dict[str, str],
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh database on each backend with mailintake's tables (empty, with no
+    tables at all, for a test marked ``empty_database``)."""
+    empty = request.node.get_closest_marker("empty_database") is not None
+    template = None if empty else _template(request.param, _templates, tmp_path_factory)
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'mailintake.db'}"
+        file = tmp_path / "mailintake.db"
+        if template is not None:  # (WAL: the log is merged when the last connection closes)
+            shutil.copyfile(template, file)
+        yield f"sqlite:///{file}"
         return
     name = f"mi_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"' +
+                      ("" if template is None else f' TEMPLATE "{template}"'))
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     finally:

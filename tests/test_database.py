@@ -27,6 +27,7 @@ from mailintake.store.models import Unit
 from mailintake.store.search import SEARCH_TABLES
 
 
+@pytest.mark.empty_database
 def test_migrations_build_exactly_the_models(db_url: str) -> None:
     """After `db upgrade` the database has every table and column the models declare."""
     engine = make_engine(db_url)
@@ -51,6 +52,7 @@ def test_head_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
 
 
+@pytest.mark.empty_database
 def test_a_database_behind_is_upgraded_past_the_quick_check(db_url: str) -> None:
     """A database at an older revision is not taken for current."""
     engine = make_engine(db_url)
@@ -106,6 +108,7 @@ def test_durable_commits_sync_the_log_and_leave_the_connection_as_it_was(tmp_pat
     engine.dispose()
 
 
+@pytest.mark.empty_database
 def test_pieces_and_replies_filed_before_keep_their_meaning_after_0007(db_url: str) -> None:
     """A database at 0006 with a piece, an adoption and a queued reply upgrades: the piece
     counts at its arrival as before, the adoption is of the whole piece, and the reply's
@@ -150,6 +153,19 @@ def test_pieces_and_replies_filed_before_keep_their_meaning_after_0007(db_url: s
     engine.dispose()
 
 
+MESSAGE_ROW = (
+    "INSERT INTO inbound_message (id, mailbox, source_key, folder, raw_sha256, size, "
+    "from_addr, from_name, subject, received_at, outcome, reasons, error, defects, "
+    "target_folder, message_id) VALUES (:id, 'm', :key, 'INBOX', 'x', 1, '', '', '', :at, "
+    "'filed', '[]', '', '[]', '已处理', :key)")
+PIECE_ROW = (
+    "INSERT INTO submission (id, tracking_no, message_id, \"column\", title, author, "
+    "status, word_count, picture_count, text, pictures, received_at, counted_at, "
+    "text_hash, subject_key, version) VALUES (:id, :no, :id, 'general', :title, '', "
+    "'accepted', 1, 0, :body, '[]', :at, :at, '', '', 1)")
+
+
+@pytest.mark.empty_database
 def test_pieces_filed_before_0008_are_found_by_search_and_downgrade_undoes_it(
     db_url: str,
 ) -> None:
@@ -164,16 +180,7 @@ def test_pieces_filed_before_0008_are_found_by_search_and_downgrade_undoes_it(
     config = _alembic_config(engine)
     command.upgrade(config, "0007_notices")
     arrived = datetime(2026, 11, 20, 2, tzinfo=UTC)
-    message = (
-        "INSERT INTO inbound_message (id, mailbox, source_key, folder, raw_sha256, size, "
-        "from_addr, from_name, subject, received_at, outcome, reasons, error, defects, "
-        "target_folder, message_id) VALUES (:id, 'm', :key, 'INBOX', 'x', 1, '', '', '', :at, "
-        "'filed', '[]', '', '[]', '已处理', :key)")
-    piece = (
-        "INSERT INTO submission (id, tracking_no, message_id, \"column\", title, author, "
-        "status, word_count, picture_count, text, pictures, received_at, counted_at, "
-        "text_hash, subject_key, version) VALUES (:id, :no, :id, 'general', :title, '', "
-        "'accepted', 1, 0, :body, '[]', :at, :at, '', '', 1)")
+    message, piece = MESSAGE_ROW, PIECE_ROW
     with engine.begin() as db:
         db.execute(text(message), {"id": 1, "key": "k1", "at": arrived})
         db.execute(text(piece), {"id": 1, "no": "20261120-00001", "title": "开展防汛演练",
@@ -197,4 +204,35 @@ def test_pieces_filed_before_0008_are_found_by_search_and_downgrade_undoes_it(
     assert current_revisions(engine) == {"0007_notices"}
     with engine.begin() as db:  # no trigger is left calling a function that is gone
         db.exec_driver_sql("UPDATE submission SET title = '改' WHERE id = 2")
+    engine.dispose()
+
+
+@pytest.mark.parametrize("rare_matches", [2000, 2])
+def test_search_finds_the_same_pieces_for_a_rare_word_and_a_common_one(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, rare_matches: int
+) -> None:
+    """On PostgreSQL a word in few pieces is looked up by its matches, one in many by
+    walking the newest pieces: either way the same pieces, newest first, filters kept."""
+    from mailintake.store import browse
+
+    monkeypatch.setattr(browse, "RARE_MATCHES", rare_matches)
+    engine = make_engine(db_url)
+    upgrade(engine)
+    arrived = datetime(2026, 11, 20, 2, tzinfo=UTC)
+    with engine.begin() as db:
+        for n in range(1, 8):
+            db.execute(text(MESSAGE_ROW), {"id": n, "key": f"k{n}", "at": arrived})
+            db.execute(text(PIECE_ROW), {
+                "id": n, "no": f"20261120-{n:05d}", "title": f"第{n}篇",
+                "body": "开展防汛演练" if n % 2 else "读书节", "at": arrived})
+        db.exec_driver_sql("UPDATE submission SET status = 'rejected' WHERE id = 5")
+
+    def found(wanted: browse.PieceFilter) -> list[int]:
+        rows, _more = browse.pieces(engine, wanted, limit=2)
+        return [row.id for row in rows]
+
+    assert found(browse.PieceFilter(words="防汛")) == [7, 5]
+    assert found(browse.PieceFilter(words="防汛", status="accepted")) == [7, 3]
+    assert found(browse.PieceFilter(words="读书")) == [6, 4]
+    assert found(browse.PieceFilter(words="汛防")) == []
     engine.dispose()

@@ -115,19 +115,25 @@ def test_a_dated_piece_counts_for_its_month_and_arrival_stays_shown(
     receipt = receipt_to(app, CHEN)
     assert "本稿计入2026年11月" in receipt
     assert "党政办公室2026年11月已登记稿件 1 篇（含本篇）" in receipt
+    # A piece of 27 November arriving the same week: the digest names its month, not a week.
+    send(app, at(date(2026, 12, 1), 9),
+         website_piece(CHEN, "党政办公室信息（2026.11.27）开展消防演练", 8))
+    assert queue_digest(app, at(date(2026, 12, 7), 8))
+    digest = body_text(parsed(outbox(app, "digest")[-1]))
+    assert "开展消防演练（计入2026年11月）" in digest and "教学周）" not in digest
 
     for now in (at(date(2026, 12, 2)), at(date(2027, 1, 4))):
         nov, dec = rows(app, now, "2026-11")["党政办公室"], rows(app, now, "2026-12")["党政办公室"]
-        assert (nov["received"], nov["accepted"], nov["missing"]) == (1, 1, 0)
-        assert dec["received"] == 0 and nov["points_submission"] == 1
+        assert (nov["received"], nov["accepted"], nov["missing"]) == (2, 2, 0)
+        assert dec["received"] == 0 and nov["points_submission"] == 2
     assert rows(app, at(date(2027, 1, 4)), "2026-12")["党政办公室"]["missing"] == 1
 
     target = tmp_path / "十一月.xlsx"
     cli(app, at(date(2026, 12, 2)), "report", "--period", "2026-11", "--xlsx", str(target))
     sheet = openpyxl.load_workbook(target)["稿件"]
     header = [c.value for c in sheet[1]]
-    [piece] = [dict(zip(header, r, strict=True))
-               for r in sheet.iter_rows(min_row=2, values_only=True)]
+    piece, _drill = [dict(zip(header, r, strict=True))
+                     for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert piece["单位"] == "党政办公室" and piece["收稿时间"] == "2026-12-01 08:15"
 
 

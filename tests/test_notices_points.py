@@ -62,7 +62,8 @@ def test_every_piece_sent_earns_its_point_and_a_correction_counts_once(
 ) -> None:
     """组织部's piece without its Word file earns 1 under "sent" (seed 003), 0 under
     "accepted"; 实验小学's piece and its correction earn 1 either way, and so does
-    党政办公室's rejected piece sent again with its Word file."""
+    党政办公室's rejected piece sent again with its Word file; a copy of another unit's
+    piece earns nothing."""
     app = make_app(tmp_path, db_url, f'[points]\nsubmission_counts = "{counts}"\n',
                    lambda: at(date(2026, 11, 20)))
     send(app, at(date(2026, 11, 17)), mail(LIU, "组织部（刘晓燕）召开专题组织生活会"))
@@ -74,8 +75,13 @@ def test_every_piece_sent_earns_its_point_and_a_correction_counts_once(
     assert rows(app, at(date(2026, 11, 19), 12), "2026-11")["党政办公室"]["points"] == (
         rejected_points)
     send(app, at(date(2026, 11, 19), 14), piece_mail(CHEN, office, news(220, 8)))
+    # 人文学院 sends 实验小学's text as its own: a copy earns nothing, whatever counts.
+    send(app, at(date(2026, 11, 19), 16),
+         piece_mail(ZHANG, "人文学院（张堃）开展秋季趣味运动会", news(220, 6)))
     for now in (at(date(2026, 11, 20)), at(date(2027, 1, 5))):
         found = rows(app, now, "2026-11")
+        copied = found["人文学院"]
+        assert (copied["received"], copied["rejected"], copied["points_submission"]) == (1, 1, 0)
         assert found["组织部"]["points_submission"] == rejected_points
         assert (found["组织部"]["received"], found["组织部"]["rejected"]) == (1, 1)
         school = found["实验小学"]

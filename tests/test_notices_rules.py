@@ -171,6 +171,30 @@ subject = "{单位}信息（{日期}）{标题}"
     assert "超过了事后 1 天内报送的要求" in body
 
 
+@pytest.mark.parametrize(("arrival", "findings"), [
+    (datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI), []),
+    (datetime(2026, 11, 28, 9, 0, tzinfo=SHANGHAI), ["subject.date_late"]),
+])
+def test_weekend_event_in_a_weekly_column_is_due_the_next_friday(
+    office: Office, arrival: datetime, findings: list[str]
+) -> None:
+    """A column due `每周五 24:00`: a Saturday event cannot be due the day before it
+    happened; it is due the next Friday."""
+    columns = """
+[[columns]]
+key = "website"
+name = "网站信息"
+subject = "{单位}信息（{日期}）{标题}"
+"截止" = "每周五 24:00"
+"""
+    app = office(columns)
+    document = word_file("", [chinese(280, 7)], ((1600, 1200, "图为会场"),))
+    send(app, arrival, foxmail(CHEN, "陈佩", "党政办信息（2026.11.21）举办家长开放日", document))
+    assert submission_rows(app)[0]["findings"] == findings
+    if findings:
+        assert "截止时间为11月27日（周五）24:00" in text_of(replies(app)[0])
+
+
 GENERAL = [
     "实验小学（2026.11.17）开展秋季趣味运动会",
     "实验小学(2026-11-17)开展秋季趣味运动会",

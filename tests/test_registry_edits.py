@@ -46,9 +46,9 @@ def units(app: App) -> dict[str, dict[str, Any]]:
     return {row["unit"]: row for row in map(json.loads, listed.output.splitlines())}
 
 
-def send_piece(app: App, sender: str, subject: str) -> str:
+def send_piece(app: App, sender: str, subject: str, seed: int = 7) -> str:
     """One website piece from ``sender``; what became of it (filed, rejected, quarantined)."""
-    document = word_file("", [chinese(300, 7)], ((1600, 1200, "图为活动现场"),))
+    document = word_file("", [chinese(300, seed)], ((1600, 1200, "图为活动现场"),))
     deliver(app.config, piece_mail(sender, subject, document))
     box = app.open_mailbox()
     try:
@@ -147,6 +147,13 @@ def test_one_correspondent_added_and_taken_off(app: App) -> None:
     assert "邮箱 lina@foxmail.com 已登记给「李娜」" in taken.output
     bad = cli(app, "units", "person", "实验小学", "王芳", "--email", "not-an-address")
     assert bad.exit_code == 1 and "不是有效的邮箱地址" in bad.output
+
+    moved = cli(app, "units", "person", "实验小学", "周敏", "--email", "zhoumin@126.com",
+                "--phone", "13700000039", "--title", "教师")
+    assert moved.exit_code == 0, moved.output
+    assert [p["name"] for p in units(app)["实验小学"]["correspondents"]] == ["李娜", "周敏"]
+    assert send_piece(app, "zhoumin@126.com", "实验小学信息（2026.11.18）开展书法比赛",
+                      seed=8) == "filed"
 
     removed = cli(app, "units", "person", "实验小学", "周敏", "--remove")
     assert removed.output.strip() == "移除：实验小学 的信息员「周敏」"

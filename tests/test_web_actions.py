@@ -195,7 +195,9 @@ def test_a_clerk_sets_a_held_mail_aside_without_a_reply(filed: App, why: str) ->
     waiting = held_mail(filed)
     clerk = logged_in(filed, "lihua")
     page = f"/held/{waiting.id}"
-    answer = post(clerk, page, page, {"do": why})
+    unconfirmed = post(clerk, page, page, {"do": why})
+    assert unconfirmed.status_code == 409 and "确认不回复" in unconfirmed.text
+    answer = post(clerk, page, page, {"do": why, "confirm": "1"})
     assert answer.status_code == 303
     assert outbox_to(filed, STRANGER) == []
     with session(filed.engine) as db:
@@ -297,20 +299,23 @@ def test_adoptions_in_bulk_say_what_became_of_each_line(filed: App) -> None:
         rejected = db.exec(select(Submission).where(Submission.status == "rejected")).first()
     assert rejected is not None
     clerk = logged_in(filed, "lihua")
+    with session(filed.engine) as db:
+        weekly = db.exec(select(Submission).where(Submission.column == "weekly",
+                                                  Submission.status == "accepted")).one()
     pasted = "\n".join([f"{one.tracking_no}\t组织部", "", f" {two.tracking_no} ",
                         f"{rejected.tracking_no}", "第三篇", f"{one.tracking_no}",
-                        "20991231-99999"])
+                        "20991231-99999", f"{weekly.tracking_no} 第1、2条"])
     answer = post(clerk, "/adoptions", "/adoptions", {
         "numbers": pasted, "channel": "weekly", "level": "full", "date": "2026-11-19"})
     assert answer.status_code == 200
     text = answer.text
-    assert "共 6 行，记录成功 2 篇" in text
+    assert "共 7 行，记录成功 3 篇" in text
     assert "已退回，不能记采用" in text and "不是登记号" in text
     assert "与上面的行重复" in text and "没有登记编号为 20991231-99999 的稿件" in text
     with session(filed.engine) as db:
-        adopted = {a.submission_id for a in db.exec(select(Adoption)).all()}
-    assert adopted == {one.id, two.id}
-    assert [t.action for t in changes_made(filed)] == ["adopt", "adopt"]
+        adopted = {(a.submission_id, a.item) for a in db.exec(select(Adoption)).all()}
+    assert adopted == {(one.id, 0), (two.id, 0), (weekly.id, 1), (weekly.id, 2)}
+    assert [t.action for t in changes_made(filed)] == ["adopt", "adopt", "adopt"]
     refused = post(clerk, "/adoptions", "/adoptions", {
         "numbers": str(one.tracking_no), "channel": "weekly", "date": "2026/11/19"})
     assert refused.status_code == 400 and "日期" in refused.text
@@ -443,7 +448,7 @@ def posts(app: App) -> list[tuple[str, str, dict[str, str]]]:
     unit = unit_of(app, "组织部").id
     mail_id = held_mail(app).id
     return [
-        (f"/held/{mail_id}", f"/held/{mail_id}", {"do": "spam"}),
+        (f"/held/{mail_id}", f"/held/{mail_id}", {"do": "spam", "confirm": "1"}),
         (f"/held/{mail_id}", f"/held/{mail_id}", {"do": "file", "unit": "实验小学"}),
         (f"/pieces/{number}", f"/pieces/{number}/adopt", {"channel": "news"}),
         (f"/pieces/{number}", f"/pieces/{number}/unadopt", {"adoption": "news:0"}),

@@ -73,8 +73,8 @@ def test_every_route_but_healthz_and_login_sends_the_anonymous_to_login(filed: A
             assert answer.headers["location"].startswith("/login"), (method, path)
             assert "稿件" not in answer.text and "防汛" not in answer.text
             checked += 1
-    # The pages, and the clerk's actions (held mail, adoption, registry, 通报).
-    assert checked == 30
+    # The pages, and the clerk's actions (held mail, adoption, registry, 补录, 通报).
+    assert checked == 32
 
 
 def test_login_sets_a_safe_cookie_and_pages_answer_in_chinese(filed: App) -> None:
@@ -89,7 +89,7 @@ def test_login_sets_a_safe_cookie_and_pages_answer_in_chinese(filed: App) -> Non
     assert "Secure" not in cookie  # [web] secure_cookies is off
     held = browser.get("/held")
     assert held.status_code == 200
-    assert "发件人未登记为任何单位的信息员" in held.text and "sender.unregistered" not in held.text
+    assert "发件人未登记为信息员" in held.text and "sender.unregistered" not in held.text
     assert held.headers["content-security-policy"].startswith("default-src 'self'")
     listed = browser.get("/pieces")
     assert "实验小学" in listed.text and "已退回" in listed.text

@@ -3,12 +3,15 @@ arrived, and what a clerk decides for a held mail (filed, sent back, set aside).
 
 from __future__ import annotations
 
+import getpass
 import sys
+from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from mailintake.cli.state import FORMATS, State, guard
+from mailintake.cli.state import FORMATS, State, fail, guard
 from mailintake.rules import reasons
 
 if TYPE_CHECKING:
@@ -29,6 +32,59 @@ def submissions_list(state: State, fmt: str) -> None:
     from mailintake.cli.views import print_rows, submission_rows
 
     print_rows(submission_rows(state.app), fmt)
+
+
+@submissions.command("add")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--unit", required=True, help="稿件所属单位（全称）。")
+@click.option("--correspondent", default="",
+              help="信息员姓名（该单位登记的信息员，或未登记者的姓名；单位只有一位时可省略）。")
+@click.option("--subject", required=True, help="按报送格式写的邮件主题，如 实验小学（李娜）开展……")
+@click.option("--received", required=True, help="收到日期，如 2026-11-20。")
+@click.option("--via", type=click.Choice(["qq", "paper", "other"]), default="qq",
+              show_default=True, help="来源：QQ、纸质或其他。")
+@click.option("--photo", "photos", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="另附的照片（可多次给出）。")
+@click.option("--receipt", is_flag=True, help="给信息员发回执（默认不发）。")
+@click.pass_obj
+@guard
+def submissions_add(state: State, *, file: Path, unit: str, correspondent: str, subject: str,
+                    received: str, via: str, photos: tuple[Path, ...], receipt: bool) -> None:
+    """补录经 QQ、纸质等途径收到的稿件：与邮件报送的稿件同样审核、登记和计数。"""
+    from mailintake.intake.manual import FilingError, Paper, Upload, file_piece
+
+    try:
+        day = date.fromisoformat(received)
+    except ValueError:
+        fail("收到日期应写成 2026-11-20 的形式")
+    paper = Paper(unit=unit, subject=subject, received=day,
+                  document=Upload(file.name, file.read_bytes()),
+                  photos=[Upload(p.name, p.read_bytes()) for p in photos],
+                  correspondent=correspondent, via=via, receipt=receipt)
+    try:
+        done = file_piece(state.app, paper, clerk=f"命令行（{_user()}）")
+    except FilingError as exc:
+        fail(str(exc))
+    outcome = {"filed": "已登记", "rejected": "已登记为退回", "quarantined": "未登记，已转待人工",
+               "ignored": "未登记"}.get(str(done.message.outcome), str(done.message.outcome))
+    problems = reasons.labels(done.message.reasons)
+    told = f"{_reply_kind(done.message)}已排入发件箱" if done.replied else "未发回执"
+    click.echo(f"{outcome}：登记号 {done.tracking_no or '—'}"
+               + (f"（{problems}）" if problems else "") + f"；{told}。")
+    if done.note:
+        click.echo(done.note)
+
+
+def _reply_kind(message: InboundMessage) -> str:
+    return "回执" if str(message.outcome) == "filed" else "退回通知"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "未知用户"
 
 
 @click.group()

@@ -17,6 +17,7 @@ from mailintake.app import App
 from mailintake.cli.csvout import write_csv
 from mailintake.rules import reasons
 from mailintake.store import listing
+from mailintake.store.models import VIA_LABELS
 
 Row = dict[str, Any]
 
@@ -44,6 +45,8 @@ def _submission_row(app: App, piece: listing.ListedPiece, columns: dict[str, str
         "received_at": app.local(s.received_at).isoformat(),
         "message_id": piece.message.message_id,
         "from": piece.message.from_addr,
+        # How it came: "mail", or "qq" / "paper" / "other" for a piece a clerk filed.
+        "via": piece.message.via or "mail",
     }
 
 
@@ -62,6 +65,7 @@ def message_rows(app: App) -> list[Row]:
             "size": m.size,
             "raw_sha256": m.raw_sha256,
             "error": m.error,
+            "via": m.via or "mail",
         }
         for m in listing.messages(app.engine)
     ]
@@ -88,18 +92,21 @@ def unit_rows(app: App) -> list[Row]:
 _TABLE_HEADERS = {
     "tracking_no": "登记编号", "unit": "单位", "column_name": "栏目", "title": "标题",
     "status": "状态", "findings": "问题", "word_count": "字数", "picture_count": "图片",
-    "received_at": "收到时间", "from": "发件人", "subject": "主题", "outcome": "结果",
+    "received_at": "收到时间", "via": "来源", "from": "发件人", "subject": "主题",
+    "outcome": "结果",
     "reasons": "原因", "folder": "文件夹", "aliases": "简称", "kind": "类别",
     "leader": "负责领导",
     "correspondents": "信息员",
 }
 
 
+#: Columns that hold a code, with the clerk's words for each.
+_CODED = {"status": STATUS_CN, "outcome": OUTCOME_CN, "via": {**VIA_LABELS, "mail": "邮件"}}
+
+
 def _cell(key: str, value: Any) -> str:
-    if key == "status":
-        return STATUS_CN.get(str(value), str(value))
-    if key == "outcome":
-        return OUTCOME_CN.get(str(value), str(value))
+    if key in _CODED:
+        return _CODED[key].get(str(value), str(value))
     if key == "received_at":
         return str(value)[:16].replace("T", " ")
     if key == "correspondents":

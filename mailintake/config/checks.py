@@ -89,6 +89,12 @@ class ColumnConfig(Section):
     def due(self) -> Deadline:
         return parse_deadline(self.deadline)
 
+    @property
+    def weekly(self) -> bool:
+        """A piece per teaching week (its subject names the week): it counts for that
+        week, and says so."""
+        return "{周次}" in self.subject
+
 
 def default_columns() -> list[ColumnConfig]:
     # The four columns of the notices (seed 003 and seed 000).

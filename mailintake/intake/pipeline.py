@@ -88,13 +88,20 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
 
 @dataclass(frozen=True)
 class Again:
-    """A mail decided again (``messages retry``): when it first arrived, which it keeps,
+    """A mail decided again (``messages retry``), or one a clerk filed for a piece that
+    came another way (``intake.manual``): when it first arrived, which it keeps,
     whether a clerk vouched for its sender, and the unit a clerk files it for ("" for
     the one its subject and sender give)."""
 
     received_at: datetime
     vouched: bool = False
     unit: str = ""
+    # The correspondent a clerk names for it (with ``unit``); None: its sender's, if any.
+    correspondent_id: int | None = None
+    # How the piece came when no mailbox brought it ("qq", "paper", "other"; "" by mail).
+    via: str = ""
+    # Whether its sender hears of it (a piece filed by a clerk: only when asked).
+    reply: bool = True
 
 
 def process(app: App, mailbox_name: str, ref: MailRef, raw: bytes,
@@ -140,7 +147,7 @@ def _settle(app: App, arrival: records.Arrival, context: Context | None,
     now = again.received_at if again else app.clock()
     try:
         decision = _decide(app, context or Context.load(app), arrival, now, again)
-        return _file(app, arrival, decision, now)
+        return _file(app, arrival, decision, now, again)
     except AlreadyClaimed:
         log.info("mail %s was claimed by another process", arrival.ref.source_key)
         return None
@@ -160,8 +167,8 @@ def _decide(app: App, context: Context, arrival: records.Arrival, now: datetime,
     sender = context.registry.sender(case.mail.from_addr) if case.mail else None
     if again and again.unit and case.mail:  # the clerk says whose piece it is
         unit = context.registry.names()[again.unit]
-        sender = Sender(sender.correspondent_id if sender else None,
-                        sender.name if sender else case.mail.from_name, (unit,))
+        named = again.correspondent_id or (sender.correspondent_id if sender else None)
+        sender = Sender(named, sender.name if sender else case.mail.from_name, (unit,))
     known = Known(
         sender=sender, duplicate_of=_first_delivery(app, arrival),
         vouched=again.vouched if again else False,
@@ -197,10 +204,15 @@ def _first_delivery(app: App, arrival: records.Arrival) -> int | None:
 
 
 def _file(
-    app: App, arrival: records.Arrival, decision: Decision, now: datetime
+    app: App, arrival: records.Arrival, decision: Decision, now: datetime,
+    again: Again | None = None,
 ) -> InboundMessage:
     """Record the mail, its piece and its reply in one transaction, then publish the piece."""
     case, message = arrival.case, records.message_of(arrival, decision, now)
+    if again is not None:
+        message.via = again.via
+        if not again.reply:
+            decision = replace(decision, reply=None)
     entry = decision.entry
     counted = (entry.counted_at if entry else None) or now
     filing = pieces.Filing(
@@ -226,7 +238,7 @@ def _counted_for(app: App, entry: Entry | None, counted: datetime) -> str:
     names it."""
     if entry is None:
         return ""
-    weekly = entry.column is not None and "{周次}" in entry.column.subject
+    weekly = entry.column is not None and entry.column.weekly
     return counted_label(counted, app.config.office.tz, TeachingCalendar(app.config.calendar),
                          weekly=weekly)
 

@@ -111,11 +111,13 @@ def _counted_earlier(app: App, start: datetime, end: datetime) -> list[dict[str,
     counts."""
     config = app.config
     calendar = TeachingCalendar(config.calendar)
+    weekly = {c.name for c in config.columns if c.weekly}
     late = []
     for piece in piece_rows(app.engine, config, start, end, accepted_only=True,
                             by_arrival=True):
         if piece["counted_at"] < start:
-            label = counted_label(piece["counted_at"], config.office.tz, calendar, weekly=True)
+            label = counted_label(piece["counted_at"], config.office.tz, calendar,
+                                  weekly=piece["column"] in weekly)
             late.append({**piece, "title": f"{piece['title']}（计入{label}）"})
     return late
 

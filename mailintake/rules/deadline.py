@@ -110,10 +110,19 @@ def due_of(piece: Piece) -> Due | None:
     if week is not None:
         local = deadline.for_week(week.monday) or deadline.for_event(week.sunday)
     elif event is not None:
-        local = deadline.for_week(event) or deadline.for_event(event)
+        local = _weekly_after(deadline, event) or deadline.for_event(event)
     if local is None:
         return None
     return Due(local.replace(tzinfo=piece.config.office.tz), deadline, week, event)
+
+
+def _weekly_after(deadline: Deadline, event: date) -> datetime | None:
+    """A weekly deadline for an event: the first one after the event's day ends (an
+    event on Saturday is due the next Friday, not the day before it happened)."""
+    local = deadline.for_week(event)
+    if local is not None and local < datetime.combine(event + timedelta(days=1), time()):
+        local = deadline.for_week(event + timedelta(days=7))
+    return local
 
 
 def is_late(piece: Piece, due: Due) -> bool:

@@ -89,10 +89,12 @@ _CODE = re.compile(r"[a-z_]+\.[a-z_]+|retried")
 
 
 def label(code: str) -> str:
-    """The clerk's words for one reason code (free text as it is)."""
-    if code in LABELS:
-        return LABELS[code]
-    return "其他原因" if _CODE.fullmatch(code) else code
+    """The clerk's words for one reason code (free text as it is); a code with a
+    detail after a colon reads as its code."""
+    known = LABELS.get(code) or LABELS.get(code.split(":", 1)[0].strip())
+    if known is not None:
+        return known
+    return "其他原因" if _CODE.fullmatch(code.split(":", 1)[0].strip()) else code
 
 
 def labels(codes: list[str]) -> str:

@@ -63,12 +63,17 @@ class PieceRow:
     picture_count: int
     version: int
     findings: list[str] = field(default_factory=list)
+    # How it came: "" by mail, "qq" / "paper" / "other" when a clerk filed it.
+    via: str = ""
 
+
+#: PostgreSQL: a word found in no more pieces than this is looked up by its matches.
+RARE_MATCHES = 5000
 
 _ROW_COLUMNS = (
     Submission.id, Submission.tracking_no, Submission.received_at, Unit.name, Submission.column,
     Submission.title, Submission.status, Submission.word_count, Submission.picture_count,
-    Submission.version,
+    Submission.version, InboundMessage.via,
 )
 
 
@@ -87,21 +92,45 @@ def _searched(query: Any, engine: Engine, words: str) -> Any:
         return query.where(func.instr(document, word) > 0)
     grams = search.bigrams(word)
     if grams:
-        matches = sa.text("SELECT submission_id FROM piece_search "
-                          "WHERE grams @> CAST(:grams AS text[])").bindparams(
-            sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
-        ).columns(sa.column("submission_id", sa.Integer))
-        # (Collecting the matches first is quicker for a rare word and far slower for a
-        # common one, and telling them apart costs as much: bench/README.md.)
-        query = query.where(col(Submission.id).in_(matches.subquery().select()))
+        # A rare word's few matches come from the GIN index at once, and the filters
+        # then look at those alone; a common word's page fills from the newest pieces
+        # long before the word runs out. Which one it is, the planner's estimate from
+        # the index's statistics tells (a millisecond; counting the matches cost more
+        # than the search), and the matches themselves confirm (bench/README.md).
+        few = _rare_matches(engine, grams)
+        if few is not None:
+            query = query.where(col(Submission.id) == sa.any_(
+                sa.bindparam("few", few, type_=sa.ARRAY(sa.Integer))))
+        else:
+            holding = sa.text(_HOLDING).bindparams(
+                sa.bindparam("grams", grams, type_=sa.ARRAY(sa.Text))
+            ).columns(sa.column("submission_id", sa.Integer))
+            query = query.where(col(Submission.id).in_(holding.subquery().select()))
     return query.where(func.strpos(document, word) > 0)
+
+
+_HOLDING = "SELECT submission_id FROM piece_search WHERE grams @> CAST(:grams AS text[])"
+
+
+def _rare_matches(engine: Engine, grams: list[str]) -> list[int] | None:
+    """The ids of the pieces holding all of ``grams`` when they are few (at most
+    RARE_MATCHES); None for a common word."""
+    with engine.connect() as db:
+        [[plan]] = db.execute(sa.text(f"EXPLAIN (FORMAT JSON) {_HOLDING}"),
+                              {"grams": grams}).all()
+        if plan[0]["Plan"]["Plan Rows"] > RARE_MATCHES:
+            return None
+        few = db.execute(sa.text(f"{_HOLDING} LIMIT :most"),
+                         {"grams": grams, "most": RARE_MATCHES + 1}).scalars().all()
+    return list(few) if len(few) <= RARE_MATCHES else None
 
 
 def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
            limit: int = 50) -> tuple[list[PieceRow], bool]:
     """A page of pieces, newest first, and whether more follow."""
     query = (sa.select(*_ROW_COLUMNS)  # type: ignore[call-overload]
-             .join(Unit, col(Submission.unit_id) == col(Unit.id), isouter=True))
+             .join(Unit, col(Submission.unit_id) == col(Unit.id), isouter=True)
+             .join(InboundMessage, col(Submission.message_id) == col(InboundMessage.id)))
     if wanted.unit_id is not None:
         query = query.where(Submission.unit_id == wanted.unit_id)
     if wanted.unit_kind:
@@ -126,7 +155,7 @@ def pieces(engine: Engine, wanted: PieceFilter, *, offset: int = 0,
     with session(engine) as db:
         rows = [PieceRow(id=r[0], tracking_no=r[1] or "", received_at=r[2], unit=r[3] or "",
                          column=r[4], title=r[5], status=r[6], word_count=r[7],
-                         picture_count=r[8], version=r[9])
+                         picture_count=r[8], version=r[9], via=r[10])
                 for r in db.exec(query).all()]
         more = len(rows) > limit
         rows = rows[:limit]

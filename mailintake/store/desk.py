@@ -25,11 +25,18 @@ class Person:
     title: str
     phone: str
     emails: list[str]
+    id: int = 0
 
 
 def unit(engine: Engine, unit_id: int) -> Unit | None:
     with session(engine) as db:
         return db.get(Unit, unit_id)
+
+
+def unit_named(engine: Engine, name: str) -> Unit | None:
+    """The active unit of this name, if there is one."""
+    with session(engine) as db:
+        return db.exec(select(Unit).where(Unit.name == name, col(Unit.active))).first()
 
 
 def people(engine: Engine, unit_id: int) -> list[Person]:
@@ -45,7 +52,8 @@ def people(engine: Engine, unit_id: int) -> list[Person]:
             addresses = db.exec(select(CorrespondentAddress.address)
                                 .where(CorrespondentAddress.correspondent_id == person.id)
                                 .order_by(col(CorrespondentAddress.id))).all()
-            listed.append(Person(person.name, person.title, person.phone, list(addresses)))
+            listed.append(Person(person.name, person.title, person.phone, list(addresses),
+                                 person.id or 0))
         return listed
 
 

@@ -117,6 +117,10 @@ class CorrespondentUnit(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", primary_key=True)
 
 
+#: How a piece reached the office (``InboundMessage.via``), as a clerk reads it.
+VIA_LABELS = {"": "邮件", "qq": "QQ", "paper": "纸质", "other": "其他"}
+
+
 class InboundMessage(SQLModel, table=True):
     """One delivery by the mailbox: every mail that ever arrived has a row."""
 

@@ -17,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from mailintake.store.database import Engine, session
-from mailintake.store.models import Adoption, AwareDateTime, PointEntry, Status, Submission
+from mailintake.store.models import (
+    Adoption,
+    AwareDateTime,
+    Finding,
+    PointEntry,
+    Status,
+    Submission,
+)
 
 # Pieces filed out of id order (two processes committing) are still picked up.
 _ID_MARGIN = 5000
@@ -118,6 +125,10 @@ def _adoption(db: Session, piece: Submission, channel: str, item: int = 0) -> Ad
         Adoption.item == item)).first()
 
 
+#: Findings that make a piece a copy of one filed before.
+COPIES = ("duplicate.document", "duplicate.similar")
+
+
 def settle_pieces(engine: Engine, points: float, now: datetime, *, sent: bool = False
                   ) -> tuple[int, int]:
     """Credit every accepted piece (``sent``: every piece sent, rejected ones too) not
@@ -148,7 +159,10 @@ def _credit_pieces(db: Session, points: float, low: int, now: datetime, sent: bo
     # A superseded version is never credited here: its correction is (the piece counts
     # once); nor is a rejected piece the unit has sent again.
     statuses = [Status.ACCEPTED.value, *([Status.REJECTED.value] if sent else [])]
-    once = sa.or_(s.c.status == Status.ACCEPTED.value, ~_resent(s))
+    # A rejected copy of a piece already filed is nothing new sent.
+    f = Finding.__table__  # type: ignore[attr-defined]
+    copied = sa.exists().where(f.c.submission_id == s.c.id, f.c.code.in_(COPIES))
+    once = sa.or_(s.c.status == Status.ACCEPTED.value, sa.and_(~_resent(s), ~copied))
     chosen = sa.select(
         s.c.unit_id, s.c.correspondent_id, s.c.id, sa.literal("submission"), sa.literal(""),
         sa.literal(1), sa.literal(points),

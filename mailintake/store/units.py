@@ -117,16 +117,19 @@ def _upsert_unit(db: Session, entry: UnitEntry, summary: ImportSummary) -> Unit:
     return unit
 
 
-def _upsert_person(db: Session, entry: PersonEntry, summary: ImportSummary) -> Correspondent:
-    """The registered person who owns one of the addresses under this name, else a new
-    one; the addresses move to them (from another person, once theirs)."""
+def _upsert_person(db: Session, entry: PersonEntry, summary: ImportSummary,
+                   known_here: Correspondent | None = None) -> Correspondent:
+    """The registered person who owns one of the addresses under this name, else
+    ``known_here`` (the same name in the unit being edited), else a new one; the
+    addresses move to them (from another person, once theirs)."""
     known = db.exec(
         select(Correspondent)
         .join(CorrespondentAddress)
         .where(col(CorrespondentAddress.address).in_(entry.emails))
         .order_by(col(CorrespondentAddress.id))
     ).all()
-    person = next((p for p in known if same_person(p.name) == same_person(entry.name)), None)
+    person = next((p for p in known if same_person(p.name) == same_person(entry.name)),
+                  known_here)
     if person is None:
         person = Correspondent(name=entry.name)
     person.name, person.title, person.phone = entry.name, entry.title, entry.phone
@@ -332,7 +335,12 @@ def set_person(engine: Engine, unit_name: str, person: PersonEntry) -> list[Chan
             if owner is not None and same_person(owner.name) != same_person(person.name):
                 raise RegistryError(f"邮箱 {address} 已登记给「{owner.name}」，"
                                     "一个邮箱只能属于一位信息员")
-        found = _upsert_person(db, person, ImportSummary())
+        # The unit's correspondent of that name, whose addresses may all be new.
+        here = next((p for p in db.exec(
+            select(Correspondent).join(CorrespondentUnit)
+            .where(CorrespondentUnit.unit_id == unit.id)).all()
+            if same_person(p.name) == same_person(person.name)), None)
+        found = _upsert_person(db, person, ImportSummary(), here)
         assert found.id is not None
         if db.get(CorrespondentUnit, (found.id, unit.id)) is None:
             db.add(CorrespondentUnit(correspondent_id=found.id, unit_id=unit.id))

@@ -25,12 +25,19 @@ from mailintake.reading.mime import ParsedMail, parse_mail
 from mailintake.rules.reasons import labels as reason_labels
 from mailintake.store import accounts, browse, desk, units
 from mailintake.store.models import Adoption, InboundMessage, Outcome
-from mailintake.web.console import WRITERS, Console, console_of, error_page, field, page
+from mailintake.web.console import (
+    TRACKING_NO,
+    WRITERS,
+    Console,
+    console_of,
+    error_page,
+    field,
+    number_of,
+    page,
+)
 
 log = logging.getLogger("mailintake.web")
 
-TRACKING_NO = re.compile(r"^[0-9]{8}-[0-9]{5,12}$")
-DIGITS = re.compile(r"^[0-9]{1,12}$")
 #: A held mail larger than this is not read for its page (download it instead).
 READ_LIMIT = 15 * 1024 * 1024
 #: So much of a held mail's text is shown.
@@ -50,6 +57,7 @@ ACTIONS = {
     "held.answered": "标为已答复（不回复）",
     "held.spam": "标为垃圾邮件（不回复）",
     "piece.from_held": "由待人工邮件登记",
+    "piece.manual": "补录稿件",
     "adopt": "记录采用",
     "unadopt": "撤销采用",
     "unit.edit": "修改单位",
@@ -90,10 +98,6 @@ def install(console: Console) -> None:
         today=lambda: console.app.local(console.now()).date().isoformat(),
         held_done=lambda key: DONE.get(key or "", ""),
     )
-
-
-def _number(text: str | None) -> int | None:
-    return int(text) if text and DIGITS.match(text) else None
 
 
 # --- held mail ------------------------------------------------------------------------------
@@ -159,7 +163,7 @@ def _piece_of(console: Console, row: InboundMessage) -> str | None:
 
 @page()
 def held_mail(request: Request, _login: accounts.Login) -> Response:
-    message_id = _number(request.path_params["message_id"])
+    message_id = number_of(request.path_params["message_id"])
     if message_id is None:
         raise HTTPException(404)
     return _held_page(request, message_id, again=request.query_params.get("again") == "1")
@@ -171,7 +175,7 @@ def held_action(request: Request, login: accounts.Login) -> Response:
     vouched for), send it back with a reason, or set it aside as answered or spam."""
     console = console_of(request)
     app = console.app
-    message_id = _number(request.path_params["message_id"])
+    message_id = number_of(request.path_params["message_id"])
     if message_id is None or browse.message(app.engine, message_id) is None:
         raise HTTPException(404)
     form = request.state.form
@@ -205,6 +209,8 @@ def held_action(request: Request, login: accounts.Login) -> Response:
                 f"/held?done={'rejected' if settled.answered else 'rejected_silent'}",
                 status_code=303)
         if do in ("answered", "spam"):
+            if field(form, "confirm") != "1":
+                raise RetryError("请先勾选“确认不回复”，再标记这封邮件。")
             dismiss(app, message_id, "answered" if do == "answered" else "spam")
             console.audit(login, f"held.{do}", target)
             return RedirectResponse(f"/held?done={do}", status_code=303)
@@ -271,7 +277,7 @@ def _adopt_one(console: Console, login: accounts.Login, number: str, *, channel:
     return adoptions
 
 
-def _piece_number(request: Request) -> str:
+def _piecenumber_of(request: Request) -> str:
     number = request.path_params["tracking_no"]
     if not TRACKING_NO.match(number):
         raise HTTPException(404)
@@ -290,13 +296,13 @@ def _adopt_page(request: Request, number: str, *, error: str = "",
 
 @page()
 def adopt_page(request: Request, _login: accounts.Login) -> Response:
-    return _adopt_page(request, _piece_number(request))
+    return _adopt_page(request, _piecenumber_of(request))
 
 
 @page(roles=WRITERS)
 def adopt_piece(request: Request, login: accounts.Login) -> Response:
     console = console_of(request)
-    number = _piece_number(request)
+    number = _piecenumber_of(request)
     if browse.piece(console.app.engine, number) is None:
         raise HTTPException(404)
     form = request.state.form
@@ -316,11 +322,11 @@ def adopt_piece(request: Request, login: accounts.Login) -> Response:
 def unadopt_piece(request: Request, login: accounts.Login) -> Response:
     console = console_of(request)
     app = console.app
-    number = _piece_number(request)
+    number = _piecenumber_of(request)
     if browse.piece(app.engine, number) is None:
         raise HTTPException(404)
     channel, _, item_text = field(request.state.form, "adoption").partition(":")
-    item = _number(item_text) or 0
+    item = number_of(item_text) or 0
     try:
         unadopt(app.engine, app.config.points, number, channel, now=console.now(), item=item)
     except PointsError as exc:
@@ -347,9 +353,22 @@ def bulk_lines(text: str) -> list[str]:
     return [line for line in lines if line][:BULK_LIMIT]
 
 
+#: Items after a tracking number on a bulk line: ``第1、3条`` or ``1,3``.
+_ITEMS = re.compile(r"第?\s*([0-9][0-9,，、;；\s]*)\s*条?")
+
+
+def _line_items(rest: str) -> list[int] | None:
+    """The items of a weekly digest a bulk line names after its tracking number; None
+    for the whole piece (anything else on the line, a unit's name copied from Excel
+    with the number, is not read)."""
+    match = _ITEMS.fullmatch(rest)
+    return parse_items(match[1]) if match else None
+
+
 @page()
 def adoptions_page(request: Request, login: accounts.Login) -> Response:
-    """Bulk adoption: tracking numbers pasted one a line, one channel, level and date."""
+    """Bulk adoption: tracking numbers pasted one a line (each may name the items of a
+    weekly digest), one channel, level and date."""
     console = console_of(request)
     if request.method == "GET":
         return console.page(request, "adoptions.html", results=None, form={})
@@ -374,8 +393,16 @@ def adoptions_page(request: Request, login: accounts.Login) -> Response:
             results.append(Line(line, number, False, "与上面的行重复，未再记录"))
             continue
         seen.add(number)
+        rest = line.split(number, 1)[1].strip(" \t,，;；")
         try:
-            _adopt_one(console, login, number, channel=channel, brief=brief, when=when)
+            items = _line_items(rest)
+        except PointsError:
+            results.append(Line(line, number, False, f"“{rest}”不是条目编号（写作 {number} "
+                                "第1、3条，只采用每周动态的第 1、3 条）"))
+            continue
+        try:
+            _adopt_one(console, login, number, channel=channel, brief=brief, when=when,
+                       items=items)
         except PointsError as exc:
             results.append(Line(line, number, False, _clerk_words(exc)))
             continue

@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mailintake.app import App
-from mailintake.web import actions, bulletins, pages, registry
+from mailintake.web import actions, bulletins, filing, pages, registry
 from mailintake.web.console import HERE, Console, error_page
 from mailintake.web.login import healthz, login_page, logout
 
@@ -73,6 +73,7 @@ def create_app(app: App, *, secret: bytes | None = None) -> Starlette:
         Route("/logout", logout, methods=["POST"]),
         Route("/", pages.home),
         Route("/pieces", pages.pieces_page),
+        *filing.ROUTES,
         Route("/pieces/{tracking_no}", pages.piece_page),
         Route("/files/{file_id}", pages.file_download),
         Route("/files/{file_id}/images/{index}", pages.file_image),

@@ -7,6 +7,7 @@ The database calls are synchronous: each page runs in Starlette's thread pool.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -24,6 +25,15 @@ from mailintake.app import App
 from mailintake.store import accounts
 from mailintake.web import labels
 from mailintake.web.security import SESSION_COOKIE, LoginLimit, same, token_hash
+
+#: What a tracking number or an id in a URL may look like; anything else is a 404.
+TRACKING_NO = re.compile(r"^[0-9]{8}-[0-9]{5,12}$")
+DIGITS = re.compile(r"^[0-9]{1,12}$")
+
+
+def number_of(text: str | None) -> int | None:
+    """An id from a URL or a form: digits only, else None."""
+    return int(text) if text and DIGITS.match(text) else None
 
 HERE = Path(__file__).parent
 #: Who may change things (a viewer only reads).

@@ -23,10 +23,16 @@ from mailintake.office.digest import next_digest
 from mailintake.office.reminders import moment_label, next_reminder
 from mailintake.store import accounts, browse
 from mailintake.web import labels, word
-from mailintake.web.console import WRITERS, Console, console_of, field, page
+from mailintake.web.console import (
+    TRACKING_NO,
+    WRITERS,
+    Console,
+    console_of,
+    field,
+    number_of,
+    page,
+)
 
-TRACKING_NO = re.compile(r"^[0-9]{8}-[0-9]{5,12}$")
-DIGITS = re.compile(r"^[0-9]{1,12}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PAGE_SIZE = 50
 SAFE_INLINE = {"image/png", "image/jpeg", "image/gif", "image/bmp", "image/webp"}
@@ -42,10 +48,6 @@ def _local_day(console: Console, text: str | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=console.app.config.office.tz)
 
 
-def _number(text: str | None) -> int | None:
-    return int(text) if text and DIGITS.match(text) else None
-
-
 @page()
 def home(_request: Request, _login: accounts.Login) -> Response:
     return RedirectResponse("/pieces", status_code=303)
@@ -57,7 +59,7 @@ def pieces_page(request: Request, _login: accounts.Login) -> Response:
     query = request.query_params
     until = _local_day(console, query.get("to"))
     wanted = browse.PieceFilter(
-        unit_id=_number(query.get("unit")),
+        unit_id=number_of(query.get("unit")),
         unit_kind=(query.get("kind") or "")[:20],
         column=(query.get("column") or "")[:40],
         status=status if (status := query.get("status") or "") in labels.STATUS else "",
@@ -65,7 +67,7 @@ def pieces_page(request: Request, _login: accounts.Login) -> Response:
         until=until + timedelta(days=1) if until else None,
         words=(query.get("q") or "").strip()[:50],
     )
-    page_no = min(_number(query.get("page")) or 1, 100_000)
+    page_no = min(number_of(query.get("page")) or 1, 100_000)
     rows, more = browse.pieces(console.app.engine, wanted, offset=(page_no - 1) * PAGE_SIZE,
                                limit=PAGE_SIZE)
     kept = {key: value for key, value in query.items() if key != "page" and value}
@@ -137,7 +139,7 @@ def _download(data: bytes, filename: str, content_type: str) -> Response:
 @page()
 def file_download(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
-    file_id = _number(request.path_params["file_id"])
+    file_id = number_of(request.path_params["file_id"])
     found = browse.attachment(console.app.engine, file_id) if file_id is not None else None
     data = _read_stored(console, found.stored_path) if found is not None else None
     if found is None or data is None:
@@ -148,8 +150,8 @@ def file_download(request: Request, _login: accounts.Login) -> Response:
 @page()
 def file_image(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
-    file_id = _number(request.path_params["file_id"])
-    index = _number(request.path_params["index"])
+    file_id = number_of(request.path_params["file_id"])
+    index = number_of(request.path_params["index"])
     found = browse.attachment(console.app.engine, file_id) if file_id is not None else None
     data = _read_stored(console, found.stored_path) if found is not None else None
     if found is None or found.id is None or data is None or index is None:
@@ -164,7 +166,7 @@ def file_image(request: Request, _login: accounts.Login) -> Response:
 @page()
 def raw_mail(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
-    message_id = _number(request.path_params["message_id"])
+    message_id = number_of(request.path_params["message_id"])
     found = browse.message(console.app.engine, message_id) if message_id is not None else None
     if found is None or not SHA256.match(found.raw_sha256):
         raise HTTPException(404)
@@ -179,7 +181,7 @@ def raw_mail(request: Request, _login: accounts.Login) -> Response:
 @page()
 def held_page(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
-    page_no = min(_number(request.query_params.get("page")) or 1, 100_000)
+    page_no = min(number_of(request.query_params.get("page")) or 1, 100_000)
     rows, more = browse.held(console.app.engine, offset=(page_no - 1) * 100, limit=100)
     return console.page(request, "held.html", rows=rows, more=more, page_no=page_no)
 
@@ -194,7 +196,7 @@ def units_page(request: Request, _login: accounts.Login) -> Response:
 @page(roles=WRITERS)
 def unit_active(request: Request, login: accounts.Login) -> Response:
     console = console_of(request)
-    unit_id = _number(request.path_params["unit_id"])
+    unit_id = number_of(request.path_params["unit_id"])
     active = field(request.state.form, "active") == "1"
     unit = browse.set_unit_active(console.app.engine, unit_id, active) if unit_id else None
     if unit is None:

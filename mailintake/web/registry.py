@@ -36,9 +36,8 @@ from mailintake.store import accounts, desk
 from mailintake.store.database import Engine
 from mailintake.store.unitchanges import Change, RegistryError, UnitEdit
 from mailintake.store.units import PersonEntry, edit_unit, remove_person, set_person
-from mailintake.web.console import WRITERS, Console, console_of, field, page
+from mailintake.web.console import DIGITS, WRITERS, Console, console_of, field, page
 
-DIGITS = re.compile(r"^[0-9]{1,12}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,60}$")
 UPLOAD_LIMIT = 5 * 1024 * 1024
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
