@@ -174,19 +174,28 @@ def test_rankings_per_kind_in_the_report_and_the_excel(
     assert lines["实验小学"]["类内名次"] == 1 and not lines["实验小学"]["末位"]
 
 
+#: A week of real mails (sender, subject, day of November 2026).
+A_WEEK = [(LI, "实验小学信息（2026.11.16）开展秋季趣味运动会", 16),
+          (LI, "实验小学信息（2026.11.18）举行读书节启动仪式", 18),
+          (WANG, "城关镇中心校信息（2026.11.17）召开家长会", 17),
+          (CHEN, "党政办公室信息（2026.11.16）召开安全工作部署会", 16),
+          (CHEN, "党政办公室信息（2026.11.19）开展消防演练", 19),
+          (LIU, "组织部信息（2026.11.18）举办党务干部培训班", 18)]
+
+
+def send_a_week(app: App) -> list[tuple[str, str, int]]:
+    """Take in A_WEEK's mails through the pipeline, each on its day; returns them."""
+    for seed, (sender, subject, day) in enumerate(A_WEEK):
+        document = word_file("", [chinese(260, seed)], ((1600, 1200, "图为活动现场"),))
+        send(app, at(date(2026, 11, day)), piece_mail(sender, subject, document))
+    return A_WEEK
+
+
 def test_rankings_from_the_mails_the_units_sent(app: App) -> None:
     """A week of real mails: 实验小学 sends two pieces, 城关镇中心校 one, 东街小学 none;
     党政办公室 two, 组织部 one. Each correspondent gets a receipt; the month's report and
     the Monday digest rank schools and departments apart and mark the last of each."""
-    sent = [(LI, "实验小学信息（2026.11.16）开展秋季趣味运动会", 16),
-            (LI, "实验小学信息（2026.11.18）举行读书节启动仪式", 18),
-            (WANG, "城关镇中心校信息（2026.11.17）召开家长会", 17),
-            (CHEN, "党政办公室信息（2026.11.16）召开安全工作部署会", 16),
-            (CHEN, "党政办公室信息（2026.11.19）开展消防演练", 19),
-            (LIU, "组织部信息（2026.11.18）举办党务干部培训班", 18)]
-    for seed, (sender, subject, day) in enumerate(sent):
-        document = word_file("", [chinese(260, seed)], ((1600, 1200, "图为活动现场"),))
-        send(app, at(date(2026, 11, day)), piece_mail(sender, subject, document))
+    sent = send_a_week(app)
     assert [r["status"] for r in submission_rows(app)] == ["accepted"] * len(sent)
     assert len(outbox_of(app, "receipt")) == len(sent)
 

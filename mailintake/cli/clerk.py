@@ -1,4 +1,4 @@
-"""What the clerk's commands do: adopt / unadopt, report, remind, digest.
+"""What the clerk's commands do: adopt / unadopt, report, remind, digest, bulletin.
 
 ``cli.office`` declares the commands and hands over here; messages are Chinese,
 and a mistake a clerk can fix (an unknown tracking number, channel, unit or
@@ -182,3 +182,54 @@ def digest_command(app: App) -> None:
     queued = queue_digest(app, app.clock())
     deliver(app)
     click.echo("已发出周报。" if queued else "本周周报已发出过（或未配置 [office] addresses）。")
+
+
+def bulletin_command(app: App, period_text: str, *, send: bool, resend: bool,
+                     preface: str | None, preface_file: Path | None) -> None:
+    from mailintake.intake.pipeline import deliver
+    from mailintake.office.bulletin import (
+        BulletinRefused,
+        bulletin_of,
+        bulletin_period,
+        bulletin_text,
+        send_bulletin,
+        unreached,
+    )
+    from mailintake.store import bulletins
+
+    try:
+        period = bulletin_period(period_text)
+    except PeriodError as exc:
+        fail(str(exc))
+    now = app.clock()
+    if preface_file is not None:
+        try:
+            preface = preface_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"无法读取 {preface_file}（应为 UTF-8 文本）：{exc}")
+    if preface is not None:
+        bulletins.save_preface(app.engine, period.key, preface.strip(), who=cli_user(), now=now)
+    if send or resend:
+        try:
+            row = send_bulletin(app, period, now, who=cli_user(), resend=resend)
+        except BulletinRefused as exc:
+            fail(f"{exc}如确需再次发送，请加 --resend。" if exc.sent else str(exc))
+        deliver(app)
+        again = "再次" if row.sends > 1 else ""
+        click.echo(f"已{again}发出{period.label}的通报，共 {row.recipients} 个邮箱。")
+        if missing := unreached(app):
+            click.echo(f"以下单位没有登记信息员邮箱，未收到通报：{'、'.join(missing)}")
+        return
+    settle(app.engine, app.config, now)
+    view = bulletin_of(app.engine, app.config, period, now)
+    subject, body = bulletin_text(app, view)
+    click.echo(f"主题：{subject}\n\n{body}")
+    stored = view.stored
+    if stored is not None and stored.sends:
+        click.echo(f"（已于 {app.local(stored.sent_at or now):%Y-%m-%d %H:%M} 发出，"
+                   f"共 {stored.recipients} 个邮箱；再次发送请加 --resend）")
+    else:
+        click.echo("（预览；加 --send 发送给各单位信息员）")
+    if app.local(now).date() <= period.last_day:
+        click.echo(f"提示：本统计期到 {period.last_day.month}月{period.last_day.day}日才结束，"
+                   "通报只含截至今天的情况。")

@@ -1,4 +1,4 @@
-"""The clerk's commands: adoptions, the report, reminders and the digest now.
+"""The clerk's commands: adoptions, the report, reminders and the digest now, the 通报.
 
 Declared here; what they do is ``mailintake.cli.clerk``, imported when one runs.
 """
@@ -82,4 +82,23 @@ def digest(state: State) -> None:
     digest_command(state.app)
 
 
-COMMANDS = [adopt, unadopt, report, remind, digest]
+@click.command()
+@click.option("--period", "period_text", required=True,
+              help="统计期：月 2026-11、季度 2026-Q4、半年 2026-H2 或年 2026")
+@click.option("--send", is_flag=True, help="发送给各单位信息员（每个统计期只发一次）")
+@click.option("--resend", is_flag=True, help="已发送过的通报再次发送（需明确指定）")
+@click.option("--preface", default=None, help="通报正文前的说明文字（保存后沿用）")
+@click.option("--preface-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="从 UTF-8 文本文件读取说明文字")
+@click.pass_obj
+@guard
+def bulletin(state: State, *, period_text: str, send: bool, resend: bool,
+             preface: str | None, preface_file: Path | None) -> None:
+    """月度、季度、半年、年度通报：不加 --send 时只预览。"""
+    from mailintake.cli.clerk import bulletin_command
+
+    bulletin_command(state.app, period_text, send=send, resend=resend, preface=preface,
+                     preface_file=preface_file)
+
+
+COMMANDS = [adopt, unadopt, report, remind, digest, bulletin]

@@ -1,5 +1,5 @@
 """The office's half of the config: who the office is, its teaching calendar,
-quotas, reminders, the digest and points.
+quotas, reminders, the digest, the 通报 and points.
 
 Kept apart from the servers and the checks so the rules of the notices read
 in one place.
@@ -81,6 +81,27 @@ class DigestConfig(Section):
     top: int = Field(default=20, ge=1)
     # A font file for the chart; default: the first CJK font installed.
     font: str = ""
+
+
+class BulletinConfig(Section):
+    """The 通报 of a month, quarter, half-year or year, sent to every active unit's
+    correspondents (``mailintake bulletin``; the console's 通报 page)."""
+
+    # Addresses that get every 通报 besides the units' correspondents (the bureau's
+    # leaders, the office's own archive).
+    extra: list[str] = Field(default_factory=list)
+    # How many outstanding correspondents (优秀信息员, by points) the 通报 names.
+    top_correspondents: int = Field(default=10, ge=0, le=100)
+
+    @field_validator("extra")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            local, at, domain = address.strip().rpartition("@")
+            spaced = any(c.isspace() for c in address.strip())
+            if not at or not local or "." not in domain or spaced:
+                raise ValueError(f"{address!r} 不是邮箱地址，例如 \"leader@example.edu.cn\"")
+        return [address.strip() for address in value]
 
 
 class ChannelConfig(Section):

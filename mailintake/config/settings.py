@@ -33,6 +33,7 @@ from mailintake.config.checks import (
 from mailintake.config.office import (
     BreakConfig,
     BriefingConfig,
+    BulletinConfig,
     CalendarConfig,
     DigestConfig,
     OfficeConfig,
@@ -59,6 +60,7 @@ from mailintake.errors import os_reason
 
 __all__ = [
     "CONFIG_ENV", "DEFAULT_CONFIG_PATH", "AuthConfig", "BreakConfig", "BriefingConfig",
+    "BulletinConfig",
     "CalendarConfig",
     "ColumnConfig", "Config", "ConfigError", "CorrectionsConfig", "DatabaseConfig",
     "DigestConfig", "DuplicatesConfig", "LimitsConfig", "MailboxConfig", "OfficeConfig",
@@ -86,6 +88,7 @@ class Config(Section):
     reminders: RemindersConfig = RemindersConfig()
     solicitations: SolicitationsConfig = SolicitationsConfig()
     digest: DigestConfig = DigestConfig()
+    bulletin: BulletinConfig = BulletinConfig()
     points: PointsConfig = PointsConfig()
     briefing: BriefingConfig = BriefingConfig()
     duplicates: DuplicatesConfig = DuplicatesConfig()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mailintake.config.settings import default_columns
-from mailintake.office import digest, reminders, solicitations
+from mailintake.office import bulletin, digest, reminders, solicitations
 from mailintake.reading.mime import ParsedMail
 from mailintake.replies import compose as answers
 from mailintake.replies.render import Replies
@@ -92,6 +92,7 @@ SAMPLES: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "reminder": reminders.sample_contexts,
     "digest": digest.sample_contexts,
     "solicitation": solicitations.sample_contexts,
+    "bulletin": bulletin.sample_contexts,
 }
 
 

@@ -11,14 +11,18 @@ data (``importlib.resources``) so an ordinary install finds them.
 
 from __future__ import annotations
 
+import base64
 import email.policy
 import email.utils
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email import encoders
 from email.header import Header
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
+from email.mime.base import MIMEBase
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from functools import lru_cache
@@ -204,12 +208,41 @@ class Replies:
         work of filing a piece); ``Header`` encodes it in one pass.
         """
         message = MIMEText(body, "plain", "utf-8")  # base64, as ``build`` does
+        self._head(message, to=to, subject=subject, now=now, original=original, auto=auto)
+        return message.as_bytes(policy=_WIRE)
+
+    def with_attachment(
+        self, *, to: str, subject: str, body: str, now: datetime, attachment: bytes,
+        auto: str = "auto-generated",
+    ) -> bytes:
+        """A plain-text mail with ``attachment`` (``attachment_part``: already encoded),
+        ready to send.
+
+        Its header is folded as ``plain``'s; its parts are joined here, not by the
+        email package's generator, which writes a mail line by line (60 ms a mail
+        with a spreadsheet attached: the 通报 goes to hundreds of addresses).
+        """
+        boundary = f"=_mailintake_{secrets.token_hex(12)}"
+        head = Message()  # no type yet: the generator would write an empty multipart
+        self._head(head, to=to, subject=subject, now=now, original=None, auto=auto)
+        text = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+        mark = f"--{boundary}".encode()
+        return b"".join([
+            head.as_bytes(policy=_WIRE).removesuffix(b"\r\n"), b"MIME-Version: 1.0\r\n",
+            f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'.encode(), mark,
+            b'\r\nContent-Type: text/plain; charset="utf-8"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n", text, mark, b"\r\n", attachment,
+            mark, b"--\r\n",
+        ])
+
+    def _head(self, message: Message, *, to: str, subject: str, now: datetime,
+              original: Original | None, auto: str) -> None:
+        """Write a mail's header fields into ``message``, each encoded in one pass."""
         for name, value in self._fields(to, subject, now, original, auto):
             if value.isascii():
                 message[name] = value
             else:
                 message[name] = Header(value, "utf-8", header_name=name)  # type: ignore[assignment]
-        return message.as_bytes(policy=_WIRE)
 
     def _fields(
         self, to: str, subject: str, now: datetime, original: Original | None, auto: str
@@ -229,6 +262,20 @@ class Replies:
         fields += [("Auto-Submitted", auto), ("X-Auto-Response-Suppress", "All"),
                    (LOOP_HEADER, self.address)]
         return fields
+
+
+def attachment_part(data: bytes, maintype: str, subtype: str, filename: str) -> bytes:
+    """A file as a part of ``Replies.with_attachment``'s mails, encoded once for all of
+    them; a Chinese file name is written as RFC 2231 says (``filename*=utf-8''…``)."""
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(data)
+    encoders.encode_base64(part)
+    name: str | tuple[str, str, str] = filename if filename.isascii() else (
+        "utf-8", "", filename)
+    part.add_header("Content-Disposition", "attachment", filename=name)
+    del part["MIME-Version"]
+    raw = part.as_bytes(policy=_WIRE)
+    return raw if raw.endswith(b"\r\n") else raw + b"\r\n"
 
 
 def _address(value: str) -> str:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from mailintake.store.database import Engine, postgresql, session
+from mailintake.store.database import Engine, session
 from mailintake.store.models import OutboxMessage
 from mailintake.store.outbox import with_message_id
 
@@ -37,15 +37,32 @@ class Mail:
     raw: bytes
 
 
+def add_mails(db: Session, mails: list[Mail], now: datetime) -> None:
+    """Add ``mails`` to the outbox in ``db``'s transaction (queued at its commit)."""
+    for mail in mails:
+        db.add(with_message_id(OutboxMessage(
+            dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
+            subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now,
+        )))
+
+
+def lock_round(db: Session, name: str) -> None:
+    """Hold the lock called ``name`` until ``db``'s transaction ends (PostgreSQL: a
+    transaction advisory lock; SQLite: BEGIN IMMEDIATE, the database's write lock), so
+    two processes never both queue one round of mails."""
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        lock = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def queue_once(engine: Engine, mails: list[Mail], now: datetime) -> bool:
     """Queue ``mails`` in one transaction: all of them, or (when another process
     queued one of them first) none, and False."""
     with session(engine) as db:
-        for mail in mails:
-            db.add(with_message_id(OutboxMessage(
-                dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
-                subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now,
-            )))
+        add_mails(db, mails, now)
         try:
             db.commit()
         except IntegrityError:
@@ -111,20 +128,10 @@ def reminder_round(
     and queue them. Returns what was queued; a second process waits, then finds
     the round done."""
     with session(engine) as db:
-        connection = db.connection()
-        if postgresql(engine):
-            round_name = "reminders" if kind == "reminder" else kind
-            name = f"mailintake:{round_name}:" + ",".join(sorted(periods))
-            lock = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 1
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock})
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        round_name = "reminders" if kind == "reminder" else kind
+        lock_round(db, f"mailintake:{round_name}:" + ",".join(sorted(periods)))
         mails = build(_reminded(db, periods, kind))
-        for mail in mails:
-            db.add(with_message_id(OutboxMessage(
-                dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
-                subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now,
-            )))
+        add_mails(db, mails, now)
         try:
             db.commit()
         except IntegrityError:  # an older process without the lock queued one first

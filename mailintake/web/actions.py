@@ -68,6 +68,9 @@ ACTIONS = {
     "briefing.piece": "编入简报",
     "solicitation.create": "新建约稿",
     "solicitation.close": "结束约稿",
+    "bulletin.preface": "修改通报说明",
+    "bulletin.send": "发送通报",
+    "bulletin.resend": "再次发送通报",
 }
 
 #: What became of a held mail, for the notice on the held list.

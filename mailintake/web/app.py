@@ -24,7 +24,15 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mailintake.app import App
-from mailintake.web import actions, briefings, filing, pages, registry, solicitations
+from mailintake.web import (
+    actions,
+    briefings,
+    bulletins,
+    filing,
+    pages,
+    registry,
+    solicitations,
+)
 from mailintake.web.console import HERE, Console, error_page
 from mailintake.web.login import healthz, login_page, logout
 
@@ -83,6 +91,7 @@ def create_app(app: App, *, secret: bytes | None = None) -> Starlette:
         Route("/units/{unit_id}/active", pages.unit_active, methods=["POST"]),
         Route("/status", pages.status_page),
         *actions.ROUTES, *registry.ROUTES, *briefings.ROUTES, *solicitations.ROUTES,
+        *bulletins.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     web = Starlette(routes=routes, middleware=[Middleware(Headers)],
