@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from mailintake.app import App
 from mailintake.web import (
     actions,
+    adoption,
     briefings,
     bulletins,
     filing,
@@ -90,8 +91,8 @@ def create_app(app: App, *, secret: bytes | None = None) -> Starlette:
         Route("/units", pages.units_page),
         Route("/units/{unit_id}/active", pages.unit_active, methods=["POST"]),
         Route("/status", pages.status_page),
-        *actions.ROUTES, *registry.ROUTES, *briefings.ROUTES, *solicitations.ROUTES,
-        *bulletins.ROUTES,
+        *actions.ROUTES, *adoption.ROUTES, *registry.ROUTES, *briefings.ROUTES,
+        *solicitations.ROUTES, *bulletins.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     web = Starlette(routes=routes, middleware=[Middleware(Headers)],
