@@ -14,7 +14,7 @@ import click
 from tabulate import tabulate
 
 from mailintake.app import App
-from mailintake.cli.csvout import write_csv
+from mailintake.csvout import write_csv
 from mailintake.rules import reasons
 from mailintake.store import listing
 

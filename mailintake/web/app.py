@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mailintake.app import App
-from mailintake.web import actions, pages, registry
+from mailintake.web import actions, pages, registry, reports
 from mailintake.web.console import HERE, Console, error_page
 from mailintake.web.login import healthz, login_page, logout
 
@@ -81,7 +81,7 @@ def create_app(app: App, *, secret: bytes | None = None) -> Starlette:
         Route("/units", pages.units_page),
         Route("/units/{unit_id}/active", pages.unit_active, methods=["POST"]),
         Route("/status", pages.status_page),
-        *actions.ROUTES, *registry.ROUTES,
+        *actions.ROUTES, *registry.ROUTES, *reports.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     web = Starlette(routes=routes, middleware=[Middleware(Headers)],
