@@ -129,8 +129,9 @@ def print_rows(rows: Iterable[Row], fmt: str, progress: Progress | None = None) 
         return
     rows = itertools.chain([first], rows)
     if fmt == "json":
+        encode = json.JSONEncoder(ensure_ascii=False).encode
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(encode(row) + "\n")
     elif fmt == "csv":
         write_csv(out, first.keys(), (row.values() for row in rows))
     else:
@@ -178,5 +179,7 @@ def _width(text: str) -> int:
 
 
 def _pad(text: str, width: int, right: bool) -> str:
+    if text.isascii():
+        return text.rjust(width) if right else text.ljust(width)
     space = " " * max(0, width - _width(text))
     return space + text if right else text + space

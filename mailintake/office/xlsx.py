@@ -90,7 +90,9 @@ def _number(value: float) -> str:
 
 
 def _moment(value: datetime) -> str:
-    serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    serial = (value - _EPOCH).total_seconds() / 86400
     return f'<c s="{DATETIME}"><v>{serial!r}</v></c>'
 
 

@@ -118,7 +118,7 @@ def adoptions(engine: Engine, start: datetime, end: datetime) -> list[AdoptionLi
                          unit_kind=units.get(r.unit_id, ("", ""))[1]) for r in rows]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs 3 µs more a piece
 class PieceLine:
     """One piece for the detail sheet: its names resolved, its adoptions' channels, the
     codes that sent it back (for a rejected piece)."""
@@ -159,10 +159,10 @@ def iter_piece_lines(
     are named, as a report of the period counts them."""
     s = Submission
     moment = col(s.received_at) if by_arrival else col(s.counted_at)
-    query = (sa.select(col(s.id), col(s.tracking_no), col(s.unit_id), col(s.correspondent_id),
-                       col(s.column), col(s.title), col(s.author), col(s.received_at),
-                       col(s.counted_at), col(s.status), col(s.word_count),
-                       col(s.picture_count))
+    query = (sa.select(sa.type_coerce(col(s.id), sa.Integer), col(s.tracking_no),
+                       col(s.unit_id), col(s.correspondent_id), col(s.column), col(s.title),
+                       col(s.author), col(s.received_at), col(s.counted_at), col(s.status),
+                       col(s.word_count), col(s.picture_count))
              .where(moment >= start, moment < end)
              .order_by(col(s.received_at), col(s.id)))
     if accepted_only:
@@ -187,17 +187,14 @@ def iter_piece_lines(
             first.setdefault(sid, adopted_at)
         reasons = {} if accepted_only else _rejections(connection, moment, start, end)
         rows = connection.execution_options(stream_results=True, yield_per=batch).execute(query)
-        for r in rows:
-            name, kind = units.get(r.unit_id, ("", ""))
+        nothing: list[str] = []  # shared by the pieces without any; never changed
+        for (piece, tracking_no, unit_id, correspondent_id, column, title, author, received_at,
+             counted_at, status, word_count, picture_count) in rows:
+            name, kind = units.get(unit_id, ("", ""))
             yield PieceLine(
-                tracking_no=r.tracking_no or "", unit=name,
-                correspondent=people.get(r.correspondent_id, ""), column=r.column,
-                title=r.title, author=r.author, received_at=r.received_at,
-                counted_at=r.counted_at, status=r.status, word_count=r.word_count,
-                picture_count=r.picture_count, channels=adopted.get(r.id, []),
-                unit_kind=kind, reasons=reasons.get(r.id, []),
-                first_adopted_at=first.get(r.id))
-
+                tracking_no or "", name, people.get(correspondent_id, ""), column, title,
+                author, received_at, counted_at, status, word_count, picture_count,
+                adopted.get(piece, nothing), kind, reasons.get(piece, nothing), first.get(piece))
 
 def _rejections(connection: sa.Connection, moment: Any, start: datetime, end: datetime
                 ) -> dict[int, list[str]]:
