@@ -204,6 +204,7 @@ def test_excel_report_opens_with_rows_and_formula_text_stays_text(
     words, only the adoptions made in the month; `=…` stays text."""
     file_piece(app, "实验小学", at(date(2026, 11, 18)), title='=HYPERLINK("http://x.test","点我")')
     file_piece(app, "组织部", at(date(2026, 11, 17)), title="组织部召开专题会议")
+    file_piece(app, "党政办公室", at(date(2026, 11, 17)), title="<b>党政&办\x07公室</b>")
     file_piece(app, "组织部", at(date(2026, 11, 16)), title="组织部退回稿",
                status=Status.REJECTED, reject="pictures.too_few")
     october = file_piece(app, "人文学院", at(date(2026, 10, 20)), title="十月的稿件")
@@ -226,7 +227,7 @@ def test_excel_report_opens_with_rows_and_formula_text_stays_text(
     assert book["采用"].max_row == 2  # October's and December's adoptions are not November's
     pieces = book["稿件"]
     heads = [str(c.value) for c in pieces[2]]
-    assert pieces.auto_filter.ref == f"A2:{get_column_letter(len(heads))}6"
+    assert pieces.auto_filter.ref == f"A2:{get_column_letter(len(heads))}7"
     rows: dict[Any, dict[str, Any]] = {row[4].value: dict(zip(heads, row, strict=True))
                                        for row in pieces.iter_rows(min_row=3)}
     cell = rows['=HYPERLINK("http://x.test","点我")']["标题"]
@@ -236,6 +237,7 @@ def test_excel_report_opens_with_rows_and_formula_text_stays_text(
     assert rows["组织部退回稿"]["退回原因"].value == "图片数量不足"
     assert rows["十一月的稿件"]["采用"].value is None
     assert "十月的稿件" not in rows
+    assert "<b>党政&办公室</b>" in rows  # markup stays text; a control character is dropped
 
 
 def test_yearly_excel_has_seed_002_figures(app: App, tmp_path: Path) -> None:

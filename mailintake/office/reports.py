@@ -261,8 +261,8 @@ def iter_piece_rows(
             "received_at": p.received_at.astimezone(tz).replace(tzinfo=None),
             "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
             "picture_count": p.picture_count, "counted_at": p.counted_at,
-            "reason": reasons.labels(p.reasons) if p.status == Status.REJECTED else "",
-            "adopted": "、".join(channels.get(c, c) for c in p.channels),
+            "reason": reasons.labels(p.reasons) if p.reasons else "",
+            "adopted": "、".join([channels.get(c, c) for c in p.channels]) if p.channels else "",
             "hours": round((first - p.received_at).total_seconds() / 3600, 1)
             if first is not None else None,
         }

@@ -76,12 +76,20 @@ def width_of(value: Any) -> int:
 
 
 def _text(value: str) -> str:
+    """``value`` escaped for XML; characters XML cannot carry are dropped from each
+    block of rows at once (``_clean``)."""
     if "<" in value or "&" in value or ">" in value:
-        value = escape(value)
-    return _ILLEGAL.sub("", value) if _ILLEGAL.search(value) else value
+        return escape(value)
+    return value
+
+
+def _clean(xml: str) -> str:
+    return _ILLEGAL.sub("", xml) if _ILLEGAL.search(xml) else xml
 
 
 def _string(value: str) -> str:
+    if not value:
+        return "<c/>"
     return f'<c t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
 
 
@@ -104,16 +112,18 @@ def _yes_no(value: bool) -> str:
     return _string("是" if value else "否")
 
 
+def _empty(_value: None) -> str:
+    return "<c/>"
+
+
 _WRITERS: dict[type, Callable[[Any], str]] = {
     str: _string, int: _number, float: _number, datetime: _moment, date: _day, bool: _yes_no,
+    type(None): _empty,
 }
 
 
 def _cell(value: Any) -> str:
-    """One cell's XML (its place is its order in the row); None and "" write nothing but
-    an empty cell."""
-    if value is None or value == "":
-        return "<c/>"
+    """One cell's XML (its place is its order in the row); None and "" are an empty cell."""
     writer = _WRITERS.get(type(value))
     return writer(value) if writer is not None else _string(str(value))
 
@@ -155,17 +165,17 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
     widths = list(sheet.widths) if sheet.widths is not None else _widths(sheet.headers, sample)
     cols = "".join(f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>'
                    for i, w in enumerate(widths, start=1))
-    out.write(
+    out.write(_clean(
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS} {_R_NS}>'
         f'<dimension ref="A1"/><sheetViews><sheetView workbookViewId="0">'
         f'<pane ySplit="2" topLeftCell="A3" activePane="bottomLeft" state="frozen"/>'
         f'<selection pane="bottomLeft" activeCell="A3" sqref="A3"/></sheetView></sheetViews>'
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'
         f'<row r="1"><c r="A1" t="inlineStr" s="{TITLE}"><is><t>{_text(sheet.title)}</t></is>'
-        f'</c></row><row r="2">'.encode())
-    out.write("".join(
+        f'</c></row><row r="2">').encode())
+    out.write(_clean("".join(
         f'<c r="{letter}2" t="inlineStr" s="{BOLD}"><is><t>{_text(header)}</t></is></c>'
-        for letter, header in zip(letters, sheet.headers, strict=False)).encode() + b"</row>")
+        for letter, header in zip(letters, sheet.headers, strict=False))).encode() + b"</row>")
     number = 2
     buffer: list[str] = []
 
@@ -174,7 +184,7 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
         number += 1
         buffer.append(f'<row r="{number}">{"".join(map(_cell, row))}</row>')
         if len(buffer) == 1000:
-            out.write("".join(buffer).encode())
+            out.write(_clean("".join(buffer)).encode())
             buffer.clear()
             if tick is not None:
                 tick()
@@ -183,7 +193,7 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
         write(row)
     for row in rows:
         write(row)
-    out.write("".join(buffer).encode())
+    out.write(_clean("".join(buffer)).encode())
     out.write(f'</sheetData><autoFilter ref="A2:{last}{max(number, 2)}"/>'
               f'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
               f'footer="0.3"/></worksheet>'.encode())
