@@ -283,3 +283,29 @@ def test_a_corrected_piece_counts_once_in_the_points(app: App) -> None:
     assert (row["received"], row["accepted"], row["points"]) == (1, 1, 1)
     refused = run(app, at(date(2026, 11, 18), 12), "adopt", first, "--channel", "weibo")
     assert refused.exit_code == 1 and "已被更正稿替换" in refused.output
+
+
+def test_a_long_export_counts_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counter line goes to stderr when it is a terminal, and nowhere otherwise."""
+    import io
+    import os
+
+    from mailintake.cli.state import Progress
+
+    log = io.StringIO()  # a pipe or a log: not a terminal
+    monkeypatch.setattr("sys.stderr", log)
+    quiet = Progress("已列出 {} 篇稿件")
+    quiet.tick()
+    quiet.done()
+    assert log.getvalue() == ""
+
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w", encoding="utf-8") as terminal:
+        monkeypatch.setattr("sys.stderr", terminal)
+        shown = Progress("已列出 {} 篇稿件")
+        for _ in range(3):
+            shown.tick()
+        shown.done()
+    text = os.read(leader, 4096).decode()
+    os.close(leader)
+    assert text.startswith("\r已列出 1,000 篇稿件\r已列出 2,000 篇稿件\r已列出 3,000 篇稿件")

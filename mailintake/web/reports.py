@@ -5,7 +5,7 @@ opens it) or JSON. Every login may read it, a viewer too.
 
 The period is the CLI's (``report --period``): ``2026-11``, ``2026-Q4``, ``2026-H2``,
 ``2026``, ``2026-2027``; anything else is answered with the accepted forms, in Chinese.
-A yearly Excel of 100,000 pieces is written in about two seconds (bench/report.py),
+A yearly Excel of 100,000 pieces is written in about three seconds (bench/report.py),
 so the download needs no progress of its own: the browser shows it coming.
 """
 
