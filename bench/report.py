@@ -1,19 +1,29 @@
-"""Benchmark of rankings and reports on a large office: 2,000 units and five
-years of pieces (about 500,000), on SQLite and on PostgreSQL.
+"""Benchmark of rankings and reports on a large office: by default 500 units and
+a year of 100,000 pieces (2026), on SQLite and on PostgreSQL.
 
     .venv/bin/python bench/report.py [--backend sqlite|postgresql|both]
-                                     [--units 2000] [--pieces 500000]
+                                     [--units 500] [--pieces 100000] [--years 1]
+                                     [--list 40000] [--runs 3]
 
-Prints the time of the monthly ranking (target: at most 1 s on either) and
-of the yearly Excel report. The data is bulk-inserted (executemany on
-SQLite, COPY on PostgreSQL on 127.0.0.1:5432) into a throwaway database.
+Prints the time of the monthly ranking (target: at most 1 s on either), of
+the yearly Excel report in-process and as the clerk runs it (``report
+--period 2026 --xlsx``, target ≤ 3 s), and of ``submissions list`` of
+``--list`` pieces as JSON lines and as a table (target ≤ 2 s), each command
+in a process of its own with its peak RSS (target < 300 MB). The data is
+bulk-inserted (executemany on SQLite, COPY on PostgreSQL on 127.0.0.1:5432)
+into throwaway databases.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import io
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -27,10 +37,10 @@ import psycopg
 import sqlalchemy as sa
 
 from mailintake.config.settings import Config
-from mailintake.office.excel import report_bytes
+from mailintake.office.excel import period_workbook
 from mailintake.office.periods import parse_period
 from mailintake.office.points import settle
-from mailintake.office.reports import build_report, piece_rows
+from mailintake.office.reports import build_report
 from mailintake.store.database import make_engine, upgrade
 from mailintake.store.models import (
     Adoption,
@@ -45,7 +55,7 @@ from mailintake.store.models import (
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 TZ = ZoneInfo("Asia/Shanghai")
-FIRST_YEAR, YEARS = 2022, 5
+LAST_YEAR = 2026
 NOW = datetime(2026, 12, 31, 18, tzinfo=TZ)
 KINDS = ["学校"] * 16 + ["幼儿园"] * 2 + ["部门", "学院"]
 COLUMNS = ["weekly", "website", "weibo", "general"]
@@ -53,24 +63,44 @@ CHANNELS = ["weekly", "college", "video", "hot", "weibo", "news", "headline"]
 CHUNK = 50_000
 
 
-def config(url: str) -> Config:
-    semesters = []
-    for year in range(FIRST_YEAR, FIRST_YEAR + YEARS):
+def semesters(years: int) -> list[dict[str, Any]]:
+    found = []
+    for year in range(LAST_YEAR + 1 - years, LAST_YEAR + 1):
         for name, first in (("春", date(year, 2, 20)), ("秋", date(year, 9, 1))):
             monday = first + timedelta(days=(7 - first.weekday()) % 7)
-            semesters.append({"name": f"{year}{name}", "week1_monday": monday, "weeks": 20})
+            found.append({"name": f"{year}{name}", "week1_monday": monday, "weeks": 20})
+    return found
+
+
+def config(url: str, years: int) -> Config:
     return Config.model_validate({
+        "office": {"name": "测试教育局办公室"},
         "mailbox": {"kind": "maildir", "path": "/nonexistent"},
         "smtp": {"kind": "folder", "path": "/nonexistent", "from": "x <x@example.test>"},
         "database": {"url": url},
-        "calendar": {"semesters": semesters},
+        "calendar": {"semesters": semesters(years)},
     })
 
 
-def rows(units: int, pieces: int) -> dict[str, Callable[[], Iterator[dict[str, Any]]]]:
+def config_file(folder: Path, url: str, years: int) -> Path:
+    """The same config as a file, for the commands run as a clerk runs them."""
+    terms = "".join(f'[[calendar.semesters]]\nname = "{s["name"]}"\n'
+                    f'week1_monday = {s["week1_monday"].isoformat()}\nweeks = {s["weeks"]}\n'
+                    for s in semesters(years))
+    path = folder / "bench.toml"
+    path.write_text(
+        f'[office]\nname = "测试教育局办公室"\n[mailbox]\nkind = "maildir"\n'
+        f'path = "{folder / "Maildir"}"\n[smtp]\nkind = "folder"\npath = "{folder / "out"}"\n'
+        f'from = "x <x@example.test>"\n[database]\nurl = "{url}"\n[storage]\n'
+        f'dir = "{folder / "files"}"\n{terms}', encoding="utf-8")
+    return path
+
+
+def rows(units: int, pieces: int, years: int
+         ) -> dict[str, Callable[[], Iterator[dict[str, Any]]]]:
     """Row generators per table, deterministic."""
-    start = datetime(FIRST_YEAR, 1, 1, tzinfo=TZ).timestamp()
-    span = datetime(FIRST_YEAR + YEARS, 1, 1, tzinfo=TZ).timestamp() - start
+    start = datetime(LAST_YEAR + 1 - years, 1, 1, tzinfo=TZ).timestamp()
+    span = datetime(LAST_YEAR + 1, 1, 1, tzinfo=TZ).timestamp() - start
     created = datetime(2021, 12, 1, tzinfo=UTC)
 
     def unit_rows() -> Iterator[dict[str, Any]]:
@@ -128,13 +158,13 @@ def rows(units: int, pieces: int) -> dict[str, Callable[[], Iterator[dict[str, A
             "submission": submissions, "adoption": adoptions}
 
 
-def fill(engine: sa.Engine, units: int, pieces: int) -> None:
+def fill(engine: sa.Engine, units: int, pieces: int, years: int) -> None:
     """Bulk-insert every table, chunk by chunk; adoption points go straight to the ledger."""
     models: dict[str, Any] = {str(m.__tablename__): m for m in (
         Unit, Correspondent, CorrespondentUnit, CorrespondentAddress, InboundMessage,
         Submission, Adoption)}
     points = PointEntry.__table__  # type: ignore[attr-defined]
-    for name, make in rows(units, pieces).items():
+    for name, make in rows(units, pieces, years).items():
         model = models[name]
         columns = [c.name for c in model.__table__.columns]
         batch: list[dict[str, Any]] = []
@@ -204,17 +234,50 @@ def timed(label: str, fn: Callable[[], Any], repeat: int = 1) -> Any:
         started = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - started)
-    best = min(times)
-    extra = f" (best of {repeat}, median {statistics.median(times):.3f} s)" if repeat > 1 else ""
-    print(f"  {label:<34} {best:8.3f} s{extra}", flush=True)
+    extra = f" (median of {repeat}, best {min(times):.3f} s)" if repeat > 1 else ""
+    print(f"  {label:<40} {statistics.median(times):8.3f} s{extra}", flush=True)
     return result
 
 
-def run(url: str, units: int, pieces: int) -> None:
+# Runs the CLI in this process and leaves its peak RSS (kB) in the file named first:
+# VmHWM, not ru_maxrss, which on Linux keeps the forking parent's peak across exec.
+_CHILD = """
+import re, sys
+from mailintake.cli.entry import main
+target, sys.argv = sys.argv[1], ["mailintake", *sys.argv[2:]]
+try:
+    main()
+finally:
+    status = open("/proc/self/status").read()
+    with open(target, "w") as out:
+        out.write(re.search(r"VmHWM:\\s+(\\d+)", status).group(1))
+"""
+
+
+def command(label: str, cfg: Path, args: list[str], repeat: int) -> None:
+    """``mailintake ARGS`` in a process of its own, stdout to /dev/null: the median
+    wall time of ``repeat`` runs and the largest peak RSS."""
+    times, peaks = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        peak = Path(folder) / "rss"
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-c", _CHILD, str(peak), "--config", str(cfg),
+                 "--now", NOW.isoformat(), *args],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": ""})
+            times.append(time.perf_counter() - started)
+            peaks.append(int(peak.read_text()) / 1024)
+    print(f"  {label:<40} {statistics.median(times):8.3f} s (median of {repeat}, best "
+          f"{min(times):.3f} s), peak RSS {max(peaks):.0f} MB", flush=True)
+
+
+def run(url: str, units: int, pieces: int, years: int, repeat: int) -> None:
     engine = make_engine(url)
     upgrade(engine)
-    cfg = config(url)
-    timed(f"bulk insert of {pieces:,} pieces", lambda: fill(engine, units, pieces))
+    cfg = config(url, years)
+    timed(f"bulk insert of {pieces:,} pieces", lambda: fill(engine, units, pieces, years))
     timed("settle the points ledger (first)", lambda: settle(engine, cfg, NOW))
     if engine.dialect.name == "postgresql":
         # Autovacuum would analyze after half a million new ledger lines; without
@@ -232,34 +295,68 @@ def run(url: str, units: int, pieces: int) -> None:
 
     def yearly() -> int:
         found = build_report(engine, cfg, year, "unit", NOW)
-        pieces_of_year = piece_rows(engine, cfg, *year.bounds(TZ))
-        return len(report_bytes(found, pieces_of_year))
+        buffer = io.BytesIO()
+        period_workbook(engine, cfg, found, buffer)
+        return len(buffer.getvalue())
 
-    size = timed("yearly Excel report (2026)", yearly)
-    print(f"  {'':<34} {size / 1e6:8.1f} MB workbook")
+    size = timed("yearly Excel report (2026), in-process", yearly, repeat=repeat)
+    print(f"  {'':<40} {size / 1e6:8.1f} MB workbook")
     engine.dispose()
+    with tempfile.TemporaryDirectory() as folder:
+        path = config_file(Path(folder), url, years)
+        command("CLI report --period 2026 --xlsx", path,
+                ["report", "--period", "2026", "--format", "json", "--xlsx",
+                 str(Path(folder) / "2026.xlsx")], repeat)
+
+
+def run_list(url: str, pieces: int, repeat: int) -> None:
+    """``submissions list`` of ``pieces`` pieces, as JSON lines and as a table."""
+    engine = make_engine(url)
+    upgrade(engine)
+    timed(f"bulk insert of {pieces:,} pieces", lambda: fill(engine, 500, pieces, 1))
+    engine.dispose()
+    with tempfile.TemporaryDirectory() as folder:
+        path = config_file(Path(folder), url, 1)
+        command(f"CLI submissions list ({pieces:,}), JSON", path,
+                ["submissions", "list", "--format", "json"], repeat)
+        command(f"CLI submissions list ({pieces:,}), table", path,
+                ["submissions", "list"], repeat)
+
+
+def postgresql(fn: Callable[[str], None]) -> None:
+    name = f"bench_reports_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        fn(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def main() -> None:
+    # As pip install does: where PYTHONDONTWRITEBYTECODE is set, every command run
+    # below would compile mailintake again (see bench/ingest.py, ``compiled``).
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "mailintake", quiet=1)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--units", type=int, default=2000)
-    parser.add_argument("--pieces", type=int, default=500_000)
+    parser.add_argument("--units", type=int, default=500)
+    parser.add_argument("--pieces", type=int, default=100_000)
+    parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--list", type=int, default=40_000, help="pieces for submissions list")
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as folder:
-            print(f"SQLite ({args.units} units):", flush=True)
-            run(f"sqlite:///{Path(folder) / 'bench.db'}", args.units, args.pieces)
-    if args.backend in ("postgresql", "both"):
-        name = f"mi_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            print(f"PostgreSQL ({args.units} units):", flush=True)
-            run(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", args.units, args.pieces)
-        finally:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for backend in backends:
+        print(f"{'SQLite' if backend == 'sqlite' else 'PostgreSQL'} ({args.units} units, "
+              f"{args.pieces:,} pieces over {args.years} year(s)):", flush=True)
+        for job in (lambda url: run(url, args.units, args.pieces, args.years, args.runs),
+                    lambda url: run_list(url, args.list, args.runs)):
+            if backend == "sqlite":
+                with tempfile.TemporaryDirectory() as folder:
+                    job(f"sqlite:///{Path(folder) / 'bench.db'}")
+            else:
+                postgresql(job)
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def unit_id(app: App, name: str) -> int:
 def file_piece(
     app: App, unit: str, when: datetime, *, title: str = "开展秋季趣味运动会",
     status: Status = Status.ACCEPTED, column: str = "general", warn: bool = False,
+    reject: str = "",
 ) -> str:
-    """File one piece for ``unit`` received at ``when``; returns its tracking number."""
+    """File one piece for ``unit`` received at ``when``; returns its tracking number.
+    ``reject``: the code of a finding that sent it back."""
     n = next(_serial)
     uid = unit_id(app, unit)
     with session(app.engine) as db:
@@ -77,6 +79,9 @@ def file_piece(
         if warn:
             db.add(Finding(submission_id=piece.id or 0, code="picture.caption", severity="warn",
                            message="图片没有图注"))
+        if reject:
+            db.add(Finding(submission_id=piece.id or 0, code=reject, severity="reject",
+                           message="稿件被退回"))
         db.commit()
     return tracking
 

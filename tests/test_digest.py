@@ -56,7 +56,7 @@ def test_digest_says_what_the_office_needs(app: App) -> None:
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_filename() == "周报-2026-W47.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
-    pieces = [row[4] for row in book["稿件"].iter_rows(min_row=2, values_only=True)]
+    pieces = [row[4] for row in book["稿件"].iter_rows(min_row=3, values_only=True)]
     titles = sorted(str(p) for p in pieces if p)
     assert titles == ["举办读书节", "开展秋季趣味运动会", "开展秋季趣味运动会"]
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import SHANGHAI
 from office_pieces import file_piece, make_app
+from openpyxl.utils import get_column_letter
 from sqlmodel import select
 
 from mailintake.app import App
@@ -198,26 +199,72 @@ def test_correspondent_ranking_and_seed_002_figures(app: App) -> None:
 def test_excel_report_opens_with_rows_and_formula_text_stays_text(
     app: App, tmp_path: Path
 ) -> None:
-    """The workbook has Chinese headers, a frozen header, a row per unit; `=…` stays text."""
+    """The workbook a clerk hands on: a title row, Chinese headers frozen and filtered, a
+    row per unit, arrival times as Excel dates, the reason a piece was sent back in
+    words, only the adoptions made in the month; `=…` stays text."""
     file_piece(app, "实验小学", at(date(2026, 11, 18)), title='=HYPERLINK("http://x.test","点我")')
     file_piece(app, "组织部", at(date(2026, 11, 17)), title="组织部召开专题会议")
+    file_piece(app, "党政办公室", at(date(2026, 11, 17)), title="<b>党政&办\x07公室</b>")
+    file_piece(app, "组织部", at(date(2026, 11, 16)), title="组织部退回稿",
+               status=Status.REJECTED, reject="pictures.too_few")
+    october = file_piece(app, "人文学院", at(date(2026, 10, 20)), title="十月的稿件")
+    ok(app, at(date(2026, 10, 30)), "adopt", october, "--channel", "weibo")
+    november = file_piece(app, "人文学院", at(date(2026, 11, 2)), title="十一月的稿件")
+    ok(app, at(date(2026, 12, 2)), "adopt", november, "--channel", "hot")  # December's
     target = tmp_path / "十一月.xlsx"
-    ok(app, at(date(2026, 11, 20)), "report", "--period", "2026-11", "--xlsx", str(target))
+    ok(app, at(date(2026, 12, 3)), "report", "--period", "2026-11", "--xlsx", str(target))
     book = openpyxl.load_workbook(target)
-    assert book.sheetnames == ["排名", "汇总", "稿件"]
+    assert book.sheetnames == ["排名", "汇总", "采用", "稿件"]
     ranking = book["排名"]
-    assert ranking.freeze_panes == "A2"
-    header = [c.value for c in ranking[1]]
+    assert ranking["A1"].value == "测试教育局办公室 2026年11月 信息报送统计"
+    assert ranking.freeze_panes == "A3" and ranking.auto_filter.ref.startswith("A2:")
+    header = [c.value for c in ranking[2]]
     assert header[:7] == ["名次", "单位", "类别", "类内名次", "末位", "投稿", "登记"]
     assert "积分" in header
-    units = [row[1] for row in ranking.iter_rows(min_row=2, values_only=True)]
-    assert len(units) == 7 and set(units[:2]) == {"实验小学", "组织部"}
+    units = [row[1] for row in ranking.iter_rows(min_row=3, values_only=True)]
+    assert len(units) == 7 and "组织部" in units[:3]
     assert ranking.column_dimensions["B"].width >= 12
+    assert book["采用"].max_row == 2  # October's and December's adoptions are not November's
     pieces = book["稿件"]
-    titles = {row[4].value: row[4] for row in pieces.iter_rows(min_row=2)}
-    cell = titles['=HYPERLINK("http://x.test","点我")']
+    heads = [str(c.value) for c in pieces[2]]
+    assert pieces.auto_filter.ref == f"A2:{get_column_letter(len(heads))}7"
+    rows: dict[Any, dict[str, Any]] = {row[4].value: dict(zip(heads, row, strict=True))
+                                       for row in pieces.iter_rows(min_row=3)}
+    cell = rows['=HYPERLINK("http://x.test","点我")']["标题"]
     assert cell.data_type == "s"
-    assert "组织部召开专题会议" in titles
+    arrived = rows["组织部召开专题会议"]["收稿时间"]
+    assert arrived.is_date and arrived.value == at(date(2026, 11, 17)).replace(tzinfo=None)
+    assert rows["组织部退回稿"]["退回原因"].value == "图片数量不足"
+    assert rows["十一月的稿件"]["采用"].value is None
+    assert "十月的稿件" not in rows
+    assert "<b>党政&办公室</b>" in rows  # markup stays text; a control character is dropped
+
+
+def test_yearly_excel_has_seed_002_figures(app: App, tmp_path: Path) -> None:
+    """The yearly report counts pieces by column and adoptions by channel, with the hours
+    from receipt to publication (seed 002)."""
+    web = file_piece(app, "实验小学", at(date(2026, 11, 18)), column="website")
+    file_piece(app, "组织部", at(date(2026, 11, 18), 8), column="website",
+               status=Status.REJECTED, reject="length.too_short")
+    news = file_piece(app, "组织部", at(date(2026, 3, 2)))
+    ok(app, at(date(2026, 11, 23)), "adopt", web, "--channel", "hot", "--date", "2026-11-20")
+    ok(app, at(date(2026, 11, 23)), "adopt", news, "--channel", "news", "--date", "2026-03-04")
+    target = tmp_path / "2026.xlsx"
+    ok(app, at(date(2026, 12, 31)), "report", "--period", "2026", "--xlsx", str(target))
+    book = openpyxl.load_workbook(target)
+    assert book.sheetnames == ["排名", "汇总", "年度统计", "采用", "稿件"]
+    sheet = book["年度统计"]
+    assert sheet["A1"].value.startswith("测试教育局办公室 2026年 信息报送统计")
+    heads = [c.value for c in sheet[2]]
+    table = {(r[0], r[1]): dict(zip(heads, r, strict=True))
+             for r in sheet.iter_rows(min_row=3, values_only=True)}
+    assert table[("栏目", "网站信息")]["投稿"] == 2 and table[("栏目", "网站信息")]["退回"] == 1
+    assert table[("栏目", "网站信息")]["采用"] == 1
+    hot = table[("采用渠道", "教育厅热点聚焦")]
+    assert hot["采用"] == 1 and hot["收稿至采用·中位数（小时）"] == 50.0  # 18th 10:00 → 20th 12:00
+    assert table[("采用渠道", "教育厅教育要闻")]["收稿至采用·最长（小时）"] == 50.0
+    total = table[("合计", None)]
+    assert (total["投稿"], total["采用"], total["收稿至采用·平均（小时）"]) == (3, 2, 50.0)
 
 
 def test_a_corrected_piece_counts_once_in_the_points(app: App) -> None:
@@ -236,3 +283,29 @@ def test_a_corrected_piece_counts_once_in_the_points(app: App) -> None:
     assert (row["received"], row["accepted"], row["points"]) == (1, 1, 1)
     refused = run(app, at(date(2026, 11, 18), 12), "adopt", first, "--channel", "weibo")
     assert refused.exit_code == 1 and "已被更正稿替换" in refused.output
+
+
+def test_a_long_export_counts_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counter line goes to stderr when it is a terminal, and nowhere otherwise."""
+    import io
+    import os
+
+    from mailintake.cli.state import Progress
+
+    log = io.StringIO()  # a pipe or a log: not a terminal
+    monkeypatch.setattr("sys.stderr", log)
+    quiet = Progress("已列出 {} 篇稿件")
+    quiet.tick()
+    quiet.done()
+    assert log.getvalue() == ""
+
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w", encoding="utf-8") as terminal:
+        monkeypatch.setattr("sys.stderr", terminal)
+        shown = Progress("已列出 {} 篇稿件")
+        for _ in range(3):
+            shown.tick()
+        shown.done()
+    text = os.read(leader, 4096).decode()
+    os.close(leader)
+    assert text.startswith("\r已列出 1,000 篇稿件\r已列出 2,000 篇稿件\r已列出 3,000 篇稿件")

@@ -4,62 +4,30 @@ A clerk logs in, lists the pieces the pipeline filed from the fixture mails
 (taken in from a Maildir), opens one, searches a two-character word, and
 looks at the held mail and the units; then files the held mail by registering
 its sender, records adoptions in bulk and sets a unit's quota. A screenshot of each page is saved
-under the test's temporary folder (``screens/``). scripts/test installs
-``chromium`` and ``chromium-driver``; nothing downloads a browser. Where
-they cannot be installed the test is skipped, saying why.
+under the test's temporary folder (``screens/``). The browser, the served
+console and the login are ``tests/browsing.py``'s.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from browsing import browser, log_in, screenshots, serve
 from conftest import NOW
-from console_data import HOSTILE_SUBJECT, PASSWORD, WORD, add_user, file_mails
+from console_data import HOSTILE_SUBJECT, WORD, add_user, file_mails
 from sqlmodel import col, select
 
 from mailintake.app import App
-from mailintake.config.settings import WebConfig
 from mailintake.store.database import session
 from mailintake.store.models import Adoption, InboundMessage, OutboxMessage, Submission, Unit
-from mailintake.web.server import Background
 
 pytestmark = pytest.mark.slow
 
 LATER = NOW + timedelta(days=2)
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def serve(app: App, clock: Callable[[], datetime]) -> Iterator[str]:
-    """The console of ``app`` on a free port of this machine, on ``clock``."""
-    port = free_port()
-    served = App(config=app.config.model_copy(
-        update={"web": WebConfig(listen=f"127.0.0.1:{port}")}),
-        engine=app.engine, storage=app.storage, replies=app.replies, clock=clock)
-    server = Background(served).start()
-    deadline = time.monotonic() + 20
-    while not server.server.started:
-        assert time.monotonic() < deadline, "the console did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+__all__ = ["browser"]  # a fixture the tests below use
 
 
 @pytest.fixture
@@ -80,60 +48,6 @@ def console_later(app: App) -> Iterator[str]:
     add_user(app, "李华", "clerk")
     with serve(app, lambda: LATER) as url:
         yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    if not (os.access(CHROMIUM, os.X_OK) and os.access(DRIVER, os.X_OK)):
-        pytest.skip("Debian's chromium and chromium-driver are not installed "
-                    "(scripts/test installs them with apt)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1366,900", "--lang=zh-CN"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=DRIVER))
-    driver.implicitly_wait(5)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def screenshots(driver: object, folder: Path) -> Callable[[str], None]:
-    """Saves the page as ``folder/NAME.png`` and checks nothing is wider than the window."""
-    from selenium.webdriver.remote.webdriver import WebDriver
-
-    assert isinstance(driver, WebDriver)
-    folder.mkdir(exist_ok=True)
-
-    def shot(name: str) -> None:
-        driver.save_screenshot(str(folder / f"{name}.png"))
-        # Nothing wider than the window: no sideways scrolling on a 1366-pixel screen.
-        overflow = driver.execute_script(
-            "return document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name}: {overflow} px wider than the window"
-
-    return shot
-
-
-def log_in(driver: object, console: str, target: str = "/pieces") -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.webdriver.support import expected_conditions as until
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    assert isinstance(driver, WebDriver)
-    driver.get(f"{console}{target}")
-    assert driver.current_url.startswith(f"{console}/login")
-    driver.find_element(By.NAME, "username").send_keys("李华")
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, 10).until(until.url_to_be(f"{console}{target}"))
 
 
 def test_a_clerk_logs_in_lists_opens_and_searches(console: str, browser: object,

@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
+from browsing import browser, log_in, screenshots
 from console_data import add_user, csrf_of, file_mails, logged_in
 from office_pieces import body_text, outbox, parsed
-from test_web_browser import browser, console, log_in, screenshots
+from test_web_browser import console
 
 from mailintake.app import App
 from mailintake.store import bulletins

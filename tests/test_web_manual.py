@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browsing import browser, log_in, screenshots, serve
 from console_data import add_user
 from pieces import chinese, photo, word_file
-from test_web_browser import browser, log_in, screenshots, serve
 
 from mailintake.app import App
 

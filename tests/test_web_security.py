@@ -59,7 +59,8 @@ def test_every_route_but_healthz_and_login_sends_the_anonymous_to_login(filed: A
     assert browser.get("/login").status_code == 200
     number = hostile_piece(filed).tracking_no
     params = {"tracking_no": number, "file_id": "1", "index": "1", "message_id": "1",
-              "unit_id": "1", "briefing_id": "1", "number": "2026-001", "period": "2026-11"}
+              "unit_id": "1", "briefing_id": "1", "number": "2026-001", "period": "2026-11",
+              "format": "csv"}
     checked = 0
     for route in create_app(filed).routes:
         if not isinstance(route, Route) or route.path in OPEN:
@@ -74,8 +75,8 @@ def test_every_route_but_healthz_and_login_sends_the_anonymous_to_login(filed: A
             assert "稿件" not in answer.text and "防汛" not in answer.text
             checked += 1
     # The pages, and the clerk's actions (held mail, adoption, registry, 补录, 简报, 约稿,
-    # 通报).
-    assert checked == 39
+    # 通报), and the reports with their downloads.
+    assert checked == 41
 
 
 def test_login_sets_a_safe_cookie_and_pages_answer_in_chinese(filed: App) -> None:

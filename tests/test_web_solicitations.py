@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from browsing import browser, log_in, screenshots, serve  # noqa: F401 (a fixture)
 from console_data import add_user, logged_in
 from office_pieces import make_app, outbox, send
 from pieces import LI, ZHAO
 from test_solicitations import ANSWERED, CREATED, LATE, TOPIC, piece
-from test_web_browser import browser, log_in, screenshots, serve  # noqa: F401 (a fixture)
 
 from mailintake.store.accounts import trail
 

@@ -18,13 +18,13 @@ import click
 from tabulate import tabulate
 
 from mailintake.app import App
-from mailintake.cli.csvout import write_csv
-from mailintake.cli.state import fail
+from mailintake.cli.state import Progress, fail
+from mailintake.csvout import write_csv
 from mailintake.office.periods import Period, PeriodError, parse_period
 from mailintake.office.points import PointsError, adopt, parse_items, settle, unadopt
 from mailintake.office.quotas import Quotas
 from mailintake.office.rankings import last_places
-from mailintake.office.reports import By, Report, build_report, piece_rows
+from mailintake.office.reports import By, Report, build_report
 
 
 def adopt_command(
@@ -133,7 +133,7 @@ def print_report(report: Report, fmt: str) -> None:
 
 
 def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | None) -> None:
-    from mailintake.office.excel import write_report
+    from mailintake.office.excel import period_workbook
 
     period = period_arg(app, period_text)
     now = app.clock()
@@ -141,11 +141,13 @@ def report_command(app: App, period_text: str, by: By, fmt: str, xlsx: Path | No
     report = build_report(app.engine, app.config, period, by, now)
     print_report(report, fmt)
     if xlsx is not None:
-        pieces = piece_rows(app.engine, app.config, *period.bounds(app.config.office.tz))
+        progress = Progress("Excel：已写入 {} 行")
         try:
-            write_report(report, pieces, xlsx)
+            period_workbook(app.engine, app.config, report, xlsx, tick=progress.tick)
         except OSError as exc:
             fail(f"无法写入 {xlsx}：{exc.strerror}")
+        finally:
+            progress.done()
         click.echo(f"已保存 Excel：{xlsx}", err=fmt != "table")
 
 

@@ -29,9 +29,10 @@ def submissions() -> None:
 @guard
 def submissions_list(state: State, fmt: str) -> None:
     """列出稿件（json 为每行一个对象）。"""
-    from mailintake.cli.views import print_rows, submission_rows
+    from mailintake.cli.state import Progress
+    from mailintake.cli.views import iter_submission_rows, print_rows
 
-    print_rows(submission_rows(state.app), fmt)
+    print_rows(iter_submission_rows(state.app), fmt, Progress("已列出 {} 篇稿件"))
 
 
 @submissions.command("add")

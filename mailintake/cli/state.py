@@ -139,3 +139,26 @@ def fail(message: str) -> NoReturn:
     """A mistake the clerk can fix: the message, and exit status 1."""
     click.echo(f"错误：{message}", err=True)
     sys.exit(1)
+
+
+class Progress:
+    """A counter line on the terminal for a long export: every ``tick`` is ``step`` rows.
+    Shown on stderr, and only when stderr is a terminal: stdout stays clean for JSON and
+    CSV, and a pipe or a log gets nothing."""
+
+    def __init__(self, message: str, step: int = 1000) -> None:
+        self.message = message
+        self.step = step
+        self.count = 0
+        self.shown = sys.stderr.isatty()
+
+    def tick(self) -> None:
+        self.count += self.step
+        if self.shown:
+            sys.stderr.write("\r" + self.message.format(f"{self.count:,}"))
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown and self.count:
+            sys.stderr.write("\n")
+            sys.stderr.flush()

@@ -6,15 +6,18 @@ freely, never rename or drop one.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
-from tabulate import tabulate
+from wcwidth import wcswidth
 
 from mailintake.app import App
-from mailintake.cli.csvout import write_csv
+from mailintake.cli.state import Progress
+from mailintake.csvout import write_csv
 from mailintake.rules import reasons
 from mailintake.store import listing
 from mailintake.store.models import VIA_LABELS
@@ -26,28 +29,29 @@ OUTCOME_CN = {"filed": "已登记", "rejected": "已退回", "quarantined": "待
 
 
 def submission_rows(app: App) -> list[Row]:
+    return list(iter_submission_rows(app))
+
+
+def iter_submission_rows(app: App) -> Iterator[Row]:
+    """Every piece as a row, one at a time, in the order filed."""
     columns = {c.key: c.name for c in app.config.columns}
-    return [_submission_row(app, piece, columns) for piece in listing.pieces(app.engine)]
-
-
-def _submission_row(app: App, piece: listing.ListedPiece, columns: dict[str, str]) -> Row:
-    s = piece.submission
-    return {
-        "tracking_no": s.tracking_no,
-        "unit": piece.unit,
-        "column": s.column,
-        "column_name": columns.get(s.column, ""),
-        "title": s.title,
-        "status": s.status,
-        "findings": piece.findings,
-        "word_count": s.word_count,
-        "picture_count": s.picture_count,
-        "received_at": app.local(s.received_at).isoformat(),
-        "message_id": piece.message.message_id,
-        "from": piece.message.from_addr,
-        # How it came: "mail", or "qq" / "paper" / "other" for a piece a clerk filed.
-        "via": piece.message.via or "mail",
-    }
+    for piece in listing.iter_pieces(app.engine):
+        yield {
+            "tracking_no": piece.tracking_no,
+            "unit": piece.unit,
+            "column": piece.column,
+            "column_name": columns.get(piece.column, ""),
+            "title": piece.title,
+            "status": piece.status,
+            "findings": piece.findings,
+            "word_count": piece.word_count,
+            "picture_count": piece.picture_count,
+            "received_at": app.local(piece.received_at).isoformat(),
+            "message_id": piece.message_id,
+            "from": piece.from_addr,
+            # How it came: "mail", or "qq" / "paper" / "other" for a piece a clerk filed.
+            "via": piece.via or "mail",
+        }
 
 
 def message_rows(app: App) -> list[Row]:
@@ -119,14 +123,70 @@ def _cell(key: str, value: Any) -> str:
     return text if len(text) <= 30 else text[:29] + "…"
 
 
-def print_rows(rows: list[Row], fmt: str) -> None:
+def print_rows(rows: Iterable[Row], fmt: str, progress: Progress | None = None) -> None:
+    """Rows as JSON lines, CSV or a table, written as they come: a table's column widths
+    are those of its first ``TABLE_SAMPLE`` rows (a longer cell later only pushes its own
+    line). ``progress`` ticks every 1,000 rows."""
+    out = sys.stdout
+    rows = _counted(iter(rows), progress)
+    first = next(rows, None)
+    if first is None:
+        if fmt == "table":
+            click.echo("（无）")
+        return
+    rows = itertools.chain([first], rows)
     if fmt == "json":
+        encode = json.JSONEncoder(ensure_ascii=False).encode
         for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            out.write(encode(row) + "\n")
     elif fmt == "csv":
-        if rows:
-            write_csv(sys.stdout, rows[0].keys(), (row.values() for row in rows))
+        write_csv(out, first.keys(), (row.values() for row in rows))
     else:
-        keys = [k for k in (rows[0] if rows else {}) if k in _TABLE_HEADERS]
-        table = [[_cell(k, row[k]) for k in keys] for row in rows]
-        click.echo(tabulate(table, headers=[_TABLE_HEADERS[k] for k in keys]) if rows else "（无）")
+        keys = [k for k in first if k in _TABLE_HEADERS]
+        sample = [[_cell(k, row[k]) for k in keys]
+                  for row in itertools.islice(rows, TABLE_SAMPLE)]
+        heads = [_TABLE_HEADERS[k] for k in keys]
+        numeric = [isinstance(first[k], int | float) and not isinstance(first[k], bool)
+                   for k in keys]
+        widths = [max(_width(c) for c in column) for column in zip(heads, *sample, strict=True)]
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(_pad(c, w, right) for c, w, right in zip(
+                cells, widths, numeric, strict=True)).rstrip() + "\n"
+
+        out.write(line(heads))
+        out.write("  ".join("-" * w for w in widths) + "\n")
+        for cells in sample:
+            out.write(line(cells))
+        for row in rows:
+            out.write(line([_cell(k, row[k]) for k in keys]))
+    out.flush()
+    if progress is not None:
+        progress.done()
+
+
+TABLE_SAMPLE = 1000
+
+
+def _counted(rows: Iterator[Row], progress: Progress | None) -> Iterator[Row]:
+    if progress is None:
+        yield from rows
+        return
+    for n, row in enumerate(rows, start=1):
+        if n % progress.step == 0:
+            progress.tick()
+        yield row
+
+
+def _width(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    if text.isascii():
+        return text.rjust(width) if right else text.ljust(width)
+    space = " " * max(0, width - _width(text))
+    return space + text if right else text + space

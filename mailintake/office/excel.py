@@ -1,102 +1,120 @@
-"""A report as an Excel workbook: 排名 (the ranking), 汇总 (seed 002's
-figures) and 稿件 (every piece), with Chinese headers, the header row frozen
-and columns as wide as their text.
+"""A report as an Excel workbook: 排名 (the ranking), 汇总 (the period's figures),
+年度统计 (seed 002's yearly table: pieces and adoptions by column and channel,
+hours from receipt to publication; on a yearly or school-year report), 采用
+(the adoptions made in the period) and 稿件 (every piece counted in it, with
+the reason a piece was sent back).
 
-Titles and names come from mail: a text beginning with ``=`` would become a
-formula (an injection risk), so such cells are typed as text explicitly;
-characters Excel cannot store are dropped. The workbook is written in
-openpyxl's streaming mode so a year of pieces stays in bounded memory.
+Every sheet has a title row (the office, the period), Chinese headers, the
+header row frozen and filtered, and columns as wide as their text; times are
+Excel dates. The workbook is streamed (``mailintake.office.xlsx``): the pieces
+may be a generator, and a year of them is never held in memory. Text from
+mail stays text, never a formula.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from wcwidth import wcswidth
+from mailintake.config.settings import Config
+from mailintake.office.reports import (
+    ADOPTION_HEADERS,
+    FIGURE_HEADERS,
+    PIECE_HEADERS,
+    Report,
+    Row,
+    adoption_rows,
+    iter_piece_rows,
+)
+from mailintake.office.xlsx import Sheet, write_xlsx
+from mailintake.store.database import Engine
 
-from mailintake.office.reports import PIECE_HEADERS, Report, Row
-
-_BOLD = Font(bold=True)
-MAX_WIDTH = 60
-
-
-def text_cell(sheet: WriteOnlyWorksheet, value: str) -> Cell | str:
-    """Text that stays text, whatever it begins with."""
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if not value.startswith("="):
-        return value  # openpyxl types every other string as text already
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
+YEARLY = ("year", "school_year")
 
 
-def _value(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+def shown(value: Any) -> Any:
+    """A report's value as a clerk reads it: 可评优 as 是 / 否（零报送）."""
     if isinstance(value, bool):
         return "是" if value else "否（零报送）"
-    if isinstance(value, str):
-        return text_cell(sheet, value)
     return value
 
 
-def _width(value: Any) -> int:
-    text = str(value)
-    width = wcswidth(text)
-    return width if width >= 0 else len(text)
-
-
-def _sheet(book: Workbook, title: str, headers: list[tuple[str, str]], rows: list[Row]) -> None:
-    sheet = book.create_sheet(title)
-    sheet.freeze_panes = "A2"
-    # Widths must be set before the first row is streamed; a sample is enough.
-    for index, (key, header) in enumerate(headers, start=1):
-        widest = max([_width(header), *(_width(row[key]) for row in rows[:500])])
-        sheet.column_dimensions[get_column_letter(index)].width = min(widest + 2, MAX_WIDTH)
-    heads = []
-    for _, header in headers:
-        cell = WriteOnlyCell(sheet, value=header)
-        cell.font = _BOLD
-        heads.append(cell)
-    sheet.append(heads)
+def _table(headers: list[tuple[str, str]], rows: Iterable[Row]) -> Iterable[list[Any]]:
     keys = [key for key, _ in headers]
-    for row in rows:
-        sheet.append([_value(sheet, row[key]) for key in keys])
+    return ([shown(row[key]) for key in keys] for row in rows)
+
+
+def _plain(headers: list[tuple[str, str]], rows: Iterable[Row]) -> Iterable[Sequence[Any]]:
+    """Rows without a yes/no among them (the pieces), as fast as they can be picked."""
+    pick = itemgetter(*(key for key, _ in headers))
+    return map(pick, rows)
 
 
 def _summary_rows(report: Report) -> list[Row]:
     s = report.summary
-    median = s.median_days_to_adoption
+    hours = s.hours_to_adoption
     rows: list[Row] = [
         {"item": "统计期", "value": report.period.label},
         {"item": "投稿", "value": s.received},
         {"item": "登记", "value": s.accepted},
         {"item": "退回", "value": s.rejected},
         {"item": "采用", "value": s.adopted},
-        {"item": "收稿至采用（中位数，天）", "value": "—" if median is None else median},
+        {"item": "收稿至采用（中位数，天）", "value": s.median_days_to_adoption},
+        {"item": "收稿至采用（中位数，小时）", "value": hours.get("median")},
     ]
     rows += [{"item": f"栏目·{name}", "value": n} for name, n in s.by_column.items()]
     rows += [{"item": f"采用渠道·{name}", "value": n} for name, n in s.by_channel.items()]
-    return rows
+    return [{**row, "value": "—" if row["value"] is None else row["value"]} for row in rows]
 
 
-def write_report(report: Report, pieces: list[Row] | None, target: Path | BinaryIO) -> None:
-    """Write the workbook to a file or a stream."""
-    book = Workbook(write_only=True)
-    _sheet(book, "排名", report.headers, report.rows)
-    _sheet(book, "汇总", [("item", "项目"), ("value", "数值")], _summary_rows(report))
+def report_title(office: str, report: Report) -> str:
+    return f"{office} {report.period.label} 信息报送统计".strip()
+
+
+def write_report(
+    report: Report, pieces: Iterable[Row] | None, target: Path | BinaryIO, *,
+    office: str = "", adoptions: list[Row] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> None:
+    """Write the workbook to a file or a stream; ``tick`` is called every 1,000 rows."""
+    title = report_title(office, report)
+    sheets = [
+        Sheet("排名", title, [h for _, h in report.headers], _table(report.headers, report.rows)),
+        Sheet("汇总", title, ["项目", "数值"],
+              _table([("item", ""), ("value", "")], _summary_rows(report))),
+    ]
+    if report.period.kind in YEARLY:
+        sheets.append(Sheet("年度统计", f"{title}·栏目与采用渠道",
+                            [h for _, h in FIGURE_HEADERS],
+                            _table(FIGURE_HEADERS, report.summary.figures)))
+    if adoptions is not None:
+        sheets.append(Sheet("采用", f"{title}·本期采用", [h for _, h in ADOPTION_HEADERS],
+                            _table(ADOPTION_HEADERS, adoptions)))
     if pieces is not None:
-        _sheet(book, "稿件", PIECE_HEADERS, pieces)
-    book.save(target)
+        sheets.append(Sheet("稿件", f"{title}·稿件", [h for _, h in PIECE_HEADERS],
+                            _plain(PIECE_HEADERS, pieces)))
+    write_xlsx(sheets, target, tick=tick)
 
 
-def report_bytes(report: Report, pieces: list[Row] | None) -> bytes:
+def report_bytes(report: Report, pieces: Iterable[Row] | None, *, office: str = "",
+                 adoptions: list[Row] | None = None,
+                 tick: Callable[[], None] | None = None) -> bytes:
     buffer = io.BytesIO()
-    write_report(report, pieces, buffer)
+    write_report(report, pieces, buffer, office=office, adoptions=adoptions, tick=tick)
     return buffer.getvalue()
+
+
+def period_workbook(
+    engine: Engine, config: Config, report: Report, target: Path | BinaryIO, *,
+    kind: str = "", tick: Callable[[], None] | None = None,
+) -> None:
+    """The full workbook of ``report``'s period (of one unit ``kind``, when given): the
+    pieces counted in it, each naming only the adoptions made in it, streamed."""
+    start, end = report.period.bounds(config.office.tz)
+    pieces = iter_piece_rows(engine, config, start, end, adopted_in_span=True, kind=kind)
+    adoptions = adoption_rows(engine, config, start, end, kind=kind)
+    write_report(report.of_kind(kind), pieces, target, office=config.office.name,
+                 adoptions=adoptions, tick=tick)

@@ -18,7 +18,8 @@ and are over by ``now``; 缺报 is what it owes beyond what it sent.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from mailintake.config.settings import Config
 from mailintake.office.periods import Period
 from mailintake.office.quotas import Quotas
 from mailintake.office.rankings import rank
+from mailintake.rules import reasons
 from mailintake.store import reports as store
 from mailintake.store.counts import submissions_by_unit
 from mailintake.store.database import Engine
@@ -47,6 +49,10 @@ class Summary:
     by_column: dict[str, int] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
     median_days_to_adoption: float | None = None
+    # Seed 002's yearly table: per column and per channel, pieces and the hours from
+    # receipt to adoption (publication).
+    figures: list[Row] = field(default_factory=list)
+    hours_to_adoption: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +63,12 @@ class Report:
     # (key, Chinese header) for every column of ``rows``, in order.
     headers: list[tuple[str, str]]
     summary: Summary
+
+    def of_kind(self, kind: str) -> Report:
+        """The rows of one unit kind (a ranking by unit); their ranks stay as they are."""
+        if not kind or self.by != "unit":
+            return self
+        return replace(self, rows=[row for row in self.rows if row["kind"] == kind])
 
     def as_json(self) -> dict[str, Any]:
         return {"period": self.period.key, "label": self.period.label, "by": self.by,
@@ -165,54 +177,132 @@ def _correspondent_rows(
     return rows
 
 
+def _hours(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "mean": None, "max": None}
+    return {"median": round(statistics.median(values), 1),
+            "mean": round(statistics.fmean(values), 1), "max": round(max(values), 1)}
+
+
 def summarize(engine: Engine, config: Config, start: datetime, end: datetime) -> Summary:
-    """Seed 002's figures for [start, end)."""
+    """Seed 002's figures for [start, end): pieces by column (counted in the span),
+    adoptions by channel and column (made in the span), hours from receipt to adoption."""
     summary = Summary()
     names = {c.key: c.name for c in config.columns}
+    columns: dict[str, Row] = {}
+
+    def column_row(key: str) -> Row:
+        label = names.get(key, key or "（未识别栏目）")
+        return columns.setdefault(label, {"group": "栏目", "name": label, "received": 0,
+                                          "accepted": 0, "rejected": 0, "_hours": []})
+
     for column, status, count in store.column_counts(engine, start, end):
         summary.received += count
+        row = column_row(column)
+        row["received"] += count
         if status == Status.ACCEPTED:
             summary.accepted += count
-            label = names.get(column, column or "（未识别栏目）")
-            summary.by_column[label] = summary.by_column.get(label, 0) + count
+            row["accepted"] += count
+            summary.by_column[row["name"]] = summary.by_column.get(row["name"], 0) + count
         elif status == Status.REJECTED:
             summary.rejected += count
+            row["rejected"] += count
     channels = {c.key: c.name for c in config.points.channels}
-    pairs = store.adoptions(engine, start, end)
-    days = []
-    for channel, adopted_at, received_at in pairs:
-        label = channels.get(channel, channel)
+    by_channel: dict[str, Row] = {}
+    every: list[float] = []
+    for line in store.adoptions(engine, start, end):
+        label = channels.get(line.channel, line.channel)
         summary.by_channel[label] = summary.by_channel.get(label, 0) + 1
-        days.append((adopted_at - received_at).total_seconds() / 86400)
-    summary.adopted = len(pairs)
-    if days:
-        summary.median_days_to_adoption = round(statistics.median(days), 1)
+        hours = (line.adopted_at - line.received_at).total_seconds() / 3600
+        every.append(hours)
+        by_channel.setdefault(label, {"group": "采用渠道", "name": label, "received": None,
+                                      "accepted": None, "rejected": None, "_hours": []}
+                              )["_hours"].append(hours)
+        column_row(line.column)["_hours"].append(hours)
+    summary.adopted = len(every)
+    if every:
+        summary.median_days_to_adoption = round(statistics.median(every) / 24, 1)
+    summary.hours_to_adoption = _hours(every)
+    total = {"group": "合计", "name": "", "received": summary.received,
+             "accepted": summary.accepted, "rejected": summary.rejected, "_hours": every}
+    for row in [*columns.values(), *by_channel.values(), total]:
+        hours = row.pop("_hours")
+        summary.figures.append({**row, "adopted": len(hours), **{
+            f"hours_{k}": v for k, v in _hours(hours).items()}})
     return summary
+
+
+FIGURE_HEADERS = [
+    ("group", "分类"), ("name", "名称"), ("received", "投稿"), ("accepted", "登记"),
+    ("rejected", "退回"), ("adopted", "采用"), ("hours_median", "收稿至采用·中位数（小时）"),
+    ("hours_mean", "收稿至采用·平均（小时）"), ("hours_max", "收稿至采用·最长（小时）"),
+]
+
+
+def iter_piece_rows(
+    engine: Engine, config: Config, start: datetime, end: datetime, *,
+    accepted_only: bool = False, by_arrival: bool = False, adopted_in_span: bool = False,
+    kind: str = "",
+) -> Iterator[Row]:
+    """Every piece counted in [start, end), oldest arrival first, one at a time: its
+    arrival as a local time, the reason it was sent back in the clerk's words, the
+    channels it was adopted in (``adopted_in_span``: only adoptions made in the span)
+    and the hours from its arrival to the first of them. ``kind``: one unit kind only."""
+    columns = {c.key: c.name for c in config.columns}
+    channels = {c.key: c.name for c in config.points.channels}
+    tz = config.office.tz
+    for p in store.iter_piece_lines(engine, start, end, accepted_only=accepted_only,
+                                    by_arrival=by_arrival, adopted_in_span=adopted_in_span):
+        if kind and p.unit_kind != kind:
+            continue
+        first = p.first_adopted_at
+        yield {
+            "tracking_no": p.tracking_no, "unit": p.unit, "correspondent": p.correspondent,
+            "column": columns.get(p.column, p.column), "title": p.title, "author": p.author,
+            "received_at": p.received_at.astimezone(tz).replace(tzinfo=None),
+            "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
+            "picture_count": p.picture_count, "counted_at": p.counted_at,
+            "reason": reasons.labels(p.reasons) if p.reasons else "",
+            "adopted": "、".join([channels.get(c, c) for c in p.channels]) if p.channels else "",
+            "hours": round((first - p.received_at).total_seconds() / 3600, 1)
+            if first is not None else None,
+        }
 
 
 def piece_rows(
     engine: Engine, config: Config, start: datetime, end: datetime, *,
     accepted_only: bool = False, by_arrival: bool = False,
 ) -> list[Row]:
-    """Every piece counted in [start, end), oldest arrival first, for the detail sheet and
-    digest; 收稿时间 stays the arrival."""
-    columns = {c.key: c.name for c in config.columns}
-    channels = {c.key: c.name for c in config.points.channels}
-    tz = config.office.tz
-    return [
-        {"tracking_no": p.tracking_no, "unit": p.unit, "correspondent": p.correspondent,
-         "column": columns.get(p.column, p.column), "title": p.title, "author": p.author,
-         "received_at": f"{p.received_at.astimezone(tz):%Y-%m-%d %H:%M}",
-         "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
-         "picture_count": p.picture_count, "counted_at": p.counted_at,
-         "adopted": "、".join(channels.get(c, c) for c in p.channels)}
-        for p in store.piece_lines(engine, start, end, accepted_only=accepted_only,
-                                   by_arrival=by_arrival)
-    ]
+    """Every piece counted in [start, end), oldest arrival first, for the digest;
+    收稿时间 is the arrival, as text."""
+    return [{**row, "received_at": f"{row['received_at']:%Y-%m-%d %H:%M}"}
+            for row in iter_piece_rows(engine, config, start, end,
+                                       accepted_only=accepted_only, by_arrival=by_arrival)]
 
 
 PIECE_HEADERS = [
     ("tracking_no", "登记编号"), ("unit", "单位"), ("correspondent", "信息员"), ("column", "栏目"),
     ("title", "标题"), ("author", "作者"), ("received_at", "收稿时间"), ("status", "状态"),
-    ("word_count", "字数"), ("picture_count", "图片"), ("adopted", "采用"),
+    ("word_count", "字数"), ("picture_count", "图片"), ("reason", "退回原因"),
+    ("adopted", "采用"), ("hours", "收稿至采用（小时）"),
 ]
+
+ADOPTION_HEADERS = [
+    ("adopted_at", "采用日期"), ("tracking_no", "登记编号"), ("unit", "单位"), ("title", "标题"),
+    ("channel", "采用渠道"), ("brief", "简讯"), ("item", "条目"), ("received_at", "收稿时间"),
+    ("hours", "收稿至采用（小时）"),
+]
+
+
+def adoption_rows(engine: Engine, config: Config, start: datetime, end: datetime,
+                  *, kind: str = "") -> list[Row]:
+    """The adoptions made in [start, end) (of units of one ``kind``, when given)."""
+    channels = {c.key: c.name for c in config.points.channels}
+    tz = config.office.tz
+    return [{"adopted_at": a.adopted_at.astimezone(tz).date(), "tracking_no": a.tracking_no,
+             "unit": a.unit, "title": a.title, "channel": channels.get(a.channel, a.channel),
+             "brief": "是" if a.brief else "", "item": a.item or None,
+             "received_at": a.received_at.astimezone(tz).replace(tzinfo=None),
+             "hours": round((a.adopted_at - a.received_at).total_seconds() / 3600, 1)}
+            for a in store.adoptions(engine, start, end)
+            if not kind or a.unit_kind == kind]

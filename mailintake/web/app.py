@@ -32,6 +32,7 @@ from mailintake.web import (
     filing,
     pages,
     registry,
+    reports,
     solicitations,
 )
 from mailintake.web.console import HERE, Console, error_page
@@ -92,7 +93,7 @@ def create_app(app: App, *, secret: bytes | None = None) -> Starlette:
         Route("/units/{unit_id}/active", pages.unit_active, methods=["POST"]),
         Route("/status", pages.status_page),
         *actions.ROUTES, *adoption.ROUTES, *registry.ROUTES, *briefings.ROUTES,
-        *solicitations.ROUTES, *bulletins.ROUTES,
+        *solicitations.ROUTES, *bulletins.ROUTES, *reports.ROUTES,
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     web = Starlette(routes=routes, middleware=[Middleware(Headers)],
