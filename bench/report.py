@@ -5,8 +5,9 @@ a year of 100,000 pieces (2026), on SQLite and on PostgreSQL.
                                      [--units 500] [--pieces 100000] [--years 1]
                                      [--list 40000] [--runs 3]
 
-Prints the time of the monthly ranking (target: at most 1 s on either), of
-the yearly Excel report in-process and as the clerk runs it (``report
+Prints the time of the monthly ranking and the monthly 通报, composed and as
+the clerk previews it (``bulletin --period 2026-11``; target: at most 1 s on
+either), of the yearly Excel report in-process and as the clerk runs it (``report
 --period 2026 --xlsx``, target ≤ 3 s), and of ``submissions list`` of
 ``--list`` pieces as JSON lines and as a table (target ≤ 2 s), each command
 in a process of its own with its peak RSS (target < 300 MB). The data is
@@ -37,6 +38,7 @@ import psycopg
 import sqlalchemy as sa
 
 from mailintake.config.settings import Config
+from mailintake.office.bulletin import bulletin_of, ranking_table
 from mailintake.office.excel import period_workbook
 from mailintake.office.periods import parse_period
 from mailintake.office.points import settle
@@ -291,6 +293,8 @@ def run(url: str, units: int, pieces: int, years: int, repeat: int) -> None:
     assert len(report.rows) == units and report.rows[0]["rank"] == 1
     timed("monthly ranking by correspondent",
           lambda: build_report(engine, cfg, month, "correspondent", NOW), repeat=3)
+    timed("monthly 通报 (2026-11), composed",
+          lambda: ranking_table(bulletin_of(engine, cfg, month, NOW)), repeat=5)
     year = parse_period("2026")
 
     def yearly() -> int:
@@ -304,6 +308,8 @@ def run(url: str, units: int, pieces: int, years: int, repeat: int) -> None:
     engine.dispose()
     with tempfile.TemporaryDirectory() as folder:
         path = config_file(Path(folder), url, years)
+        command("CLI bulletin --period 2026-11 (preview)", path,
+                ["bulletin", "--period", "2026-11"], repeat)
         command("CLI report --period 2026 --xlsx", path,
                 ["report", "--period", "2026", "--format", "json", "--xlsx",
                  str(Path(folder) / "2026.xlsx")], repeat)
