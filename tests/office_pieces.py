@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
 from pathlib import Path
+from typing import Any
 
 from conftest import FIXTURES, deliver, write_config
 from sqlmodel import col, select
@@ -119,3 +120,11 @@ def text_of(message: EmailMessage) -> str:
     body = message.get_body(("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+def sheet_rows(sheet: Any) -> list[dict[str, Any]]:
+    """A report sheet's rows by its Chinese headers (row 1 is the title, row 2 the
+    header)."""
+    header = [cell.value for cell in sheet[2]]
+    return [dict(zip(header, row, strict=True))
+            for row in sheet.iter_rows(min_row=3, values_only=True)]

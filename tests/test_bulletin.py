@@ -16,7 +16,7 @@ from pathlib import Path
 
 import openpyxl
 from conftest import NOW
-from office_pieces import body_text, file_piece, make_app
+from office_pieces import body_text, file_piece, make_app, sheet_rows
 from office_pieces import outbox as outbox_of
 from pieces import CHEN, LI, LIU, WANG
 from smtp_server import Smtpd
@@ -93,7 +93,7 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
         [sheet] = [part for part in message.iter_attachments()
                    if part.get_filename() == "通报-2026-11.xlsx"]
         book = openpyxl.load_workbook(io.BytesIO(sheet.get_content()))
-        units = {row[1]: row for row in book["排名"].iter_rows(min_row=2, values_only=True)}
+        units = {row["单位"]: row for row in sheet_rows(book["排名"])}
         assert set(units) >= {"实验小学", "城关镇东街小学", "组织部"}
 
     again = run(app, at(date(2026, 12, 2)), "bulletin", "--period", "2026-11", "--send")

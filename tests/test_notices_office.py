@@ -25,7 +25,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from conftest import SHANGHAI
-from office_pieces import body_text, outbox, parsed, send
+from office_pieces import body_text, outbox, parsed, send, sheet_rows
 from pieces import CHEN, LI, LIU, ZHANG, chinese, mail, piece_mail, weekly, word_file
 
 from mailintake.app import App
@@ -130,11 +130,9 @@ def test_a_dated_piece_counts_for_its_month_and_arrival_stays_shown(
 
     target = tmp_path / "十一月.xlsx"
     cli(app, at(date(2026, 12, 2)), "report", "--period", "2026-11", "--xlsx", str(target))
-    sheet = openpyxl.load_workbook(target)["稿件"]
-    header = [c.value for c in sheet[1]]
-    piece, _drill = [dict(zip(header, r, strict=True))
-                     for r in sheet.iter_rows(min_row=2, values_only=True)]
-    assert piece["单位"] == "党政办公室" and piece["收稿时间"] == "2026-12-01 08:15"
+    piece, _drill = sheet_rows(openpyxl.load_workbook(target)["稿件"])
+    arrived = at(date(2026, 12, 1), 8, 15).replace(tzinfo=None)  # a local Excel date
+    assert piece["单位"] == "党政办公室" and piece["收稿时间"] == arrived
 
 
 @pytest.mark.parametrize("now", [at(date(2026, 11, 20)), at(date(2027, 1, 5))])
@@ -159,8 +157,5 @@ def test_a_unit_whose_pieces_were_all_rejected_is_not_zero(app: App, now: dateti
     digest = parsed(outbox(app, "digest")[0])
     [attachment] = list(digest.iter_attachments())
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
-    ranking = book["排名"]
-    header = [c.value for c in ranking[1]]
-    eligible = {r[1]: r[header.index("可评优")]
-                for r in ranking.iter_rows(min_row=2, values_only=True)}
+    eligible = {r["单位"]: r["可评优"] for r in sheet_rows(book["排名"])}
     assert eligible["组织部"] == "是" and eligible["第一幼儿园"] == "否（零报送）"

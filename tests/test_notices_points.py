@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 from conftest import SHANGHAI
-from office_pieces import body_text, file_piece, make_app, parsed, send
+from office_pieces import body_text, file_piece, make_app, parsed, send, sheet_rows
 from office_pieces import outbox as outbox_of
 from pieces import CHEN, LI, LIU, WANG, ZHANG, chinese, mail, news, piece_mail, weekly, word_file
 
@@ -166,10 +166,7 @@ def test_rankings_per_kind_in_the_report_and_the_excel(
 
     target = tmp_path / "排名.xlsx"
     ok(app, now, "report", "--period", period, "--xlsx", str(target))
-    sheet = openpyxl.load_workbook(target)["排名"]
-    header = [c.value for c in sheet[1]]
-    lines = {r[1]: dict(zip(header, r, strict=True))
-             for r in sheet.iter_rows(min_row=2, values_only=True)}
+    lines = {r["单位"]: r for r in sheet_rows(openpyxl.load_workbook(target)["排名"])}
     assert lines["组织部"]["末位"] == "末位" and lines["组织部"]["类内名次"] == 2
     assert lines["实验小学"]["类内名次"] == 1 and not lines["实验小学"]["末位"]
 
