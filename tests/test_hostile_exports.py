@@ -27,7 +27,7 @@ from test_reading_hostile import DOCX, good_docx
 
 from mailintake.cli.main import main
 from mailintake.config.settings import load_config
-from mailintake.csvout import csv_cell
+from mailintake.office.csvout import csv_cell
 
 NOW = "2026-11-20T10:00:00+08:00"
 HEADERS = ["单位名称", "简称", "单位类别", "信息员姓名", "职务", "邮箱", "联系电话"]

@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from mailintake.app import App
 from mailintake.cli.state import Progress, fail
-from mailintake.csvout import write_csv
+from mailintake.office.csvout import write_csv
 from mailintake.office.periods import Period, PeriodError, parse_period
 from mailintake.office.points import PointsError, adopt, parse_items, settle, unadopt
 from mailintake.office.quotas import Quotas

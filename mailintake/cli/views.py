@@ -17,7 +17,7 @@ from wcwidth import wcswidth
 
 from mailintake.app import App
 from mailintake.cli.state import Progress
-from mailintake.csvout import write_csv
+from mailintake.office.csvout import write_csv
 from mailintake.rules import reasons
 from mailintake.store import listing
 from mailintake.store.models import VIA_LABELS

@@ -17,7 +17,7 @@ from mailintake.reading.mail import Reading
 
 #: The tags our subjects start with, in 【】: receipt, rejection, note, reminder,
 #: weekly digest, and the acknowledgement of a question.
-TAGS = ("回执", "退回", "提示", "催报", "周报", "收悉")
+TAGS = ("回执", "退回", "提示", "催报", "周报", "收悉", "通报")
 #: The tag of a request for a piece (约稿), followed by its number: 【约稿2026-003】.
 SOLICIT_TAG = "约稿"
 

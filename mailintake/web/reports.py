@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mailintake.csvout import write_csv
+from mailintake.office.csvout import write_csv
 from mailintake.office.excel import period_workbook, shown
 from mailintake.office.periods import Period, PeriodError, parse_period, period_of
 from mailintake.office.points import settle
