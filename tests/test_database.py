@@ -64,6 +64,19 @@ def test_a_database_behind_is_upgraded_past_the_quick_check(db_url: str) -> None
     engine.dispose()
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_postgresql_connections_compile_no_queries(db_url: str) -> None:
+    """JIT is off on every PostgreSQL connection (its compiling cost more than the
+    ledger's short queries it was meant to speed up)."""
+    engine = make_engine(db_url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW jit").scalar_one() == "off"
+        connection.rollback()
+    with engine.connect() as connection:  # the pooled connection keeps it
+        assert connection.exec_driver_sql("SHOW jit").scalar_one() == "off"
+    engine.dispose()
+
+
 def test_times_come_back_aware_and_naive_ones_are_refused(db_url: str) -> None:
     """A stored time reads back as the same instant, and a naive time is never stored."""
     engine = make_engine(db_url)

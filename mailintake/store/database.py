@@ -72,7 +72,18 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
             sa.event.listen(engine, "do_connect", _open_existing)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True)
+    sa.event.listen(engine, "connect", _postgresql_settings)
+    return engine
+
+
+def _postgresql_settings(dbapi_connection: Any, _record: Any) -> None:
+    """No JIT compilation: the planner's cost of a correlated subquery (the points
+    ledger's checks) crosses ``jit_above_cost`` and compiling took 136 ms of a 240 ms
+    query; none of mailintake's queries runs long enough to win it back."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET jit = off")
+    dbapi_connection.commit()
 
 
 def _open_existing(_dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]
