@@ -10,21 +10,16 @@ is refused and queues nothing; a resend is explicit and goes out again.
 from __future__ import annotations
 
 import io
-import time
 from datetime import date
 from pathlib import Path
 
 import openpyxl
-from conftest import NOW
-from office_pieces import body_text, file_piece, make_app, sheet_rows
+from office_pieces import body_text, make_app, sheet_rows
 from office_pieces import outbox as outbox_of
 from pieces import CHEN, LI, LIU, WANG
 from smtp_server import Smtpd
 from test_notices_points import at, ok, run, send_a_week, tracking
 
-from mailintake.office.bulletin import bulletin_of
-from mailintake.office.periods import parse_period
-from mailintake.office.registry import import_rows, read_rows
 from mailintake.store import accounts
 
 EXTRA = "leader@example.test"
@@ -111,24 +106,4 @@ def test_the_november_bulletin_tells_each_unit_its_place_once(tmp_path: Path, db
     assert len(server.received) == 12
     trail = [line.action for line in accounts.trail(app.engine, "bulletin:2026-11")]
     assert trail == ["bulletin.resend", "bulletin.send", "bulletin.preface"]
-    app.engine.dispose()
-
-
-def test_a_month_of_500_units_is_composed_in_well_under_a_second(tmp_path: Path) -> None:
-    """Composing reads aggregates, never a unit at a time (SQLite: the report's queries
-    are the same on PostgreSQL, and bench/report.py times both)."""
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", "", lambda: NOW)
-    table = tmp_path / "units.csv"
-    table.write_text("单位名称,单位类别,信息员姓名,邮箱\n" + "".join(
-        f"第{n}小学,学校,信息员{n},x{n}@example.test\n" for n in range(500)), encoding="utf-8")
-    import_rows(app.engine, read_rows(table))
-    for n in range(0, 500, 5):
-        file_piece(app, f"第{n}小学", at(date(2026, 11, 1 + n % 28)))
-    period = parse_period("2026-11")
-    started = time.perf_counter()
-    view = bulletin_of(app.engine, app.config, period, at(date(2026, 12, 1)))
-    took = time.perf_counter() - started
-    assert len(view.report.rows) == 507
-    print(f"composed the 通报 of 507 units in {took * 1000:.0f} ms")
-    assert took < 1.0
     app.engine.dispose()
