@@ -102,7 +102,7 @@ def test_run_files_mail_sends_receipts_over_smtp_and_exits_0_on_sigterm(
         wait_until(lambda: len(receipts_to(smtpd, "lina@foxmail.com")) == 1, 60,
                    "the first receipt sent")
         dovecot.append(with_message_id(raw, "daemon-2@x"))
-        wait_until(lambda: len(receipts_to(smtpd, "lina@foxmail.com")) == 2, 30,
+        wait_until(lambda: len(receipts_to(smtpd, "lina@foxmail.com")) == 2, 60,
                    "the second receipt sent")
         time.sleep(1.0)  # a double would have gone out by now
         proc.send_signal(signal.SIGTERM)
