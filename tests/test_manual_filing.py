@@ -77,7 +77,7 @@ def test_a_qq_piece_is_judged_numbered_and_counted_as_of_the_day_received(
     assert outbox(app) == []
     trail = accounts.trail(app.engine, f"piece:{piece.tracking_no}")
     assert [t.action for t in trail] == ["piece.manual"]
-    assert trail[0].who.startswith("命令行") and "来源：QQ" in trail[0].detail
+    assert trail[0].who.endswith("（命令行）") and "来源：QQ" in trail[0].detail
 
     listed = [json.loads(line) for line in cli(tmp_path, NOW, "submissions", "list",
                                                "--format", "json").stdout.splitlines()]

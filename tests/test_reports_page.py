@@ -70,7 +70,8 @@ def test_a_viewer_reads_the_ranking_and_takes_it_away(app: App) -> None:
     book = openpyxl.load_workbook(io.BytesIO(browser.get(
         "/reports/export.xlsx", params={"period": "2026-11", "kind": "学校"}).content))
     pieces = book["稿件"]
-    assert pieces["A1"].value == "测试教育局办公室 2026年11月 信息报送统计·稿件"
+    assert pieces["A1"].value == "测试教育局办公室 2026年11月 信息报送统计（学校）·稿件"
+    assert book["汇总"]["A1"].value.endswith("·全部单位合计")
     titles = {row[4] for row in pieces.iter_rows(min_row=3, values_only=True)}
     assert titles == {"实验小学开展读书节", "实验小学召开家长会", "中心校教研活动"}
 
@@ -84,6 +85,9 @@ def test_a_period_the_console_cannot_read_is_answered_in_chinese(app: App, perio
     download = browser.get("/reports/export.xlsx", params={"period": period})
     assert download.status_code == 400 and "统计期" in download.text
     assert browser.get("/reports", params={"period": "2026-11", "kind": "火星"}).status_code == 400
+    mixed = browser.get("/reports/export.csv",
+                        params={"period": "2026-11", "kind": "学校", "by": "correspondent"})
+    assert mixed.status_code == 400 and "按信息员排名时不分单位类别" in mixed.text
 
 
 @pytest.mark.slow

@@ -162,6 +162,22 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
         app.engine.dispose()
 
 
+def test_a_request_made_close_to_its_deadline_gets_no_reminder_on_its_heels(tmp_path: Path
+                                                                          ) -> None:
+    """Asked on 9 December for the 10th with reminders 2 days before: the request
+    itself is the notice; no reminder follows it."""
+    app = make_app(tmp_path / "office", f"sqlite:///{tmp_path / 'db.sqlite'}",
+                   "[solicitations]\nremind_days_before = 2\n", lambda: REMINDED)
+    try:
+        out = cli(app, REMINDED, "solicit", "new", "--topic", TOPIC, "--deadline", "2026-12-10",
+                  "--unit", "实验小学")
+        assert "发出约稿邮件 1 封" in out
+        assert "约稿提醒" not in cli(app, REMINDED, "remind")
+        assert outbox(app, "solicit_remind") == []
+    finally:
+        app.engine.dispose()
+
+
 def test_a_kind_is_asked_and_each_address_gets_one_mail_naming_its_units(tmp_path: Path
                                                                         ) -> None:
     """``--kind 学校`` asks every school; 王喆, correspondent of two of them, gets one

@@ -208,7 +208,8 @@ def bulletin_command(app: App, period_text: str, *, send: bool, resend: bool,
         try:
             preface = preface_file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            fail(f"无法读取 {preface_file}（应为 UTF-8 文本）：{exc}")
+            fail(f"无法读取 {preface_file}（应为 UTF-8 文本）"
+                 + (f"：{exc.strerror}" if isinstance(exc, OSError) and exc.strerror else ""))
     if preface is not None:
         bulletins.save_preface(app.engine, period.key, preface.strip(), who=cli_user(), now=now)
     if send or resend:

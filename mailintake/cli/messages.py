@@ -3,7 +3,6 @@ arrived, and what a clerk decides for a held mail (filed, sent back, set aside).
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import date
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mailintake.cli.clerk import cli_user
 from mailintake.cli.state import FORMATS, State, fail, guard
 from mailintake.rules import reasons
 
@@ -64,7 +64,7 @@ def submissions_add(state: State, *, file: Path, unit: str, correspondent: str, 
                   photos=[Upload(p.name, p.read_bytes()) for p in photos],
                   correspondent=correspondent, via=via, receipt=receipt)
     try:
-        done = file_piece(state.app, paper, clerk=f"命令行（{_user()}）")
+        done = file_piece(state.app, paper, clerk=cli_user())
     except FilingError as exc:
         fail(str(exc))
     outcome = {"filed": "已登记", "rejected": "已登记为退回", "quarantined": "未登记，已转待人工",
@@ -79,13 +79,6 @@ def submissions_add(state: State, *, file: Path, unit: str, correspondent: str, 
 
 def _reply_kind(message: InboundMessage) -> str:
     return "回执" if str(message.outcome) == "filed" else "退回通知"
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "未知用户"
 
 
 @click.group()

@@ -70,24 +70,27 @@ def _summary_rows(report: Report) -> list[Row]:
     return [{**row, "value": "—" if row["value"] is None else row["value"]} for row in rows]
 
 
-def report_title(office: str, report: Report) -> str:
-    return f"{office} {report.period.label} 信息报送统计".strip()
+def report_title(office: str, report: Report, kind: str = "") -> str:
+    return f"{office} {report.period.label} 信息报送统计{f'（{kind}）' if kind else ''}".strip()
 
 
 def write_report(
     report: Report, pieces: Iterable[Row] | None, target: Path | BinaryIO, *,
     office: str = "", adoptions: list[Row] | None = None,
-    tick: Callable[[], None] | None = None,
+    tick: Callable[[], None] | None = None, kind: str = "",
 ) -> None:
-    """Write the workbook to a file or a stream; ``tick`` is called every 1,000 rows."""
-    title = report_title(office, report)
+    """Write the workbook to a file or a stream; ``tick`` is called every 1,000 rows.
+    ``kind``: the unit kind the ranking, adoptions and pieces are of; the summary
+    sheets count every unit, and say so."""
+    title = report_title(office, report, kind)
+    whole = "·全部单位合计" if kind else ""
     sheets = [
         Sheet("排名", title, [h for _, h in report.headers], _table(report.headers, report.rows)),
-        Sheet("汇总", title, ["项目", "数值"],
+        Sheet("汇总", f"{title}{whole}", ["项目", "数值"],
               _table([("item", ""), ("value", "")], _summary_rows(report))),
     ]
     if report.period.kind in YEARLY:
-        sheets.append(Sheet("年度统计", f"{title}·栏目与采用渠道",
+        sheets.append(Sheet("年度统计", f"{title}·栏目与采用渠道{whole}",
                             [h for _, h in FIGURE_HEADERS],
                             _table(FIGURE_HEADERS, report.summary.figures)))
     if adoptions is not None:
@@ -116,5 +119,5 @@ def period_workbook(
     start, end = report.period.bounds(config.office.tz)
     pieces = iter_piece_rows(engine, config, start, end, adopted_in_span=True, kind=kind)
     adoptions = adoption_rows(engine, config, start, end, kind=kind)
-    write_report(report.of_kind(kind), pieces, target, office=config.office.name,
+    write_report(report.of_kind(kind), pieces, target, office=config.office.name, kind=kind,
                  adoptions=adoptions, tick=tick)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from mailintake.config.settings import ColumnConfig
-from mailintake.office.reminders import WEEKDAYS, fitting
+from mailintake.office.reminders import fitting, moment_label
 from mailintake.rules.answers import solicitation_marker
 from mailintake.rules.columns import unit_key
 from mailintake.rules.examples import ExampleValues, example_subject
@@ -79,8 +79,7 @@ def deadline_of(day: str, clock: str, tz: ZoneInfo) -> datetime:
 def deadline_label(moment: datetime, tz: ZoneInfo) -> str:
     """2026年12月10日（周四）17:00."""
     local = moment.astimezone(tz)
-    return (f"{local.year}年{local.month}月{local.day}日（周{WEEKDAYS[local.weekday()]}）"
-            f"{local:%H:%M}")
+    return f"{local.year}年{moment_label(local)}"
 
 
 def chosen_units(units: list[UnitInfo], aliases: dict[str, str], names: Iterable[str],

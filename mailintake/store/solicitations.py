@@ -19,15 +19,13 @@ from sqlmodel import Session, col, func, select
 
 from mailintake.store.database import Engine, session
 from mailintake.store.models import (
-    OutboxMessage,
     PointEntry,
     Solicitation,
     SolicitationUnit,
     Submission,
     Unit,
 )
-from mailintake.store.outbox import with_message_id
-from mailintake.store.sent import Mail
+from mailintake.store.sent import Mail, add_mails
 
 #: The kind of the points ledger line an answering piece earns.
 POINTS_KIND = "solicited"
@@ -107,10 +105,7 @@ def create(engine: Engine, draft: Draft, unit_ids: Iterable[int], *, year: int,
                 continue
             for unit_id in sorted(set(unit_ids)):
                 db.add(SolicitationUnit(solicitation_id=row.id or 0, unit_id=unit_id))
-            for mail in build(row):
-                db.add(with_message_id(OutboxMessage(
-                    dedup_key=mail.dedup_key, kind=mail.kind, recipient=mail.recipient,
-                    subject=mail.subject, raw=mail.raw, created_at=now, next_attempt_at=now)))
+            add_mails(db, build(row), now)
             try:
                 db.commit()
             except IntegrityError:
@@ -179,7 +174,8 @@ def answered_by(engine: Engine, submission_id: int) -> Solicitation | None:
 def waiting(engine: Engine, before: datetime, now: datetime
             ) -> list[tuple[Solicitation, list[int]]]:
     """Open requests due after ``now`` and by ``before``, each with the units that have
-    not answered it yet (requests all answered are left out)."""
+    not answered it yet (requests all answered are left out). A request made when its
+    deadline was already that near is left out too: the request itself just went."""
     with session(engine) as db:
         rows = db.exec(
             select(Solicitation, SolicitationUnit.unit_id)
@@ -190,7 +186,8 @@ def waiting(engine: Engine, before: datetime, now: datetime
             .order_by(col(Solicitation.id), col(SolicitationUnit.unit_id))).all()
     found: dict[int, tuple[Solicitation, list[int]]] = {}
     for row, unit_id in rows:
-        found.setdefault(row.id or 0, (row, []))[1].append(unit_id)
+        if row.deadline - row.created_at > before - now:
+            found.setdefault(row.id or 0, (row, []))[1].append(unit_id)
     return list(found.values())
 
 

@@ -93,9 +93,9 @@ def _paper(console: Console, form: FormData) -> Paper:
     document = _upload(console, form.get("file"))
     if document is None:
         raise FilingError("请选择稿件的 Word 文件")
-    photos = [u for v in form.getlist("photos") if (u := _upload(console, v)) is not None]
-    if len(photos) > MAX_PHOTOS:
+    if len(form.getlist("photos")) > MAX_PHOTOS:  # counted before any is read
         raise FilingError(f"照片过多：一次最多 {MAX_PHOTOS} 张")
+    photos = [u for v in form.getlist("photos") if (u := _upload(console, v)) is not None]
     unit = field(form, "unit").strip()
     if not unit:
         raise FilingError("请选择单位")

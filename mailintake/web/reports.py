@@ -61,6 +61,8 @@ def _choice(console: Console, request: Request, kinds: list[str]) -> Choice:
         text = period_of("month", app.local(console.now()).date()).key
     if kind and kind not in kinds:
         return Choice(text, None, "", by, f"没有“{kind}”这一单位类别。")
+    if kind and by == "correspondent":
+        return Choice(text, None, kind, by, "按信息员排名时不分单位类别，请选择“全部类别”。")
     try:
         period = parse_period(text, Quotas(app.config).calendar,
                               app.config.quotas.school_year_starts)
