@@ -102,8 +102,13 @@ def test_run_files_mail_sends_receipts_over_smtp_and_exits_0_on_sigterm(
         wait_until(lambda: len(receipts_to(smtpd, "lina@foxmail.com")) == 1, 60,
                    "the first receipt sent")
         dovecot.append(with_message_id(raw, "daemon-2@x"))
-        wait_until(lambda: len(receipts_to(smtpd, "lina@foxmail.com")) == 2, 60,
-                   "the second receipt sent")
+        try:
+            wait_until(lambda: len(receipts_to(smtpd, "lina@foxmail.com")) == 2, 60,
+                       "the second receipt sent")
+        except AssertionError as exc:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            raise AssertionError(f"{exc}; the daemon said:\n{(out + err)[-6000:]}") from None
         time.sleep(1.0)  # a double would have gone out by now
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
