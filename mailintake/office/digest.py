@@ -25,7 +25,7 @@ from mailintake.office.chart import Bar, bar_chart
 from mailintake.office.periods import Period, counted_label, day_label, period_of
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
-from mailintake.office.reports import build_report, piece_rows
+from mailintake.office.reports import build_report, iter_piece_cells, piece_row, piece_rows
 from mailintake.rules import reasons
 from mailintake.store import bounces, outbox, runtime, sent
 from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
@@ -178,7 +178,8 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     units = quota_units(app.engine)
     names = {u.id: u.name for u in units}
     behind = _behind(app, units, end - timedelta(seconds=1))
-    all_pieces = piece_rows(app.engine, config, start, end)
+    cells = list(iter_piece_cells(app.engine, config, start, end))
+    all_pieces = [piece_row(c) for c in cells]
     per_unit: list[dict[str, Any]] = sorted(
         ({"unit": names.get(uid, "（未确定单位）") if uid else "（未确定单位）",
           "received": n, "accepted": a, "rejected": r, "warned": warned.get(uid, 0)}
@@ -214,7 +215,7 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
     chart = bar_chart(bars, f"{week.label}各单位稿件", config.digest.font)
     from mailintake.office.excel import report_bytes  # openpyxl: only when a digest is made
 
-    return Digest(subject, body, chart, report_bytes(week_report, all_pieces), attachment)
+    return Digest(subject, body, chart, report_bytes(week_report, cells), attachment)
 
 
 def _message(app: App, digest: Digest, to: str, now: datetime) -> bytes:

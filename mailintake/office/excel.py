@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,7 +26,7 @@ from mailintake.office.reports import (
     Report,
     Row,
     adoption_rows,
-    iter_piece_rows,
+    iter_piece_cells,
 )
 from mailintake.office.xlsx import Sheet, write_xlsx
 from mailintake.store.database import Engine
@@ -45,12 +44,6 @@ def shown(value: Any) -> Any:
 def _table(headers: list[tuple[str, str]], rows: Iterable[Row]) -> Iterable[list[Any]]:
     keys = [key for key, _ in headers]
     return ([shown(row[key]) for key in keys] for row in rows)
-
-
-def _plain(headers: list[tuple[str, str]], rows: Iterable[Row]) -> Iterable[Sequence[Any]]:
-    """Rows without a yes/no among them (the pieces), as fast as they can be picked."""
-    pick = itemgetter(*(key for key, _ in headers))
-    return map(pick, rows)
 
 
 def _summary_rows(report: Report) -> list[Row]:
@@ -75,11 +68,12 @@ def report_title(office: str, report: Report, kind: str = "") -> str:
 
 
 def write_report(
-    report: Report, pieces: Iterable[Row] | None, target: Path | BinaryIO, *,
+    report: Report, pieces: Iterable[Sequence[Any]] | None, target: Path | BinaryIO, *,
     office: str = "", adoptions: list[Row] | None = None,
     tick: Callable[[], None] | None = None, kind: str = "",
 ) -> None:
     """Write the workbook to a file or a stream; ``tick`` is called every 1,000 rows.
+    ``pieces``: the cells of ``PIECE_HEADERS`` (``iter_piece_cells``), for 稿件.
     ``kind``: the unit kind the ranking, adoptions and pieces are of; the summary
     sheets count every unit, and say so."""
     title = report_title(office, report, kind)
@@ -98,11 +92,11 @@ def write_report(
                             _table(ADOPTION_HEADERS, adoptions)))
     if pieces is not None:
         sheets.append(Sheet("稿件", f"{title}·稿件", [h for _, h in PIECE_HEADERS],
-                            _plain(PIECE_HEADERS, pieces)))
+                            pieces))
     write_xlsx(sheets, target, tick=tick)
 
 
-def report_bytes(report: Report, pieces: Iterable[Row] | None, *, office: str = "",
+def report_bytes(report: Report, pieces: Iterable[Sequence[Any]] | None, *, office: str = "",
                  adoptions: list[Row] | None = None,
                  tick: Callable[[], None] | None = None) -> bytes:
     buffer = io.BytesIO()
@@ -117,7 +111,7 @@ def period_workbook(
     """The full workbook of ``report``'s period (of one unit ``kind``, when given): the
     pieces counted in it, each naming only the adoptions made in it, streamed."""
     start, end = report.period.bounds(config.office.tz)
-    pieces = iter_piece_rows(engine, config, start, end, adopted_in_span=True, kind=kind)
+    pieces = iter_piece_cells(engine, config, start, end, adopted_in_span=True, kind=kind)
     adoptions = adoption_rows(engine, config, start, end, kind=kind)
     write_report(report.of_kind(kind), pieces, target, office=config.office.name, kind=kind,
                  adoptions=adoptions, tick=tick)

@@ -239,15 +239,38 @@ FIGURE_HEADERS = [
 ]
 
 
-def iter_piece_rows(
+PIECE_HEADERS = [
+    ("tracking_no", "登记编号"), ("unit", "单位"), ("correspondent", "信息员"), ("column", "栏目"),
+    ("title", "标题"), ("author", "作者"), ("received_at", "收稿时间"), ("status", "状态"),
+    ("word_count", "字数"), ("picture_count", "图片"), ("reason", "退回原因"),
+    ("adopted", "采用"), ("hours", "收稿至采用（小时）"),
+]
+
+
+PIECE_KEYS = [key for key, _ in PIECE_HEADERS]
+
+
+def iter_piece_cells(
     engine: Engine, config: Config, start: datetime, end: datetime, *,
     accepted_only: bool = False, by_arrival: bool = False, adopted_in_span: bool = False,
     kind: str = "",
-) -> Iterator[Row]:
-    """Every piece counted in [start, end), oldest arrival first, one at a time: its
-    arrival as a local time, the reason it was sent back in the clerk's words, the
-    channels it was adopted in (``adopted_in_span``: only adoptions made in the span)
-    and the hours from its arrival to the first of them. ``kind``: one unit kind only."""
+) -> Iterator[tuple[Any, ...]]:
+    """Every piece counted in [start, end), oldest arrival first, one at a time, as the
+    cells of ``PIECE_HEADERS`` in their order (the workbook's 稿件 sheet writes them as
+    they come: a year is a hundred thousand rows): its arrival as a local time, the
+    reason it was sent back in the clerk's words, the channels it was adopted in
+    (``adopted_in_span``: only adoptions made in the span) and the hours from its
+    arrival to the first of them. ``kind``: one unit kind only."""
+    for _line, cells in _piece_cells(engine, config, start, end, accepted_only=accepted_only,
+                                     by_arrival=by_arrival, adopted_in_span=adopted_in_span,
+                                     kind=kind):
+        yield cells
+
+
+def _piece_cells(
+    engine: Engine, config: Config, start: datetime, end: datetime, *,
+    accepted_only: bool, by_arrival: bool, adopted_in_span: bool = False, kind: str = "",
+) -> Iterator[tuple[store.PieceLine, tuple[Any, ...]]]:
     columns = {c.key: c.name for c in config.columns}
     channels = {c.key: c.name for c in config.points.channels}
     tz = config.office.tz
@@ -256,36 +279,35 @@ def iter_piece_rows(
         if kind and p.unit_kind != kind:
             continue
         first = p.first_adopted_at
-        yield {
-            "tracking_no": p.tracking_no, "unit": p.unit, "correspondent": p.correspondent,
-            "column": columns.get(p.column, p.column), "title": p.title, "author": p.author,
-            "received_at": p.received_at.astimezone(tz).replace(tzinfo=None),
-            "status": STATUS_CN.get(p.status, p.status), "word_count": p.word_count,
-            "picture_count": p.picture_count, "counted_at": p.counted_at,
-            "reason": reasons.labels(p.reasons) if p.reasons else "",
-            "adopted": "、".join([channels.get(c, c) for c in p.channels]) if p.channels else "",
-            "hours": round((first - p.received_at).total_seconds() / 3600, 1)
+        yield p, (
+            p.tracking_no, p.unit, p.correspondent, columns.get(p.column, p.column), p.title,
+            p.author, p.received_at.astimezone(tz).replace(tzinfo=None),
+            STATUS_CN.get(p.status, p.status), p.word_count, p.picture_count,
+            reasons.labels(p.reasons) if p.reasons else "",
+            "、".join([channels.get(c, c) for c in p.channels]) if p.channels else "",
+            round((first - p.received_at).total_seconds() / 3600, 1)
             if first is not None else None,
-        }
+        )
+
+
+def piece_row(cells: tuple[Any, ...], counted_at: datetime | None = None) -> Row:
+    """A piece's cells by key, as the digest's text lists it: 收稿时间 as text."""
+    row = dict(zip(PIECE_KEYS, cells, strict=True))
+    row["received_at"] = f"{row['received_at']:%Y-%m-%d %H:%M}"
+    row["counted_at"] = counted_at
+    return row
 
 
 def piece_rows(
     engine: Engine, config: Config, start: datetime, end: datetime, *,
     accepted_only: bool = False, by_arrival: bool = False,
 ) -> list[Row]:
-    """Every piece counted in [start, end), oldest arrival first, for the digest;
-    收稿时间 is the arrival, as text."""
-    return [{**row, "received_at": f"{row['received_at']:%Y-%m-%d %H:%M}"}
-            for row in iter_piece_rows(engine, config, start, end,
-                                       accepted_only=accepted_only, by_arrival=by_arrival)]
+    """Every piece counted in [start, end), oldest arrival first, as ``piece_row``
+    gives it, with its ``counted_at`` (read for a span by arrival only)."""
+    return [piece_row(cells, line.counted_at)
+            for line, cells in _piece_cells(engine, config, start, end,
+                                            accepted_only=accepted_only, by_arrival=by_arrival)]
 
-
-PIECE_HEADERS = [
-    ("tracking_no", "登记编号"), ("unit", "单位"), ("correspondent", "信息员"), ("column", "栏目"),
-    ("title", "标题"), ("author", "作者"), ("received_at", "收稿时间"), ("status", "状态"),
-    ("word_count", "字数"), ("picture_count", "图片"), ("reason", "退回原因"),
-    ("adopted", "采用"), ("hours", "收稿至采用（小时）"),
-]
 
 ADOPTION_HEADERS = [
     ("adopted_at", "采用日期"), ("tracking_no", "登记编号"), ("unit", "单位"), ("title", "标题"),

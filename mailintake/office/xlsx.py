@@ -76,15 +76,13 @@ def width_of(value: Any) -> int:
 
 
 def _text(value: str) -> str:
-    """``value`` escaped for XML; characters XML cannot carry are dropped from each
-    block of rows at once (``_clean``)."""
+    """``value`` escaped for XML, without the characters XML cannot carry (a control
+    character is rare: ``isprintable`` is false for it, and for a tab or a newline)."""
+    if not value.isprintable() and _ILLEGAL.search(value):
+        value = _ILLEGAL.sub("", value)
     if "<" in value or "&" in value or ">" in value:
         return escape(value)
     return value
-
-
-def _clean(xml: str) -> str:
-    return _ILLEGAL.sub("", xml) if _ILLEGAL.search(xml) else xml
 
 
 def _string(value: str) -> str:
@@ -122,10 +120,21 @@ _WRITERS: dict[type, Callable[[Any], str]] = {
 }
 
 
-def _cell(value: Any) -> str:
-    """One cell's XML (its place is its order in the row); None and "" are an empty cell."""
-    writer = _WRITERS.get(type(value))
-    return writer(value) if writer is not None else _string(str(value))
+def _cells(row: Sequence[Any]) -> str:
+    """A row's cells' XML (a cell's place is its order in the row); None and "" are an
+    empty cell. Text and numbers, most of the cells, are written here, the rest by
+    ``_WRITERS``."""
+    cells = []
+    for value in row:
+        kind = type(value)
+        if kind is str:
+            cells.append(_string(value))
+        elif kind is int or kind is float:
+            cells.append(f"<c><v>{value!r}</v></c>")
+        else:
+            writer = _WRITERS.get(kind)
+            cells.append(writer(value) if writer is not None else _string(str(value)))
+    return "".join(cells)
 
 
 @dataclass
@@ -165,7 +174,7 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
     widths = list(sheet.widths) if sheet.widths is not None else _widths(sheet.headers, sample)
     cols = "".join(f'<col min="{i}" max="{i}" width="{w:.1f}" customWidth="1"/>'
                    for i, w in enumerate(widths, start=1))
-    out.write(_clean(
+    out.write((
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet {_NS} {_R_NS}>'
         f'<dimension ref="A1"/><sheetViews><sheetView workbookViewId="0">'
         f'<pane ySplit="2" topLeftCell="A3" activePane="bottomLeft" state="frozen"/>'
@@ -173,7 +182,7 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>'
         f'<row r="1"><c r="A1" t="inlineStr" s="{TITLE}"><is><t>{_text(sheet.title)}</t></is>'
         f'</c></row><row r="2">').encode())
-    out.write(_clean("".join(
+    out.write(("".join(
         f'<c r="{letter}2" t="inlineStr" s="{BOLD}"><is><t>{_text(header)}</t></is></c>'
         for letter, header in zip(letters, sheet.headers, strict=False))).encode() + b"</row>")
     number = 2
@@ -182,9 +191,9 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
     def write(row: Sequence[Any]) -> None:
         nonlocal number
         number += 1
-        buffer.append(f'<row r="{number}">{"".join(map(_cell, row))}</row>')
+        buffer.append(f'<row r="{number}">{_cells(row)}</row>')
         if len(buffer) == 1000:
-            out.write(_clean("".join(buffer)).encode())
+            out.write("".join(buffer).encode())
             buffer.clear()
             if tick is not None:
                 tick()
@@ -193,7 +202,7 @@ def _sheet_xml(sheet: Sheet, out: IO[bytes], *, tick: Callable[[], None] | None)
         write(row)
     for row in rows:
         write(row)
-    out.write(_clean("".join(buffer)).encode())
+    out.write("".join(buffer).encode())
     out.write(f'</sheetData><autoFilter ref="A2:{last}{max(number, 2)}"/>'
               f'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
               f'footer="0.3"/></worksheet>'.encode())
