@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -242,6 +243,25 @@ def test_the_offices_own_template_is_filled_and_keeps_its_letterhead(
     assert lines[0] == "某某县教育局办公室主办" and lines[-1] == "抄送：各学校"
     assert lines[1:4] == [WEIBO, "（来源：人文学院）", chinese(120, 4)]
     assert not any("{" in line for line in lines)
+
+
+@SQLITE
+def test_a_piece_sent_as_a_doc_keeps_its_photos_and_captions(office: tuple[App, Path]) -> None:
+    """A Word 97 .doc is converted again for the 简报: its two photos, each above its
+    caption, as they are in the .docx it was saved from."""
+    if not (shutil.which("soffice") or shutil.which("libreoffice")):
+        pytest.skip("LibreOffice (libreoffice-writer-nogui) is not installed")
+    app, config = office
+    send(app, NOW, (FIXTURES / "mail" / "clients" / "19_foxmail_legacy_doc.eml").read_bytes())
+    number = numbers(app)["“喆思讲坛”邀请赵镕教授谈经典阅读"]
+    made = cli(config, "briefing", "new", "--pieces", number)
+    assert made.exit_code == 0, made.output
+    assert "无法读取" not in made.output
+    [piece] = blocks(layout(stored(app, 1)), ["“喆思讲坛”邀请赵镕教授谈经典阅读"])
+    photos = [i for i, (_, count) in enumerate(piece) if count]
+    assert len(photos) == 2
+    assert [piece[i + 1][0] for i in photos] == ["图 1 赵镕教授作专题报告",
+                                                 "图为互动环节同学们踊跃提问"]
 
 
 @SQLITE

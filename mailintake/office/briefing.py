@@ -28,6 +28,7 @@ from mailintake.office.briefingword import (
 from mailintake.office.periods import Period, PeriodError, parse_period
 from mailintake.office.points import PointsError, adopt
 from mailintake.office.quotas import Quotas
+from mailintake.reading.convert import ConvertError, to_docx
 from mailintake.reading.pictures import PictureError, read_picture
 from mailintake.reading.word import DocumentError, docx_pictures
 from mailintake.store import accounts, briefings
@@ -203,15 +204,17 @@ def lay_out(app: App, source: briefings.Source, notes: list[str]) -> Laid:
     piece = source.submission
     number = piece.tracking_no or ""
     photos: list[Photo] = []
-    document = next((a for a in source.attachments if a.kind == "document"
-                     and a.filename.lower().endswith(".docx")), None)
+    document = next((a for a in source.attachments if a.kind == "document"), None)
     if document is not None:
         try:
-            for picture, blob in docx_pictures(app.storage.read(document.stored_path)):
+            data = _as_docx(app.storage.read(document.stored_path), document.filename)
+            for picture, blob in docx_pictures(data):
                 photos.append(Photo(blob, picture.width, picture.height, picture.caption))
-        except (OSError, DocumentError) as exc:
+        except (OSError, DocumentError, ConvertError) as exc:
             log.warning("briefing: the Word file of %s cannot be read: %s", number, exc)
-            notes.append(f"稿件 {number} 的 Word 原件无法读取，简报中只有文字")
+            why = ("（.doc、.wps 文件要由 LibreOffice 转换，本机未安装）"
+                   if isinstance(exc, ConvertError) and exc.code == "document.legacy" else "")
+            notes.append(f"稿件 {number} 的 Word 原件无法读取{why}，简报中只有文字")
     if not photos:
         captions = {p.get("filename"): str(p.get("caption") or "") for p in piece.pictures
                     if p.get("source") == "attachment"}
@@ -232,6 +235,14 @@ def lay_out(app: App, source: briefings.Source, notes: list[str]) -> Laid:
         lines = lines[1:]  # the title is printed as the heading
     paragraphs = [line for line in lines if line not in shown]
     return Laid(number, piece.title or "（无标题）", source.unit, paragraphs, photos)
+
+
+def _as_docx(data: bytes, filename: str) -> bytes:
+    """The piece's Word file as a .docx: a .doc, .wps or RTF is converted again by
+    LibreOffice (reading it converted it too, and kept its text, not the .docx)."""
+    if data.startswith(b"PK"):
+        return data
+    return to_docx(data, Path(filename).suffix.lower())
 
 
 def _same_title(line: str, title: str) -> bool:
