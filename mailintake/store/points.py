@@ -159,6 +159,11 @@ def _credit_pieces(db: Session, points: float, low: int, now: datetime, sent: bo
     # A superseded version is never credited here: its correction is (the piece counts
     # once); nor is a rejected piece the unit has sent again.
     statuses = [Status.ACCEPTED.value, *([Status.REJECTED.value] if sent else [])]
+    fresh = (s.c.status.in_(statuses), s.c.unit_id.is_not(None), s.c.id > low, ~exists)
+    # Mostly nothing is new: asked alone, that takes 7 ms, where the whole choice below
+    # (which asks of each rejected piece whether it was sent again) took 85 ms.
+    if db.connection().execute(sa.select(s.c.id).where(*fresh).limit(1)).first() is None:
+        return 0
     # A rejected copy of a piece already filed is nothing new sent.
     f = Finding.__table__  # type: ignore[attr-defined]
     copied = sa.exists().where(f.c.submission_id == s.c.id, f.c.code.in_(COPIES))
@@ -169,7 +174,7 @@ def _credit_pieces(db: Session, points: float, low: int, now: datetime, sent: bo
         sa.literal("投稿 ") + s.c.tracking_no + sa.literal("：") + func.substr(s.c.title, 1, 200),
         sa.literal(""), s.c.counted_at,
         sa.literal("sub:") + sa.cast(s.c.id, sa.String), sa.literal(now, AwareDateTime()),
-    ).where(s.c.status.in_(statuses), s.c.unit_id.is_not(None), s.c.id > low, ~exists, once)
+    ).where(*fresh, once)
     insert = p.insert().from_select(
         ["unit_id", "correspondent_id", "submission_id", "kind", "channel", "quantity",
          "points", "reason", "period", "earned_at", "entry_key", "created_at"], chosen)
