@@ -27,6 +27,7 @@ from sqlmodel import col, select
 from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.config.settings import load_config
+from mailintake.office.briefingword import Laid, Photo, build_document, open_template
 from mailintake.office.registry import import_rows, read_rows
 from mailintake.store import briefings
 from mailintake.store.database import session, upgrade
@@ -309,6 +310,14 @@ def test_the_console_makes_an_issue_to_download_and_a_piece_shows_it(
     none_left = clerk.post("/briefings", data={"csrf": csrf, "mode": "best",
                                                "period": "2026-11", "best": "5"})
     assert none_left.status_code == 409 and "2026年11月没有尚未编入简报的采用稿件" in none_left.text
+    # An issue dated ahead: what the clerk is told stays with it, on the list.
+    ahead = clerk.post("/briefings", data={"csrf": csrf, "mode": "pieces",
+                                           "numbers": found[PARTY], "date": "2026-11-25"})
+    assert ahead.status_code == 303, ahead.text
+    told = clerk.get(ahead.headers["location"]).text
+    note = "印发日期 2026-11-25 在今天之后，未记录采用"
+    assert 'id="notes"' in told and note in told
+    assert note in clerk.get("/briefings").text
 
     viewer = logged_in(app, "wang")
     shown = viewer.get("/briefings")
@@ -321,7 +330,7 @@ def test_the_console_makes_an_issue_to_download_and_a_piece_shows_it(
     assert forged.status_code == 403
     assert viewer.get("/briefings/999/file").status_code == 404
     with session(app.engine) as db:
-        assert [b.number for b in db.exec(select(Briefing)).all()] == [1]
+        assert [b.number for b in db.exec(select(Briefing)).all()] == [1, 2]
 
 
 def test_two_issues_made_at_once_get_two_numbers(app: App, caplog: pytest.LogCaptureFixture
@@ -359,3 +368,17 @@ def test_two_issues_made_at_once_get_two_numbers(app: App, caplog: pytest.LogCap
                                  created_by="t", now=NOW, submission_ids=[], write=write)
     assert next_year.number == 1  # counted per year
     assert "briefing 2026/1 taken by another process" in caplog.text
+
+
+def test_a_photo_word_cannot_take_is_left_out_and_named() -> None:
+    """Bytes no picture reader takes: neither the photo nor its caption is printed, and
+    the piece is named for the clerk's note; the text and the good photo stay."""
+    good = Photo(photo(800, 600, 1), 800, 600, "图为好照片")
+    bad = Photo(b"\xff\xd8not a picture at all", 800, 600, "图为坏照片")
+    dropped: list[str] = []
+    data = build_document(open_template(None), {}, [
+        Laid("20261119-00007", "标题", "实验小学", ["正文一段。"], [bad, good])], 14, dropped)
+    rows = layout(data)
+    assert dropped == ["20261119-00007"]
+    assert ("图为好照片", 0) in rows and not any("坏照片" in text for text, _ in rows)
+    assert sum(count for _, count in rows) == 1

@@ -128,6 +128,8 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
     config = app.config
     open_template(config.briefing.template)  # a template that cannot be used takes no number
 
+    dropped: list[str] = []
+
     def write(issue: Briefing) -> str:
         fields = {
             "简报名": config.briefing.title, "期号": str(issue.number), "年": str(issue.year),
@@ -135,8 +137,9 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
             "标题": title,
         }
         # Opened afresh: a second try (another number) starts from the template again.
+        dropped.clear()
         data = build_document(open_template(config.briefing.template), fields, laid,
-                              config.briefing.photo_width_cm)
+                              config.briefing.photo_width_cm, dropped)
         relative = Path("briefings", str(issue.year), f"第{issue.number}期.docx")
         app.storage.save(relative, data)
         return relative.as_posix()
@@ -145,8 +148,12 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
         app.engine, year=day.year, title=title, issued_on=day, created_by=who, now=now,
         submission_ids=[s.submission.id or 0 for s in found], write=write)
     app.storage.sync()
+    notes += [f"稿件 {number} 有 {dropped.count(number)} 张图片无法编入 Word，简报中未收录"
+              for number in dict.fromkeys(dropped)]
     made = Made(issue, [piece.tracking_no for piece in laid], notes=notes)
     _adopt_all(app, made, [s.submission.id or 0 for s in found], day)
+    if made.notes:
+        briefings.keep_notes(app.engine, issue.id or 0, made.notes)
     _audit(app, made, who or "命令行")
     log.info("briefing %s made with %d piece(s), %d adopted", made.label, len(made.pieces),
              len(made.adopted))

@@ -125,9 +125,10 @@ def default_template() -> Any:
 
 
 def build_document(template: Any, fields: dict[str, str], pieces: list[Laid],
-                   photo_width_cm: float) -> bytes:
+                   photo_width_cm: float, dropped: list[str] | None = None) -> bytes:
     """The issue: ``template`` (a python-docx Document, changed here) with its
-    placeholders filled and the pieces put where ``{正文}`` stands."""
+    placeholders filled and the pieces put where ``{正文}`` stands. A photo Word
+    cannot take is left out, and its piece's number added to ``dropped``."""
     for paragraph in _all_paragraphs(template):
         _fill(paragraph, fields)
     styles = _styles(template)
@@ -144,6 +145,8 @@ def build_document(template: Any, fields: dict[str, str], pieces: list[Laid],
             placed = add("", styles["photo"])
             if not _add_photo(placed, photo, width, piece.tracking_no):
                 placed._p.getparent().remove(placed._p)  # neither the photo nor its caption
+                if dropped is not None:
+                    dropped.append(piece.tracking_no)
             elif photo.caption.strip():
                 add(photo.caption.strip(), styles["caption"])
         if index < len(pieces) - 1:

@@ -148,6 +148,16 @@ def link_adoption(engine: Engine, briefing_id: int, submission_id: int, adoption
             db.commit()
 
 
+def keep_notes(engine: Engine, briefing_id: int, notes: list[str]) -> None:
+    """Keep with the issue what the clerk was told when it was made."""
+    with session(engine) as db:
+        row = db.get(Briefing, briefing_id)
+        if row is not None:
+            row.notes = list(notes)
+            db.add(row)
+            db.commit()
+
+
 @dataclass(frozen=True)
 class Issue:
     """An issue as the list shows it."""

@@ -51,7 +51,7 @@ DatabaseError = SQLAlchemyError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The newest migration's revision (a test keeps it equal to Alembic's head).
-HEAD = "0009_publishing"
+HEAD = "0010_briefing_notes"
 
 
 class DatabaseNotReady(Problem):

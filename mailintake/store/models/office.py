@@ -9,7 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
-from mailintake.store.models.base import no_entries, utcnow, when
+from mailintake.store.models.base import no_entries, no_items, utcnow, when
 
 
 class Adoption(SQLModel, table=True):
@@ -186,6 +186,8 @@ class Briefing(SQLModel, table=True):
     stored_path: str = Field(default="", max_length=1000)
     created_at: datetime = when(default_factory=utcnow)
     created_by: str = Field(default="", max_length=100)
+    # What the clerk was told when it was made: a photo left out, an adoption not noted.
+    notes: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))
 
 
 class BriefingPiece(SQLModel, table=True):
