@@ -382,3 +382,21 @@ def test_a_photo_word_cannot_take_is_left_out_and_named() -> None:
     assert dropped == ["20261119-00007"]
     assert ("图为好照片", 0) in rows and not any("坏照片" in text for text, _ in rows)
     assert sum(count for _, count in rows) == 1
+
+
+@SQLITE
+def test_numbers_lost_to_other_clerks_every_time_end_in_one_chinese_line(
+    office: tuple[App, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When every number tried is taken meanwhile, the clerk reads why and may try again:
+    no traceback, no English, no issue recorded."""
+    app, config = office
+
+    def always_taken(*_args: object, **_kwargs: object) -> Briefing:
+        raise briefings.NumberTaken("no free briefing number for 2026 after 5 tries")
+
+    monkeypatch.setattr(briefings, "create", always_taken)
+    refused = cli(config, "briefing", "new", "--pieces", numbers(app)[WEIBO])
+    assert refused.exit_code == 1
+    assert "同一时间编印的简报太多，期号未能确定，请稍后再试" in refused.output
+    assert "Traceback" not in refused.output and "no free" not in refused.output

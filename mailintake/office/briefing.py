@@ -144,9 +144,12 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
         app.storage.save(relative, data)
         return relative.as_posix()
 
-    issue = briefings.create(
-        app.engine, year=day.year, title=title, issued_on=day, created_by=who, now=now,
-        submission_ids=[s.submission.id or 0 for s in found], write=write)
+    try:
+        issue = briefings.create(
+            app.engine, year=day.year, title=title, issued_on=day, created_by=who, now=now,
+            submission_ids=[s.submission.id or 0 for s in found], write=write)
+    except briefings.NumberTaken as exc:
+        raise BriefingError("同一时间编印的简报太多，期号未能确定，请稍后再试") from exc
     app.storage.sync()
     notes += [f"稿件 {number} 有 {dropped.count(number)} 张图片无法编入 Word，简报中未收录"
               for number in dict.fromkeys(dropped)]

@@ -132,8 +132,11 @@ def create(app: App, *, topic: str, request: str, deadline: datetime, units: lis
         made[:] = _mails(app, row, asked, now, reminder=False)
         return made
 
-    row = store.create(app.engine, draft, [u.id for u in asked],
-                       year=app.local(now).year, now=now, build=build)
+    try:
+        row = store.create(app.engine, draft, [u.id for u in asked],
+                           year=app.local(now).year, now=now, build=build)
+    except store.NumberTaken as exc:
+        raise SolicitationError("同一时间发起的约稿太多，编号未能确定，请稍后再试") from exc
     log.info("solicitation %s made by %s for %d units, %d mails queued", row.number,
              created_by, len(asked), len(made))
     return Created(row, asked, len(made))

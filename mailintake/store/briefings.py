@@ -101,6 +101,10 @@ def best(engine: Engine, since: datetime, until: datetime, limit: int, *,
                 for number, title, unit, points, adopted in db.exec(query).all()]
 
 
+class NumberTaken(Exception):
+    """Every number tried was taken by another process at the same moment."""
+
+
 def create(engine: Engine, *, year: int, title: str, issued_on: date, created_by: str,
            now: datetime, submission_ids: list[int], write: Callable[[Briefing], str]
            ) -> Briefing:
@@ -134,7 +138,7 @@ def create(engine: Engine, *, year: int, title: str, issued_on: date, created_by
                 db.rollback()
                 continue
             return issue
-    raise RuntimeError(f"no free briefing number for {year} after {_TRIES} tries")
+    raise NumberTaken(f"no free briefing number for {year} after {_TRIES} tries")
 
 
 def link_adoption(engine: Engine, briefing_id: int, submission_id: int, adoption_id: int
