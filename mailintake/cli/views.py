@@ -20,11 +20,10 @@ from mailintake.cli.state import Progress
 from mailintake.office.csvout import write_csv
 from mailintake.rules import reasons
 from mailintake.store import listing
-from mailintake.store.models import VIA_LABELS
+from mailintake.store.models import STATUS_LABELS, VIA_LABELS
 
 Row = dict[str, Any]
 
-STATUS_CN = {"accepted": "已登记", "rejected": "已退回", "superseded": "已被更正稿替换"}
 OUTCOME_CN = {"filed": "已登记", "rejected": "已退回", "quarantined": "待人工", "ignored": "已忽略"}
 
 
@@ -105,7 +104,7 @@ _TABLE_HEADERS = {
 
 
 #: Columns that hold a code, with the clerk's words for each.
-_CODED = {"status": STATUS_CN, "outcome": OUTCOME_CN, "via": {**VIA_LABELS, "mail": "邮件"}}
+_CODED = {"status": STATUS_LABELS, "outcome": OUTCOME_CN, "via": {**VIA_LABELS, "mail": "邮件"}}
 
 
 def _cell(key: str, value: Any) -> str:

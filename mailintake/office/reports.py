@@ -31,13 +31,12 @@ from mailintake.rules import reasons
 from mailintake.store import reports as store
 from mailintake.store.counts import submissions_by_unit
 from mailintake.store.database import Engine
-from mailintake.store.models import Status
+from mailintake.store.models import STATUS_LABELS, Status
 from mailintake.store.units import all_units
 
 By = Literal["unit", "correspondent"]
 Row = dict[str, Any]
 
-STATUS_CN = {"accepted": "已登记", "rejected": "已退回", "superseded": "已被更正稿替换"}
 
 
 @dataclass
@@ -282,7 +281,7 @@ def _piece_cells(
         yield p, (
             p.tracking_no, p.unit, p.correspondent, columns.get(p.column, p.column), p.title,
             p.author, p.received_at.astimezone(tz).replace(tzinfo=None),
-            STATUS_CN.get(p.status, p.status), p.word_count, p.picture_count,
+            STATUS_LABELS.get(p.status, p.status), p.word_count, p.picture_count,
             reasons.labels(p.reasons) if p.reasons else "",
             "、".join([channels.get(c, c) for c in p.channels]) if p.channels else "",
             round((first - p.received_at).total_seconds() / 3600, 1)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mailintake.store.models import VIA_LABELS
+from mailintake.store.models import STATUS_LABELS, VIA_LABELS
 
-STATUS = {"accepted": "已登记", "rejected": "已退回", "superseded": "已被更正稿替代"}
+STATUS = STATUS_LABELS
 ROLES = {"clerk": "文秘", "admin": "管理员", "viewer": "只读"}
 OUTBOX = {"pending": "待发", "sent": "已发", "failed": "发送失败", "held": "暂停发送（退信）"}
 #: How a piece came (InboundMessage.via): 邮件, QQ, 纸质, 其他.

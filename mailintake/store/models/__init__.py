@@ -10,6 +10,7 @@ the wire, so they are BigInteger here. Schema changes go through Alembic
 
 from mailintake.store.models.base import AwareDateTime, utcnow
 from mailintake.store.models.mail import (
+    STATUS_LABELS,
     VIA_LABELS,
     Attachment,
     Correspondent,
@@ -41,6 +42,7 @@ from mailintake.store.models.office import (
 )
 
 __all__ = [
+    "STATUS_LABELS",
     "VIA_LABELS",
     "Adoption",
     "Attachment",

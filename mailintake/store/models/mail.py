@@ -32,6 +32,9 @@ class Status(enum.StrEnum):
     SUPERSEDED = "superseded"
 
 
+#: A piece's state as the clerk reads it, in the console, the lists and the reports.
+STATUS_LABELS = {"accepted": "已登记", "rejected": "已退回", "superseded": "已被更正稿替换"}
+
 class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
