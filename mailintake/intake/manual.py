@@ -34,6 +34,7 @@ from mailintake.mailbox.base import MailRef
 from mailintake.reading import workers as readers
 from mailintake.reading.word import DOCUMENT_SUFFIXES, PICTURE_SUFFIXES, suffix
 from mailintake.rules import reasons
+from mailintake.sizes import size_text
 from mailintake.store import accounts, desk
 from mailintake.store.models import VIA_LABELS, InboundMessage, Outcome
 
@@ -156,11 +157,6 @@ def _check(app: App, paper: Paper) -> None:
                           f"合计不能超过 {size_text(limits.max_message_bytes * 3 // 4)}")
     if len(paper.photos) + 1 > limits.max_attachments:
         raise FilingError(f"照片过多：最多 {limits.max_attachments - 1} 张")
-
-
-def size_text(size: int) -> str:
-    """A size limit as a clerk reads it: 30 MB, 512 KB."""
-    return f"{size // 2**20} MB" if size >= 2**20 else f"{max(size // 1024, 1)} KB"
 
 
 def _correspondent(app: App, unit_id: int, wanted: str) -> tuple[int | None, str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailintake.rules.base import Hit, Piece, Rule
+from mailintake.sizes import size_text
 
 RULES = [
     Rule(
@@ -26,10 +27,6 @@ RULES = [
 ]
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
 def check(piece: Piece) -> Iterator[Hit]:
     limits = piece.config.limits
     parts = piece.mail.parts
@@ -38,6 +35,6 @@ def check(piece: Piece) -> Iterator[Hit]:
     for part in parts[:limits.max_attachments]:
         if len(part.payload) > limits.max_attachment_bytes:
             yield Hit("limits.attachment_size", {
-                "name": part.filename or "（无文件名）", "size": _mb(len(part.payload)),
-                "limit": _mb(limits.max_attachment_bytes),
+                "name": part.filename or "（无文件名）", "size": size_text(len(part.payload)),
+                "limit": size_text(limits.max_attachment_bytes),
             })

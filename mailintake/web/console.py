@@ -22,6 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from mailintake.app import App
+from mailintake.sizes import size_text
 from mailintake.store import accounts
 from mailintake.web import labels
 from mailintake.web.security import SESSION_COOKIE, LoginLimit, same, token_hash
@@ -87,11 +88,7 @@ class Console:
 
 
 def _size(value: int | None) -> str:
-    if value is None:
-        return "—"
-    if value >= 1024 * 1024:
-        return f"{value / 1024 / 1024:.1f} MB"
-    return f"{max(value, 1) / 1024:.0f} KB"
+    return "—" if value is None else size_text(value)
 
 
 def console_of(request: Request) -> Console:

@@ -20,8 +20,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from mailintake.config.calendar import TeachingCalendar
-from mailintake.intake.manual import VIAS, FilingError, Paper, Upload, file_piece, size_text
+from mailintake.intake.manual import VIAS, FilingError, Paper, Upload, file_piece
 from mailintake.rules.examples import ExampleValues, chinese_number, example_subject
+from mailintake.sizes import size_text
 from mailintake.store import accounts, browse, desk
 from mailintake.store.units import active_unit_names
 from mailintake.web.console import WRITERS, Console, console_of, field, page
