@@ -23,6 +23,7 @@ from sqlmodel import select
 from mailintake.app import App
 from mailintake.cli.main import main
 from mailintake.config.settings import default_columns
+from mailintake.office.digest import build_digest
 from mailintake.office.periods import period_of
 from mailintake.office.reports import build_report
 from mailintake.rules import answers
@@ -150,6 +151,10 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
         assert "已逾期" in silent
         listed = cli(app, LATE, "solicit", "list")
         assert "2026-001" in listed and "2/3" in listed
+        # The office's weekly digest of the deadline's week says the same.
+        digest = build_digest(app, period_of("week", LATE.date()), LATE).body
+        line = next(x for x in digest.splitlines() if "【约稿2026-001】" in x)
+        assert TOPIC in line and "3 个单位已回稿 2 个" in line and "逾期未回稿：第一幼儿园" in line
 
         # Closed: a late piece from the silent unit is filed as usual, and not linked.
         assert "已结束" in cli(app, LATE, "solicit", "close", "2026-001")

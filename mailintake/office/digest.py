@@ -26,8 +26,10 @@ from mailintake.office.periods import Period, counted_label, day_label, period_o
 from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import build_report, iter_piece_cells, piece_row, piece_rows
+from mailintake.office.solicitations import deadline_label
 from mailintake.rules import reasons
 from mailintake.store import bounces, outbox, runtime, sent
+from mailintake.store import solicitations as requests
 from mailintake.store.counts import accepted_by_unit, submissions_by_unit, warned_by_unit
 from mailintake.store.units import UnitInfo, quota_units
 
@@ -127,19 +129,40 @@ def digest_context(
     behind: list[dict[str, Any]], ranking_table: str, pieces: list[dict[str, Any]],
     more_pieces: int, failed: list[dict[str, Any]], bouncing: list[dict[str, Any]],
     attachment_name: str, office_name: str, waiting: list[dict[str, Any]] | None = None,
-    console: str = "",
+    console: str = "", solicitations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What the digest template sees (also the start-up sample's shape). ``waiting``: the
     mails waiting for a person, each with why in Chinese; ``console``: the console's
-    address ("" when the office has not given one), each held mail linked to it."""
+    address ("" when the office has not given one), each held mail linked to it;
+    ``solicitations``: the 约稿 requests of these weeks, answered and overdue."""
     return {
         "waiting": waiting or [], "console": console.rstrip("/"),
+        "solicitations": solicitations or [],
         "week_label": week_label, "month_label": month_label, "as_of": as_of,
         "totals": totals, "units_table": units_table, "behind": behind,
         "ranking_table": ranking_table, "pieces": pieces, "more_pieces": more_pieces,
         "failed": failed, "bouncing": bouncing, "attachment_name": attachment_name,
         "office_name": office_name,
     }
+
+
+def _solicited(app: App, start: datetime, now: datetime) -> list[dict[str, Any]]:
+    """The 约稿 requests not closed before the week began whose deadline is at most a
+    week before it: how many units answered, and after the deadline, who has not."""
+    tz = app.config.office.tz
+    found = []
+    for o in reversed(requests.overview(app.engine)):  # oldest first
+        row = o.solicitation
+        if (row.closed_at is not None and row.closed_at < start) or (
+                row.deadline < start - timedelta(days=7)) or row.id is None:
+            continue
+        overdue = ([u.name for u in requests.asked_units(app.engine, row.id)
+                    if u.state(row.deadline, now) == "overdue"]
+                   if row.deadline <= now else [])
+        found.append({"number": row.number, "topic": row.topic, "asked": o.asked,
+                      "answered": o.answered, "deadline": deadline_label(row.deadline, tz),
+                      "overdue": overdue, "closed": row.closed_at is not None})
+    return found
 
 
 def _undelivered(app: App, start: datetime, now: datetime
@@ -209,6 +232,7 @@ def build_digest(app: App, week: Period, now: datetime) -> Digest:
         pieces=accepted[:MAX_PIECES], more_pieces=max(0, len(accepted) - MAX_PIECES),
         failed=failed, bouncing=held, attachment_name=attachment, office_name=config.office.name,
         waiting=_waiting(app), console=config.web.url,
+        solicitations=_solicited(app, start, now),
     )
     subject, body = app.replies.render("digest", context)
     bars = [Bar(r["unit"], r["accepted"], r["rejected"]) for r in per_unit[:MAX_BARS]]
@@ -270,4 +294,7 @@ def sample_contexts() -> list[dict[str, Any]]:
         waiting=[{"id": 7, "received": "11月20日 09:12", "sender": "lina@example.test",
                   "subject": "回复：【退回】稿件未能登记", "reason": "信息员回复我们的邮件提问"}],
         console="https://xxbs.example.edu.cn/",
+        solicitations=[{"number": "2026-003", "topic": "期末工作", "asked": 3, "answered": 1,
+                        "deadline": "2026年11月20日（周五）17:00", "overdue": ["实验小学"],
+                        "closed": False}],
     )]
