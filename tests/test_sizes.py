@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailintake.sizes import size_text
+from mailintake.rules.limits import size_text
 
 
 @pytest.mark.parametrize(("size", "shown"), [

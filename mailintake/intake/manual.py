@@ -34,7 +34,7 @@ from mailintake.mailbox.base import MailRef
 from mailintake.reading import workers as readers
 from mailintake.reading.word import DOCUMENT_SUFFIXES, PICTURE_SUFFIXES, suffix
 from mailintake.rules import reasons
-from mailintake.sizes import size_text
+from mailintake.rules.limits import size_text
 from mailintake.store import accounts, desk
 from mailintake.store.models import VIA_LABELS, InboundMessage, Outcome
 

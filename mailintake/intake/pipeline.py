@@ -73,13 +73,18 @@ def run_cycle(app: App, mailbox: Mailbox, stop: Callable[[], bool] = _never) -> 
         if ref.size > limit:  # never downloaded: read by its headers alone
             report.finish(moves, ref, process_oversize(app, mailbox, ref, context))
     with Outbox(app) as outbox:
-        with read_ahead(app, mailbox, [r for r in fresh if r.size <= limit], outbox) as ready:
-            for ref, prepared in ready:
-                report.finish(moves, ref, process_prepared(app, mailbox.name, ref, prepared,
-                                                           context))
-                if stop():
-                    break
-        moves.flush()
+        try:
+            with read_ahead(app, mailbox, [r for r in fresh if r.size <= limit],
+                            outbox) as ready:
+                for ref, prepared in ready:
+                    report.finish(moves, ref, process_prepared(app, mailbox.name, ref,
+                                                               prepared, context))
+                    if stop():
+                        break
+        finally:
+            # What was filed leaves the intake folder even when a later mail could not be
+            # read (a full disk): else the next cycle would repair it, and fail the same.
+            moves.flush()
         if not stop():
             outbox.rest()
         report.replies = outbox.report

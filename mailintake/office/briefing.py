@@ -109,25 +109,11 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
     now = app.clock()
     day = issued_on or app.local(now).date()
     title = " ".join(title.split())
-    if len(title) > 200:
-        raise BriefingError("标题太长（最多 200 字）")
-    if not numbers:
-        raise BriefingError("请指定要编入简报的稿件登记号")
-    if len(numbers) > MAX_PIECES:
-        raise BriefingError(f"一期最多编入 {MAX_PIECES} 篇稿件")
-    found, missing = briefings.sources(app.engine, numbers)
-    if missing:
-        raise BriefingError(f"没有登记编号为 {'、'.join(missing)} 的稿件，简报未编印")
-    refused = [s.submission.tracking_no or "" for s in found
-               if s.submission.status != Status.ACCEPTED]
-    if refused:
-        raise BriefingError(f"稿件 {'、'.join(refused)} 已退回或已被更正稿替换，"
-                            "不能编入简报")
+    found = _sources(app, numbers, title)
     notes: list[str] = []
     laid = [lay_out(app, source, notes) for source in found]
     config = app.config
     open_template(config.briefing.template)  # a template that cannot be used takes no number
-
     dropped: list[str] = []
 
     def write(issue: Briefing) -> str:
@@ -161,6 +147,25 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
     log.info("briefing %s made with %d piece(s), %d adopted", made.label, len(made.pieces),
              len(made.adopted))
     return made
+
+
+def _sources(app: App, numbers: list[str], title: str) -> list[briefings.Source]:
+    """The pieces ``numbers`` name, each accepted (BriefingError otherwise)."""
+    if len(title) > 200:
+        raise BriefingError("标题太长（最多 200 字）")
+    if not numbers:
+        raise BriefingError("请指定要编入简报的稿件登记号")
+    if len(numbers) > MAX_PIECES:
+        raise BriefingError(f"一期最多编入 {MAX_PIECES} 篇稿件")
+    found, missing = briefings.sources(app.engine, numbers)
+    if missing:
+        raise BriefingError(f"没有登记编号为 {'、'.join(missing)} 的稿件，简报未编印")
+    refused = [s.submission.tracking_no or "" for s in found
+               if s.submission.status != Status.ACCEPTED]
+    if refused:
+        raise BriefingError(f"稿件 {'、'.join(refused)} 已退回或已被更正稿替换，"
+                            "不能编入简报")
+    return found
 
 
 def _adopt_all(app: App, made: Made, ids: list[int], day: date) -> None:

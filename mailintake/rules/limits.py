@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mailintake.rules.base import Hit, Piece, Rule
-from mailintake.sizes import size_text
 
 RULES = [
     Rule(
@@ -25,6 +24,15 @@ RULES = [
         "一封邮件只报送一篇稿件：请只附 Word 文档和必要的图片，必要时分几封邮件发送。",
     ),
 ]
+
+
+def size_text(size: int) -> str:
+    """A file's size as a clerk or a correspondent reads it: megabytes to one decimal
+    (none when it is .0) from 1 MB up (31.2 MB, 30 MB), else whole kilobytes (512 KB,
+    at least 1)."""
+    if size >= 2**20:
+        return f"{size / 2**20:.1f}".removesuffix(".0") + " MB"
+    return f"{max(round(size / 1024), 1)} KB"
 
 
 def check(piece: Piece) -> Iterator[Hit]:

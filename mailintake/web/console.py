@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from mailintake.app import App
-from mailintake.sizes import size_text
+from mailintake.rules.limits import size_text
 from mailintake.store import accounts
 from mailintake.web import labels
 from mailintake.web.security import SESSION_COOKIE, LoginLimit, same, token_hash

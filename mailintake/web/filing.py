@@ -22,7 +22,7 @@ from starlette.routing import Route
 from mailintake.config.calendar import TeachingCalendar
 from mailintake.intake.manual import VIAS, FilingError, Paper, Upload, file_piece
 from mailintake.rules.examples import ExampleValues, chinese_number, example_subject
-from mailintake.sizes import size_text
+from mailintake.rules.limits import size_text
 from mailintake.store import accounts, browse, desk
 from mailintake.store.units import active_unit_names
 from mailintake.web.console import WRITERS, Console, console_of, field, page
