@@ -332,6 +332,31 @@ def test_wait_for_mail_returns_at_once_for_mail_since_listing(
     assert time.monotonic() - started < 2
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_wait_for_mail_hears_of_mail_that_came_just_before_idle(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, tls: bool
+) -> None:
+    """A mail appended after the wait's SELECT and before its IDLE is announced with the
+    server's go-ahead, in the same packet: it wakes the wait at once, not 25 min later."""
+    secure = {"port": dovecot.tls_port, "security": "tls", "ca_file": dovecot.ca_file}
+    with make_mailbox(dovecot, **(secure if tls else {})) as mb:
+        mb.list_new()
+        select = mb._select
+
+        def select_then_deliver(conn: object, folder: str) -> tuple[int, int]:
+            found = select(conn, folder)
+            dovecot.append(make_mail(1))
+            time.sleep(0.2)  # the server has it before IDLE is asked for
+            return found
+
+        monkeypatch.setattr(mb, "_select", select_then_deliver)
+        started = time.monotonic()
+        assert mb.wait_for_mail(20, interrupted=lambda: False) is True
+        assert time.monotonic() - started < 5
+        monkeypatch.setattr(mb, "_select", select)
+        assert len(mb.list_new()) == 1  # the connection is usable after IDLE
+
+
 def test_wait_for_mail_without_idle_sleeps_and_returns_true() -> None:
     """A server without IDLE makes wait_for_mail sleep the timeout and ask for a poll."""
     with Dovecot(drop_capabilities=["IDLE"]) as d, make_mailbox(d) as mb:

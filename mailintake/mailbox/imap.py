@@ -30,14 +30,17 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import re
 import select
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
+from typing import Any
 
 from mailintake.mailbox.base import MailRef
 from mailintake.mailbox.imap_connection import (
@@ -244,7 +247,7 @@ class ImapMailbox(ImapFolders):
             if self._listed and (self._listed[0] != uidvalidity or uidnext > self._listed[1]):
                 return True
             conn.idle()
-            arrived = False
+            arrived = _told_already(conn)
             while not arrived and (remaining := deadline - time.monotonic()) > 0:
                 if interrupted is not None and interrupted():
                     break
@@ -264,6 +267,29 @@ class ImapMailbox(ImapFolders):
                 )
             conn.idle_done()
         return arrived
+
+
+#: An untagged line saying the folder holds more mail.
+_NEW_MAIL = re.compile(rb"^\* \d+ (?:EXISTS|RECENT)\r?$", re.MULTILINE)
+
+
+def _told_already(conn: Any) -> bool:
+    """Whether the server said "new mail" with its go-ahead to IDLE. A mail that came
+    between SELECT and IDLE is announced at once, often in the same packet as "+
+    idling": reading that line, imaplib's buffer took the announcement too, where
+    polling the socket (``idle_check``) never sees it, and the mail would wait for the
+    IDLE to end (25 minutes). The buffer is looked at without waiting; the lines stay
+    for ``idle_done`` to read."""
+    sock = conn.socket()
+    sock.setblocking(False)
+    try:
+        pending = conn._imap.file.peek(1)  # the buffer, else one read that does not wait
+    except (BlockingIOError, ssl.SSLWantReadError):
+        pending = b""
+    finally:
+        sock.setblocking(True)
+        conn._set_read_timeout()
+    return bool(pending and _NEW_MAIL.search(pending))
 
 
 def _peer_closed(sock: socket.socket) -> bool:
