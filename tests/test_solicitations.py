@@ -151,6 +151,7 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
         assert "已逾期" in silent
         listed = cli(app, LATE, "solicit", "list")
         assert "2026-001" in listed and "2/3" in listed
+        assert "进行中的约稿：1 项，逾期未交稿 1 个单位" in cli(app, LATE, "status")
         # The office's weekly digest of the deadline's week says the same.
         digest = build_digest(app, period_of("week", LATE.date()), LATE).body
         line = next(x for x in digest.splitlines() if "【约稿2026-001】" in x)
@@ -158,6 +159,7 @@ def test_solicitation_from_request_to_overdue(tmp_path: Path, db_url: str) -> No
 
         # Closed: a late piece from the silent unit is filed as usual, and not linked.
         assert "已结束" in cli(app, LATE, "solicit", "close", "2026-001")
+        assert "进行中的约稿：0 项\n" in cli(app, LATE, "status")
         send(app, LATE, piece(ZHAO, "【约稿2026-001】第一幼儿园（赵镕）幼儿园课后游戏", 4, LATE))
         late = filed(app, "幼儿园课后游戏")
         assert late.status == Status.ACCEPTED

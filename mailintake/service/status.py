@@ -11,8 +11,10 @@ from datetime import datetime
 from mailintake.app import App
 from mailintake.office.digest import next_digest
 from mailintake.office.reminders import moment_label, next_reminder
+from mailintake.office.solicitations import overdue_count
 from mailintake.rules import reasons
 from mailintake.store import outbox, runtime
+from mailintake.store import solicitations as requests
 from mailintake.store.models import InboundMessage, OutboxStatus
 
 log = logging.getLogger("mailintake.service.status")
@@ -54,7 +56,17 @@ def status_lines(app: App) -> list[str]:
     lines.append(f"下次催报：{_next(next_reminder(app, now), '已配置的学期内不再有催报')}")
     digest_due = next_digest(now, app.config.digest, app.config.office.tz)
     lines.append(f"下次周报：{_next(digest_due, '未启用')}")
+    lines.append(_solicited(app, now))
     return lines
+
+
+def _solicited(app: App, now: datetime) -> str:
+    """The 约稿 requests not closed, and the units past a deadline without a piece."""
+    open_ = [o.solicitation for o in requests.overview(app.engine)
+             if o.solicitation.closed_at is None]
+    late = sum(overdue_count(app, row, now) for row in open_)
+    return (f"进行中的约稿：{len(open_)} 项" + (f"，逾期未交稿 {late} 个单位（solicit list 查看）"
+                                           if late else ""))
 
 
 def _next(moment: datetime | None, none: str) -> str:
