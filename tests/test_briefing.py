@@ -400,3 +400,19 @@ def test_numbers_lost_to_other_clerks_every_time_end_in_one_chinese_line(
     assert refused.exit_code == 1
     assert "同一时间编印的简报太多，期号未能确定，请稍后再试" in refused.output
     assert "Traceback" not in refused.output and "no free" not in refused.output
+
+
+@SQLITE
+def test_a_number_taken_while_the_file_was_built_builds_it_again_for_the_next(
+    office: tuple[App, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Word file is built for the number expected before the number is taken; when
+    another clerk took that number meanwhile, the issue is the next one, and so is the
+    number printed in its file."""
+    app, config = office
+    assert cli(config, "briefing", "new", "--pieces", numbers(app)[SPORTS]).exit_code == 0
+    monkeypatch.setattr(briefings, "next_number", lambda _engine, _year: 1)  # stale
+    made = cli(config, "briefing", "new", "--pieces", numbers(app)[WEIBO])
+    assert made.exit_code == 0, made.output
+    assert "2026年第2期" in made.output
+    assert [row[0] for row in layout(stored(app, 2))][1] == "2026年第2期"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -112,20 +113,16 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
     found = _sources(app, numbers, title)
     notes: list[str] = []
     laid = [lay_out(app, source, notes) for source in found]
-    config = app.config
-    open_template(config.briefing.template)  # a template that cannot be used takes no number
+    open_template(app.config.briefing.template)  # an unusable template takes no number
     dropped: list[str] = []
+    document = _documents(app, laid, title, day, dropped)
+    # Built for the number expected before it is taken: the transaction that takes it
+    # then only saves the file (on SQLite it holds up every other writer meanwhile).
+    expected = briefings.next_number(app.engine, day.year)
+    ready = {expected: document(day.year, expected)}
 
     def write(issue: Briefing) -> str:
-        fields = {
-            "简报名": config.briefing.title, "期号": str(issue.number), "年": str(issue.year),
-            "日期": f"{day.year}年{day.month}月{day.day}日", "单位": config.office.name,
-            "标题": title,
-        }
-        # Opened afresh: a second try (another number) starts from the template again.
-        dropped.clear()
-        data = build_document(open_template(config.briefing.template), fields, laid,
-                              config.briefing.photo_width_cm, dropped)
+        data = ready.pop(issue.number, None) or document(issue.year, issue.number)
         relative = Path("briefings", str(issue.year), f"第{issue.number}期.docx")
         app.storage.save(relative, data)
         return relative.as_posix()
@@ -147,6 +144,25 @@ def make_briefing(app: App, numbers: list[str], *, title: str = "",
     log.info("briefing %s made with %d piece(s), %d adopted", made.label, len(made.pieces),
              len(made.adopted))
     return made
+
+
+def _documents(app: App, laid: list[Laid], title: str, day: date, dropped: list[str]
+               ) -> Callable[[int, int], bytes]:
+    """The issue's Word file for a year and number; ``dropped`` names each piece whose
+    photo Word could not take."""
+    config = app.config
+
+    def document(year: int, number: int) -> bytes:
+        fields = {
+            "简报名": config.briefing.title, "期号": str(number), "年": str(year),
+            "日期": f"{day.year}年{day.month}月{day.day}日", "单位": config.office.name,
+            "标题": title,
+        }
+        dropped.clear()  # the template opened afresh: each build starts from it again
+        return build_document(open_template(config.briefing.template), fields, laid,
+                              config.briefing.photo_width_cm, dropped)
+
+    return document
 
 
 def _sources(app: App, numbers: list[str], title: str) -> list[briefings.Source]:

@@ -101,6 +101,13 @@ def best(engine: Engine, since: datetime, until: datetime, limit: int, *,
                 for number, title, unit, points, adopted in db.exec(query).all()]
 
 
+def next_number(engine: Engine, year: int) -> int:
+    """The number the next issue of ``year`` would take now."""
+    with session(engine) as db:
+        last = db.exec(select(func.max(Briefing.number)).where(Briefing.year == year)).one()
+    return (last or 0) + 1
+
+
 class NumberTaken(Exception):
     """Every number tried was taken by another process at the same moment."""
 
