@@ -280,15 +280,18 @@ def _told_already(conn: Any) -> bool:
     polling the socket (``idle_check``) never sees it, and the mail would wait for the
     IDLE to end (25 minutes). The buffer is looked at without waiting; the lines stay
     for ``idle_done`` to read."""
+    buffered = getattr(getattr(conn, "_imap", None), "file", None)  # imaplib's reader
+    if buffered is None:
+        return False
     sock = conn.socket()
+    timeout = sock.gettimeout()
     sock.setblocking(False)
     try:
-        pending = conn._imap.file.peek(1)  # the buffer, else one read that does not wait
+        pending = buffered.peek(1)  # the buffer, else one read that does not wait
     except (BlockingIOError, ssl.SSLWantReadError):
         pending = b""
     finally:
-        sock.setblocking(True)
-        conn._set_read_timeout()
+        sock.settimeout(timeout)
     return bool(pending and _NEW_MAIL.search(pending))
 
 
