@@ -270,7 +270,7 @@ class ImapMailbox(ImapFolders):
 
 
 #: An untagged line saying the folder holds more mail.
-_NEW_MAIL = re.compile(rb"^\* \d+ (?:EXISTS|RECENT)\r?$", re.MULTILINE)
+_NEW_MAIL = re.compile(rb"^\* (?:\d+ EXISTS|[1-9]\d* RECENT)\r?$", re.MULTILINE)
 
 
 def _told_already(conn: Any) -> bool:
