@@ -74,17 +74,15 @@ def write_report(
 ) -> None:
     """Write the workbook to a file or a stream; ``tick`` is called every 1,000 rows.
     ``pieces``: the cells of ``PIECE_HEADERS`` (``iter_piece_cells``), for 稿件.
-    ``kind``: the unit kind the ranking, adoptions and pieces are of; the summary
-    sheets count every unit, and say so."""
+    ``kind``: the unit kind the report (built for it), adoptions and pieces are of."""
     title = report_title(office, report, kind)
-    whole = "·全部单位合计" if kind else ""
     sheets = [
         Sheet("排名", title, [h for _, h in report.headers], _table(report.headers, report.rows)),
-        Sheet("汇总", f"{title}{whole}", ["项目", "数值"],
+        Sheet("汇总", title, ["项目", "数值"],
               _table([("item", ""), ("value", "")], _summary_rows(report))),
     ]
     if report.period.kind in YEARLY:
-        sheets.append(Sheet("年度统计", f"{title}·栏目与采用渠道{whole}",
+        sheets.append(Sheet("年度统计", f"{title}·栏目与采用渠道",
                             [h for _, h in FIGURE_HEADERS],
                             _table(FIGURE_HEADERS, report.summary.figures)))
     if adoptions is not None:
@@ -108,10 +106,11 @@ def period_workbook(
     engine: Engine, config: Config, report: Report, target: Path | BinaryIO, *,
     kind: str = "", tick: Callable[[], None] | None = None,
 ) -> None:
-    """The full workbook of ``report``'s period (of one unit ``kind``, when given): the
-    pieces counted in it, each naming only the adoptions made in it, streamed."""
+    """The full workbook of ``report``'s period (of one unit ``kind``, when given, the
+    report built for it): the pieces counted in it, each naming only the adoptions made
+    in it, streamed."""
     start, end = report.period.bounds(config.office.tz)
     pieces = iter_piece_cells(engine, config, start, end, adopted_in_span=True, kind=kind)
     adoptions = adoption_rows(engine, config, start, end, kind=kind)
-    write_report(report.of_kind(kind), pieces, target, office=config.office.name, kind=kind,
+    write_report(report, pieces, target, office=config.office.name, kind=kind,
                  adoptions=adoptions, tick=tick)

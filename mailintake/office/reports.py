@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -63,26 +63,23 @@ class Report:
     headers: list[tuple[str, str]]
     summary: Summary
 
-    def of_kind(self, kind: str) -> Report:
-        """The rows of one unit kind (a ranking by unit); their ranks stay as they are."""
-        if not kind or self.by != "unit":
-            return self
-        return replace(self, rows=[row for row in self.rows if row["kind"] == kind])
-
     def as_json(self) -> dict[str, Any]:
         return {"period": self.period.key, "label": self.period.label, "by": self.by,
                 "rows": self.rows, "summary": self.summary.__dict__}
 
 
-def build_report(engine: Engine, config: Config, period: Period, by: By, now: datetime) -> Report:
-    """The statistics of ``period`` as known at ``now``."""
+def build_report(engine: Engine, config: Config, period: Period, by: By, now: datetime,
+                 *, kind: str = "") -> Report:
+    """The statistics of ``period`` as known at ``now``; ``kind``: of one unit kind
+    (a ranking by unit), its rows keeping their ranks among all units, its figures
+    counting its own pieces and adoptions."""
     start, end = period.bounds(config.office.tz)
     ledger = _ledger(engine, start, end, by)
     if by == "unit":
         rows = _unit_rows(engine, config, period, start=start, end=end, ledger=ledger, now=now)
     else:
         rows = _correspondent_rows(engine, start, end, ledger)
-    summary = summarize(engine, config, start, end)
+    summary = summarize(engine, config, start, end, kind=kind if by == "unit" else "")
     for row in rows:
         adopted: dict[str, int] = row.pop("_adopted")
         for channel in config.points.channels:
@@ -91,7 +88,8 @@ def build_report(engine: Engine, config: Config, period: Period, by: By, now: da
         row["eligible"] = row["received"] > 0  # 零报送: sent nothing at all
     rows = rank(rows, by_kind=by == "unit")
     headers = _headers(config, by)
-    rows = [{key: row[key] for key, _ in headers} for row in rows]
+    rows = [{key: row[key] for key, _ in headers} for row in rows
+            if not kind or by != "unit" or row["kind"] == kind]
     return Report(period, by, rows, headers, summary)
 
 
@@ -183,9 +181,11 @@ def _hours(values: list[float]) -> dict[str, float | None]:
             "mean": round(statistics.fmean(values), 1), "max": round(max(values), 1)}
 
 
-def summarize(engine: Engine, config: Config, start: datetime, end: datetime) -> Summary:
+def summarize(engine: Engine, config: Config, start: datetime, end: datetime, *,
+              kind: str = "") -> Summary:
     """Seed 002's figures for [start, end): pieces by column (counted in the span),
-    adoptions by channel and column (made in the span), hours from receipt to adoption."""
+    adoptions by channel and column (made in the span), hours from receipt to adoption;
+    ``kind``: of the units of one kind only."""
     summary = Summary()
     names = {c.key: c.name for c in config.columns}
     columns: dict[str, Row] = {}
@@ -195,7 +195,7 @@ def summarize(engine: Engine, config: Config, start: datetime, end: datetime) ->
         return columns.setdefault(label, {"group": "栏目", "name": label, "received": 0,
                                           "accepted": 0, "rejected": 0, "_hours": []})
 
-    for column, status, count in store.column_counts(engine, start, end):
+    for column, status, count in store.column_counts(engine, start, end, kind=kind):
         summary.received += count
         row = column_row(column)
         row["received"] += count
@@ -210,6 +210,8 @@ def summarize(engine: Engine, config: Config, start: datetime, end: datetime) ->
     by_channel: dict[str, Row] = {}
     every: list[float] = []
     for line in store.adoptions(engine, start, end):
+        if kind and line.unit_kind != kind:
+            continue
         label = channels.get(line.channel, line.channel)
         summary.by_channel[label] = summary.by_channel.get(label, 0) + 1
         hours = (line.adopted_at - line.received_at).total_seconds() / 3600

@@ -68,14 +68,17 @@ def correspondents(engine: Engine) -> list[tuple[Correspondent, list[str]]]:
     return [(person, units.get(person.id or 0, [])) for person in people]
 
 
-def column_counts(engine: Engine, start: datetime, end: datetime) -> list[tuple[str, str, int]]:
-    """(column, status, pieces) of the pieces counted in [start, end)."""
+def column_counts(engine: Engine, start: datetime, end: datetime, *, kind: str = ""
+                  ) -> list[tuple[str, str, int]]:
+    """(column, status, pieces) of the pieces counted in [start, end) (of the units of
+    one ``kind``, when given)."""
+    query = (select(Submission.column, Submission.status, func.count())
+             .where(Submission.counted_at >= start, Submission.counted_at < end)
+             .group_by(col(Submission.column), col(Submission.status)))
+    if kind:
+        query = query.join(Unit, col(Unit.id) == col(Submission.unit_id)).where(Unit.kind == kind)
     with session(engine) as db:
-        rows = db.exec(
-            select(Submission.column, Submission.status, func.count())
-            .where(Submission.counted_at >= start, Submission.counted_at < end)
-            .group_by(col(Submission.column), col(Submission.status))
-        ).all()
+        rows = db.exec(query).all()
     return [(column, status, count) for column, status, count in rows]
 
 

@@ -75,7 +75,8 @@ def _report(console: Console, choice: Choice) -> Report:
     assert choice.period is not None
     app, now = console.app, console.now()
     settle(app.engine, app.config, now)
-    return build_report(app.engine, app.config, choice.period, choice.by, now)
+    return build_report(app.engine, app.config, choice.period, choice.by, now,
+                        kind=choice.kind)
 
 
 def chart_bars(report: Report, limit: int = CHART_BARS) -> list[dict[str, object]]:
@@ -97,7 +98,7 @@ def reports_page(request: Request, _login: accounts.Login) -> Response:
     context: dict[str, Any] = {"choice": choice, "kinds": kinds, "by_labels": BY_LABELS}
     if choice.period is None:
         return console.page(request, "reports.html", status_code=400, report=None, **context)
-    report = _report(console, choice).of_kind(choice.kind)
+    report = _report(console, choice)
     return console.page(request, "reports.html", report=report, bars=chart_bars(report),
                         zero=[row for row in report.rows if not row["eligible"]], **context)
 
@@ -135,10 +136,10 @@ def report_export(request: Request, _login: accounts.Login) -> Response:
         return error_page(request, 400, choice.problem)
     report = _report(console, choice)
     if fmt == "json":
-        body = json.dumps(report.of_kind(choice.kind).as_json(), ensure_ascii=False, indent=1)
+        body = json.dumps(report.as_json(), ensure_ascii=False, indent=1)
         return _attachment(body.encode(), _file_name(choice, ".json"), "application/json")
     if fmt == "csv":
-        return _attachment(report_csv(report.of_kind(choice.kind)), _file_name(choice, ".csv"),
+        return _attachment(report_csv(report), _file_name(choice, ".csv"),
                            "text/csv; charset=utf-8")
     buffer = io.BytesIO()
     period_workbook(console.app.engine, console.app.config, report, buffer, kind=choice.kind)
