@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import BinaryIO
 
 import openpyxl
 import pytest
@@ -20,6 +22,7 @@ from office_pieces import file_piece
 
 from mailintake.app import App
 from mailintake.store.models import Status
+from mailintake.web.reports import streamed
 
 __all__ = ["browser"]  # a fixture the browser test uses
 
@@ -67,8 +70,10 @@ def test_a_viewer_reads_the_ranking_and_takes_it_away(app: App) -> None:
     assert found["period"] == "2026-11" and found["by"] == "correspondent"
     assert found["summary"]["received"] == 4
 
-    book = openpyxl.load_workbook(io.BytesIO(browser.get(
-        "/reports/export.xlsx", params={"period": "2026-11", "kind": "学校"}).content))
+    excel = browser.get("/reports/export.xlsx", params={"period": "2026-11", "kind": "学校"})
+    assert "content-length" not in excel.headers  # sent as it is written
+    assert excel.headers["content-type"].startswith("application/vnd.openxmlformats")
+    book = openpyxl.load_workbook(io.BytesIO(excel.content))
     pieces = book["稿件"]
     assert pieces["A1"].value == "测试教育局办公室 2026年11月 信息报送统计（学校）·稿件"
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(min_row=3, values_only=True)}
@@ -134,8 +139,46 @@ def test_a_clerk_chooses_a_month_and_a_kind_in_the_browser(
         with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310
             data = answer.read()
         assert data.startswith(b"\xef\xbb\xbf") and "实验小学".encode() in data
+        excel = driver.find_element(By.PARTIAL_LINK_TEXT, "Excel").get_attribute("href")
+        assert excel is not None
+        request = urllib.request.Request(excel, headers={"Cookie": cookies})  # noqa: S310
+        with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310
+            assert answer.headers["Transfer-Encoding"] == "chunked"  # sent as written
+            book = openpyxl.load_workbook(io.BytesIO(answer.read()))
+        assert book.sheetnames[0] == "排名" and "稿件" in book.sheetnames
 
         driver.get(f"{console}/reports?period=2026-14")
         assert "统计期" in driver.find_element(By.ID, "problem").text
         shot("reports-bad-period")
     print(f"screenshots: {tmp_path / 'screens'}")
+
+
+def test_a_download_is_sent_as_written_and_stops_when_abandoned() -> None:
+    """The writer's bytes arrive in order; its error ends the download; a download the
+    browser abandons stops the writer at its next write instead of leaving it blocked."""
+    def three(target: BinaryIO) -> None:
+        for part in (b"a" * 300_000, b"b" * 300_000, b"c"):
+            target.write(part)
+
+    assert b"".join(streamed(three)) == b"a" * 300_000 + b"b" * 300_000 + b"c"
+
+    def broken(target: BinaryIO) -> None:
+        target.write(b"x" * 300_000)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        b"".join(streamed(broken))
+
+    writes: list[int] = []
+
+    def endless(target: BinaryIO) -> None:
+        while True:
+            writes.append(target.write(b"y" * 300_000))
+
+    download = streamed(endless)
+    next(download)
+    download.close()  # the browser went away
+    done = len(writes)
+    threading.Event().wait(0.2)
+    assert len(writes) == done and not any(
+        t.name == "export" and t.is_alive() for t in threading.enumerate())
