@@ -161,6 +161,11 @@ class Storage:
         digest = digest or sha256(raw)
         return self._write(self.raw_path(digest), raw)
 
+    def forget_raw(self, digest: str) -> None:
+        """Remove a mail ``archive_raw`` kept that nothing will record: one made here
+        for an upload that was refused (a mail from a mailbox is never removed)."""
+        (self.root / self.raw_path(digest)).unlink(missing_ok=True)
+
     @staticmethod
     def raw_path(digest: str) -> Path:
         """Where ``archive_raw`` keeps the mail with this sha256, under the root."""

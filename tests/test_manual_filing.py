@@ -156,6 +156,7 @@ def test_a_file_that_is_no_word_file_is_refused_and_nothing_filed(
     with session(app.engine) as db:
         assert db.exec(select(InboundMessage)).all() == []
     assert pieces(app) == []
+    assert list(app.storage.root.glob("raw/**/*.eml")) == []  # no mail kept for them
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no database question here

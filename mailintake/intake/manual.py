@@ -112,7 +112,13 @@ def file_piece(app: App, paper: Paper, *, clerk: str) -> Filed:
     when = received_moment(app, paper.received)
     raw = _mail(app, paper, name=name, address=address, when=when, clerk=clerk)
     prepared = readers.prepare(raw, app.config.limits, app.storage.root)
-    _readable(prepared, {photo.filename for photo in paper.photos})
+    try:
+        _readable(prepared, {photo.filename for photo in paper.photos})
+    except FilingError:
+        # The mail made for this upload is its own (its own Message-ID and time); the
+        # files, kept by their content, may be another piece's too, and stay.
+        app.storage.forget_raw(prepared.raw_sha256)
+        raise
     ref = MailRef(source_key=f"{MAILBOX};{uuid.uuid4().hex}", folder=MAILBOX, size=len(raw))
     reply = paper.receipt and bool(address)
     again = pipeline.Again(received_at=when, vouched=True, unit=unit.name,
