@@ -154,6 +154,7 @@ def report_export(request: Request, _login: accounts.Login) -> Response:
     if fmt == "csv":
         return _attachment(report_csv(report), _file_name(choice, ".csv"),
                            "text/csv; charset=utf-8")
+
     def write(target: BinaryIO) -> None:
         period_workbook(console.app.engine, console.app.config, report, target,
                         kind=choice.kind)
