@@ -498,19 +498,24 @@ def test_cycles_never_overlap_whoever_asks(
     intake = Intake(app)
     stop = threading.Event()
     loop = threading.Thread(target=intake.run_forever, args=(stop,))
+    askers = [threading.Thread(target=intake.cycle) for _ in range(4)]
     loop.start()
     try:
         raw = fixture_mail("04_general_piece.eml")
         dovecot.append_many(with_message_id(raw, f"lock-{i}@x") for i in range(6))
-        askers = [threading.Thread(target=intake.cycle) for _ in range(4)]
         for asker in askers:
             asker.start()
         for asker in askers:
-            asker.join(60)
+            asker.join(30)
+        # None waits out the loop's IDLE: each one's turn comes within seconds.
+        assert not any(asker.is_alive() for asker in askers)
         wait_until(lambda: folder_counts(dovecot).get("已处理") == 6, 30, "all six filed")
     finally:
         stop.set()
         loop.join(15)
+        for asker in askers:
+            if asker.ident is not None:
+                asker.join(15)
     assert not loop.is_alive()
     assert most == 1
     with session(app.engine) as db:

@@ -69,14 +69,23 @@ class Intake:
         self.last_report: pipeline.CycleReport | None = None
         self._lock = threading.Lock()
         self._mailbox: Mailbox | None = None
-        # Set by cycle() from another thread, so run_forever leaves IDLE for it.
+        # Set while a cycle() waits for the mailbox, so run_forever leaves IDLE for it;
+        # cleared when none is waiting any more (a count: the first of several to get
+        # its turn must not clear it for the others, who would then wait out an IDLE).
         self._wanted = threading.Event()
+        self._waiting = 0
+        self._count = threading.Lock()
 
     def cycle(self, stop: Callable[[], bool] = _never) -> pipeline.CycleReport:
         """Take in every waiting mail now; waits while another cycle runs."""
-        self._wanted.set()
+        with self._count:
+            self._waiting += 1
+            self._wanted.set()
         with self._lock:
-            self._wanted.clear()
+            with self._count:
+                self._waiting -= 1
+                if not self._waiting:
+                    self._wanted.clear()
             try:
                 mailbox = self._open()
                 report = pipeline.run_cycle(self.app, mailbox, stop)
