@@ -114,9 +114,9 @@ def _empty(_value: None) -> str:
     return "<c/>"
 
 
+#: The writers of the cells other than text and numbers (``_cells`` writes those).
 _WRITERS: dict[type, Callable[[Any], str]] = {
-    str: _string, int: _number, float: _number, datetime: _moment, date: _day, bool: _yes_no,
-    type(None): _empty,
+    datetime: _moment, date: _day, bool: _yes_no, type(None): _empty,
 }
 
 
@@ -130,7 +130,7 @@ def _cells(row: Sequence[Any]) -> str:
         if kind is str:
             cells.append(_string(value))
         elif kind is int or kind is float:
-            cells.append(f"<c><v>{value!r}</v></c>")
+            cells.append(_number(value))
         else:
             writer = _WRITERS.get(kind)
             cells.append(writer(value) if writer is not None else _string(str(value)))

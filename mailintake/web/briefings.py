@@ -25,8 +25,8 @@ from mailintake.office.briefing import (
     parse_numbers,
 )
 from mailintake.store import accounts, briefings
-from mailintake.web.console import DIGITS, WRITERS, console_of, field, number_of, page
-from mailintake.web.pages import _download, _read_stored
+from mailintake.web.console import DIGITS, WRITERS, console_of, field, fields, number_of, page
+from mailintake.web.pages import download, read_stored
 
 #: Adopted pieces offered to tick: the month's best, so many.
 OFFERED = 30
@@ -48,7 +48,7 @@ def _page(request: Request, *, error: str = "", status_code: int = 200) -> Respo
         request, "briefings.html", status_code, issues=briefings.issues(app.engine),
         offered=offered, period=period, month=month, error=error, form=form or {},
         made=number_of(made), label=issue_label,
-        ticked=[v for v in form.getlist("piece") if isinstance(v, str)] if form else [],
+        ticked=fields(form, "piece") if form else [],
         briefing_name=app.config.briefing.title, channel=channel.name if channel else "",
         channel_word=app.config.briefing.channel,
     )
@@ -74,7 +74,7 @@ def make_page(request: Request, login: accounts.Login) -> Response:
                 raise BriefingError(f"{period.label}没有尚未编入简报的采用稿件")
             numbers = [c.tracking_no for c in candidates]
         else:
-            ticked = [v for v in form.getlist("piece") if isinstance(v, str)]
+            ticked = fields(form, "piece")
             numbers = parse_numbers(" ".join([*ticked, field(form, "numbers")]))
         day = field(form, "date").strip()
         try:
@@ -93,10 +93,10 @@ def briefing_file(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
     briefing_id = number_of(request.path_params["briefing_id"])
     found = briefings.issue(console.app.engine, briefing_id) if briefing_id else None
-    data = _read_stored(console, found.stored_path) if found and found.stored_path else None
+    data = read_stored(console, found.stored_path) if found and found.stored_path else None
     if found is None or data is None:
         raise HTTPException(404)
-    return _download(data, file_name(console.app.config.briefing.title, found),
+    return download(data, file_name(console.app.config.briefing.title, found),
                      "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
 
 

@@ -138,3 +138,13 @@ def field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 
+
+def disposition(name: str, *, inline: bool = False) -> str:
+    """The Content-Disposition of a file sent as ``name`` (any characters, Chinese too)."""
+    return f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(name)}"
+
+
+def fields(form: FormData, name: str) -> list[str]:
+    """Every text value of a field sent more than once (ticked boxes); files left out."""
+    return [value for value in form.getlist(name) if isinstance(value, str)]
+

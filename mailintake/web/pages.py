@@ -13,7 +13,7 @@ import email.policy
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from mailintake.web.console import (
     WRITERS,
     Console,
     console_of,
+    disposition,
     field,
     number_of,
     page,
@@ -94,7 +95,7 @@ def piece_page(request: Request, _login: accounts.Login) -> Response:
                      and a.filename.lower().endswith(".docx")), None)
     rendered = None
     if document is not None and document.id is not None:
-        data = _read_stored(console, document.stored_path)
+        data = read_stored(console, document.stored_path)
         if data is not None:
             rendered = word.render(document.id, document.sha256, data)
     replies = [(reply, _text_of(reply.raw)) for reply in found.replies]
@@ -127,17 +128,18 @@ def _stored_file(console: Console, stored_path: str) -> Path | None:
     return path
 
 
-def _read_stored(console: Console, stored_path: str) -> bytes | None:
+def read_stored(console: Console, stored_path: str) -> bytes | None:
+    """A file under the storage folder, by the path the database keeps; None when gone."""
     path = _stored_file(console, stored_path)
     return path.read_bytes() if path is not None else None
 
 
-def _download(data: bytes, filename: str, content_type: str) -> Response:
+def download(data: bytes, filename: str, content_type: str) -> Response:
+    """A stored file sent back: shown in the browser only when its type is safe to show,
+    else as an attachment of no particular type."""
     inline = content_type in SAFE_INLINE
-    disposition = "inline" if inline else "attachment"
     return Response(data, media_type=content_type if inline else "application/octet-stream",
-                    headers={"Content-Disposition":
-                             f"{disposition}; filename*=UTF-8''{quote(filename)}"})
+                    headers={"Content-Disposition": disposition(filename, inline=inline)})
 
 
 @page()
@@ -145,10 +147,10 @@ def file_download(request: Request, _login: accounts.Login) -> Response:
     console = console_of(request)
     file_id = number_of(request.path_params["file_id"])
     found = browse.attachment(console.app.engine, file_id) if file_id is not None else None
-    data = _read_stored(console, found.stored_path) if found is not None else None
+    data = read_stored(console, found.stored_path) if found is not None else None
     if found is None or data is None:
         raise HTTPException(404)
-    return _download(data, found.filename, found.content_type)
+    return download(data, found.filename, found.content_type)
 
 
 @page()
@@ -157,14 +159,14 @@ def file_image(request: Request, _login: accounts.Login) -> Response:
     file_id = number_of(request.path_params["file_id"])
     index = number_of(request.path_params["index"])
     found = browse.attachment(console.app.engine, file_id) if file_id is not None else None
-    data = _read_stored(console, found.stored_path) if found is not None else None
+    data = read_stored(console, found.stored_path) if found is not None else None
     if found is None or found.id is None or data is None or index is None:
         raise HTTPException(404)
     images = word.render(found.id, found.sha256, data).images
     if not 1 <= index <= len(images):
         raise HTTPException(404)
     kind, content = images[index - 1]
-    return _download(content, f"{found.filename}-图{index}", kind or "application/octet-stream")
+    return download(content, f"{found.filename}-图{index}", kind or "application/octet-stream")
 
 
 @page()
@@ -174,10 +176,10 @@ def raw_mail(request: Request, _login: accounts.Login) -> Response:
     found = browse.message(console.app.engine, message_id) if message_id is not None else None
     if found is None or not SHA256.match(found.raw_sha256):
         raise HTTPException(404)
-    data = _read_stored(console, str(console.app.storage.raw_path(found.raw_sha256)))
+    data = read_stored(console, str(console.app.storage.raw_path(found.raw_sha256)))
     if data is None:
         raise HTTPException(404)
-    return _download(data, f"邮件{found.id}.eml", "message/rfc822")
+    return download(data, f"邮件{found.id}.eml", "message/rfc822")
 
 
 # --- held mail, units, status --------------------------------------------------------------

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,7 +35,7 @@ from mailintake.office.points import settle
 from mailintake.office.quotas import Quotas
 from mailintake.office.reports import By, Report, build_report
 from mailintake.store import accounts, browse
-from mailintake.web.console import Console, console_of, error_page, page
+from mailintake.web.console import Console, console_of, disposition, error_page, page
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,9 @@ def _file_name(choice: Choice, suffix: str) -> str:
     return "-".join(p for p in parts if p) + suffix
 
 
-def _disposition(name: str) -> str:
-    return f"attachment; filename*=UTF-8''{quote(name)}"
-
-
 def _attachment(data: bytes, name: str, media_type: str) -> Response:
     return Response(data, media_type=media_type, headers={
-        "Content-Disposition": _disposition(name)})
+        "Content-Disposition": disposition(name)})
 
 
 def report_csv(report: Report) -> bytes:
@@ -165,7 +161,7 @@ def report_export(request: Request, _login: accounts.Login) -> Response:
     pieces = streamed(write)
     first = next(pieces, b"")
     return StreamingResponse(itertools.chain([first], pieces), media_type=XLSX, headers={
-        "Content-Disposition": _disposition(_file_name(choice, ".xlsx"))})
+        "Content-Disposition": disposition(_file_name(choice, ".xlsx"))})
 
 
 class _Pipe(io.RawIOBase):

@@ -19,7 +19,7 @@ from mailintake.office import solicitations as office
 from mailintake.store import accounts
 from mailintake.store import solicitations as store
 from mailintake.store.units import quota_units
-from mailintake.web.console import WRITERS, console_of, field, page
+from mailintake.web.console import WRITERS, console_of, field, fields, page
 
 NUMBER = re.compile(r"^[0-9]{4}-[0-9]{3,6}$")
 
@@ -48,8 +48,8 @@ def solicitation_create(request: Request, login: accounts.Login) -> Response:
     console = console_of(request)
     app = console.app
     form = request.state.form
-    units = [v for v in form.getlist("unit") if isinstance(v, str)][:2000]
-    kinds = [v for v in form.getlist("kind") if isinstance(v, str)][:50]
+    units = fields(form, "unit")[:2000]
+    kinds = fields(form, "kind")[:50]
     kept: dict[str, object] = {
         "topic": field(form, "topic")[:100], "request": field(form, "request")[:5000],
         "deadline": field(form, "deadline")[:10], "deadline_time": field(form, "deadline_time")[:5],
