@@ -44,11 +44,6 @@ class ListedPiece:
     findings: list[str]
 
 
-def pieces(engine: Engine) -> list[ListedPiece]:
-    """Every piece, in the order filed."""
-    return list(iter_pieces(engine))
-
-
 def iter_pieces(engine: Engine, batch: int = 2000) -> Iterator[ListedPiece]:
     """Every piece, in the order filed, one at a time: the pieces and their findings are
     read side by side from two server-side cursors, both in the order of the piece, so

@@ -143,23 +143,15 @@ class PieceLine:
     first_adopted_at: datetime | None = None
 
 
-def piece_lines(
-    engine: Engine, start: datetime, end: datetime, *, accepted_only: bool = False,
-    by_arrival: bool = False,
-) -> list[PieceLine]:
-    """Every piece counted in [start, end) (``counted_at``; ``by_arrival``: received in
-    it), oldest arrival first, with all its adoptions in force."""
-    return list(iter_piece_lines(engine, start, end, accepted_only=accepted_only,
-                                 by_arrival=by_arrival))
-
-
 def iter_piece_lines(
     engine: Engine, start: datetime, end: datetime, *, accepted_only: bool = False,
     by_arrival: bool = False, adopted_in_span: bool = False, batch: int = 2000,
 ) -> Iterator[PieceLine]:
-    """The same, one piece at a time from a server-side cursor (a year of pieces is
-    never held in memory). ``adopted_in_span``: only the adoptions made in [start, end)
-    are named, as a report of the period counts them."""
+    """Every piece counted in [start, end) (``counted_at``; ``by_arrival``: received in
+    it), oldest arrival first, with all its adoptions in force, one at a time from a
+    server-side cursor (a year of pieces is never held in memory). ``adopted_in_span``:
+    only the adoptions made in [start, end) are named, as a report of the period counts
+    them."""
     s = Submission
     moment = col(s.received_at) if by_arrival else col(s.counted_at)
     query = (sa.select(sa.type_coerce(col(s.id), sa.Integer), col(s.tracking_no),
